@@ -1,0 +1,21 @@
+# raw2ready: the DAG of a Sentinel-2 reprocessing campaign. Logic lives in src/raw2ready.
+#   snakemake --configfile config/demo.yaml --cores 2
+from raw2ready.errors import Raw2ReadyError
+from raw2ready.workflow import load_campaign
+
+
+try:
+    CAMPAIGN = load_campaign(config, workflow.configfiles)
+except Raw2ReadyError as error:
+    raise SystemExit(f"raw2ready: error: {error}")
+
+
+include: "rules/search.smk"
+include: "rules/scene.smk"
+include: "rules/catalog.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        CAMPAIGN.out("stac/collection.json"),

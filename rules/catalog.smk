@@ -1,0 +1,53 @@
+# STAC: a Year -> Quarter -> Month catalog per tile, then the campaign's root collection.
+
+
+def tile_items(wildcards):
+    """Items of every scene of a tile, known once the tile's search has run."""
+    inventory = checkpoints.search.get(tile=wildcards.tile).output[0]
+    return CAMPAIGN.scene_items(inventory)
+
+
+rule tile_catalog:
+    input:
+        inventory=CAMPAIGN.work("inventories/{tile}.jsonl"),
+        items=tile_items,
+    output:
+        catalog=CAMPAIGN.out("stac/{tile}/catalog.json"),
+        summary=CAMPAIGN.work("tiles/{tile}.summary.json"),
+    params:
+        settings=CAMPAIGN.settings_json,
+    log:
+        CAMPAIGN.log("tile_catalog/{tile}"),
+    conda:
+        "../envs/raw2ready.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    shell:
+        "raw2ready tile-catalog --settings {params.settings:q} --tile {wildcards.tile} "
+        "--inventory {input.inventory} 2> {log}"
+
+
+rule collection:
+    input:
+        expand(
+            CAMPAIGN.out("stac/{tile}/catalog.json"),
+            tile=CAMPAIGN.settings.tiles,
+        ),
+        expand(
+            CAMPAIGN.work("tiles/{tile}.summary.json"),
+            tile=CAMPAIGN.settings.tiles,
+        ),
+    output:
+        CAMPAIGN.out("stac/collection.json"),
+    params:
+        settings=CAMPAIGN.settings_json,
+    log:
+        CAMPAIGN.log("collection"),
+    conda:
+        "../envs/raw2ready.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    shell:
+        "raw2ready collection --settings {params.settings:q} 2> {log}"

@@ -1,0 +1,28 @@
+# One job per scene: download -> mask -> NDVI/LAI -> COG -> STAC item (src/raw2ready/reprocess.py).
+
+
+rule scene:
+    output:
+        products=expand(
+            CAMPAIGN.out(
+                "products/{tile}/{year}/{quarter}/{month}/{scene}/{scene}_{product}.tif"
+            ),
+            product=CAMPAIGN.settings.products,
+            allow_missing=True,
+        ),
+        item=CAMPAIGN.out("stac/{tile}/{year}/{quarter}/{month}/{scene}/{scene}.json"),
+    params:
+        settings=CAMPAIGN.settings_json,
+        inventory=CAMPAIGN.work("inventories/{tile}.jsonl"),
+    log:
+        CAMPAIGN.log("scene/{tile}/{scene}"),
+    conda:
+        "../envs/raw2ready.yaml"
+    threads: 2
+    resources:
+        mem_mb=1000,
+        runtime=20,
+    retries: 2
+    shell:
+        "raw2ready process-scene --settings {params.settings:q} "
+        "--inventory {params.inventory} --scene {wildcards.scene} 2> {log}"

@@ -1,0 +1,20 @@
+# Search the archive for one tile and write its inventory of canonical scene records.
+# A checkpoint: the scenes of a tile are known once its inventory exists.
+
+
+checkpoint search:
+    output:
+        CAMPAIGN.work("inventories/{tile}.jsonl"),
+    params:
+        settings=CAMPAIGN.settings_json,
+    log:
+        CAMPAIGN.log("search/{tile}"),
+    conda:
+        "../envs/raw2ready.yaml"
+    resources:
+        mem_mb=500,
+        runtime=30,
+    retries: 2
+    shell:
+        "raw2ready search --settings {params.settings:q} --tile {wildcards.tile} "
+        "--output {output} 2> {log}"

@@ -1,0 +1,404 @@
+"""STAC registration: one item per scene, a per-tile catalog (Year -> Quarter -> Month) and
+a root collection, all with relative links.
+
+Every file has exactly one writer: the scene job writes its item (its links' relative
+targets follow from the layout), the tile job writes the tile's catalogs, the collection job
+the root. No job rewrites another job's output, so reruns stay local.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pystac
+from pystac.extensions.eo import EOExtension
+from pystac.extensions.file import FileExtension
+from pystac.extensions.grid import GridExtension
+from pystac.extensions.processing import ProcessingExtension
+from pystac.extensions.projection import ProjectionExtension
+from pystac.extensions.raster import DataType, RasterBand, RasterExtension, Statistics
+from rasterio.warp import transform_geom
+
+from raw2ready.atomic import write_json
+from raw2ready.layout import Layout
+from raw2ready.masking import MASK_CLASSES
+from raw2ready.processing import ProductResult
+from raw2ready.products import PRODUCTS
+from raw2ready.scene import SceneRecord
+
+COG_MEDIA_TYPE = str(pystac.MediaType.COG)
+JSON_MEDIA_TYPE = str(pystac.MediaType.JSON)
+GEOJSON_MEDIA_TYPE = str(pystac.MediaType.GEOJSON)
+LICENSE_URL = "https://sentinel.esa.int/documents/247904/690755/Sentinel_Data_Legal_Notice"
+_MULTIHASH_SHA256 = "1220"
+
+
+def collection_id(campaign: str) -> str:
+    """Id of a campaign's root collection."""
+    return f"raw2ready-{campaign}"
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    """An ISO 8601 timestamp (with Z) as an aware datetime; None stays None."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def _relative(target: Path, start: Path) -> str:
+    """A POSIX relative href from folder `start` to `target`."""
+    return Path(os.path.relpath(target, start)).as_posix()
+
+
+def file_checksum(path: Path) -> str:
+    """sha2-256 multihash of a file, as the file extension's `file:checksum` expects."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return _MULTIHASH_SHA256 + digest.hexdigest()
+
+
+def footprint(result: ProductResult) -> dict[str, Any]:
+    """WGS 84 footprint of a product grid, cut at the antimeridian where it crosses it."""
+    a, _b, c, _d, e, f = result.transform
+    height, width = result.shape
+    left, top, right, bottom = c, f, c + a * width, f + e * height
+    ring = [[left, top], [right, top], [right, bottom], [left, bottom], [left, top]]
+    return transform_geom(
+        f"EPSG:{result.epsg}",
+        "EPSG:4326",
+        {"type": "Polygon", "coordinates": [ring]},
+        antimeridian_cutting=True,
+        precision=7,
+    )
+
+
+def geometry_bbox(geometry: dict[str, Any]) -> list[float]:
+    """bbox of a geometry; across the antimeridian, west > east as RFC 7946 prescribes."""
+    polygons = (
+        geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+    )
+    parts = [[pt for ring in polygon for pt in ring] for polygon in polygons]
+    lats = [pt[1] for part in parts for pt in part]
+    spans = [(min(p[0] for p in part), max(p[0] for p in part)) for part in parts]
+    if (
+        len(spans) > 1
+        and any(hi >= 180 for _lo, hi in spans)
+        and any(lo <= -180 for lo, _hi in spans)
+    ):
+        west = min(lo for lo, _hi in spans if lo > 0)
+        east = max(hi for _lo, hi in spans if hi < 0)
+        return [west, min(lats), east, max(lats)]
+    return [min(lo for lo, _ in spans), min(lats), max(hi for _, hi in spans), max(lats)]
+
+
+def _source_link(record: SceneRecord, item_dir: Path) -> str:
+    """The lineage link to the source item: relative when it is a local file."""
+    parsed = urlparse(record.source_href)
+    if parsed.scheme in ("", "file") and Path(parsed.path).is_absolute():
+        return _relative(Path(parsed.path), item_dir)
+    return record.source_href
+
+
+def _product_asset(item: pystac.Item, result: ProductResult, item_dir: Path) -> None:
+    """Add one product as an asset with projection, raster and file fields."""
+    spec = PRODUCTS[result.name]
+    asset = pystac.Asset(
+        href=_relative(result.path, item_dir),
+        title=spec.title,
+        media_type=COG_MEDIA_TYPE,
+        roles=["data"],
+    )
+    item.add_asset(result.name, asset)
+    stats = result.statistics
+    band = RasterBand.create(
+        nodata=spec.nodata,
+        data_type=DataType(spec.dtype),
+        scale=spec.scale,
+        offset=spec.offset,
+        unit=spec.unit,
+        spatial_resolution=abs(result.transform[0]),
+        statistics=Statistics.create(
+            minimum=stats.get("minimum"),
+            maximum=stats.get("maximum"),
+            mean=stats.get("mean"),
+            stddev=stats.get("stddev"),
+            valid_percent=stats.get("valid_percent"),
+        ),
+    )
+    RasterExtension.ext(asset, add_if_missing=True).apply([band])
+    projection = ProjectionExtension.ext(asset, add_if_missing=True)
+    projection.shape = list(result.shape)
+    projection.transform = list(result.transform)
+    files = FileExtension.ext(asset, add_if_missing=True)
+    files.size = result.path.stat().st_size
+    files.checksum = file_checksum(result.path)
+    if result.name == "mask":
+        asset.extra_fields["raw2ready:classes"] = {str(k): v for k, v in MASK_CLASSES.items()}
+
+
+def create_item(
+    record: SceneRecord,
+    results: dict[str, ProductResult],
+    layout: Layout,
+    campaign: str,
+    config_digest: str,
+    software: dict[str, str],
+    lineage: str,
+) -> pystac.Item:
+    """The STAC item describing one scene's products, with its links in place."""
+    first = next(iter(results.values()))
+    geometry = footprint(first)
+    item_path = layout.item(record)
+    item_dir = item_path.parent
+    item = pystac.Item(
+        id=record.id,
+        geometry=geometry,
+        bbox=geometry_bbox(geometry),
+        datetime=record.acquired,
+        properties={
+            "platform": record.platform,
+            "constellation": "sentinel-2",
+            "instruments": ["msi"],
+            "s2:processing_baseline": record.processing_baseline,
+            "raw2ready:boa_offset_applied_here": record.apply_boa_offset,
+            "raw2ready:config_sha256": config_digest,
+        },
+        collection=collection_id(campaign),
+    )
+    if record.cloud_cover is not None:
+        EOExtension.ext(item, add_if_missing=True).cloud_cover = record.cloud_cover
+    ProjectionExtension.ext(item, add_if_missing=True).code = f"EPSG:{first.epsg}"
+    GridExtension.ext(item, add_if_missing=True).code = f"MGRS-{record.tile}"
+    processing = ProcessingExtension.ext(item, add_if_missing=True)
+    processing.level = "L3"
+    processing.lineage = lineage
+    processing.software = software
+    for result in results.values():
+        _product_asset(item, result, item_dir)
+    item.clear_links()
+    collection_href = _relative(layout.collection(), item_dir)
+    item.add_link(pystac.Link("root", collection_href, JSON_MEDIA_TYPE))
+    item.add_link(pystac.Link("collection", collection_href, JSON_MEDIA_TYPE))
+    item.add_link(pystac.Link("parent", "../catalog.json", JSON_MEDIA_TYPE))
+    item.add_link(
+        pystac.Link(
+            "derived_from",
+            _source_link(record, item_dir),
+            GEOJSON_MEDIA_TYPE,
+            title=f"Source scene {record.id}",
+        )
+    )
+    item.add_link(
+        pystac.Link(
+            "license", LICENSE_URL, "text/html", title="Copernicus Sentinel data legal notice"
+        )
+    )
+    return item
+
+
+def item_dict(item: pystac.Item) -> dict[str, Any]:
+    """An item's JSON form with hrefs exactly as set (relative), no self link."""
+    return item.to_dict(include_self_link=False, transform_hrefs=False)
+
+
+def write_item(item: pystac.Item, path: Path) -> None:
+    """Write an item atomically."""
+    write_json(path, item_dict(item))
+
+
+@dataclass
+class TileSummary:
+    """What the collection job needs to know of a tile without reading its items."""
+
+    tile: str
+    items: int
+    bbox: list[float]
+    start: str
+    end: str
+    platforms: list[str]
+    baselines: list[str]
+    projections: list[str]
+    cloud_cover: list[float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return self.__dict__.copy()
+
+
+def _catalog(catalog_id: str, description: str, links: list[pystac.Link]) -> dict[str, Any]:
+    """A catalog's JSON with the given (relative) links."""
+    catalog = pystac.Catalog(id=catalog_id, description=description, title=catalog_id)
+    catalog.clear_links()
+    for link in links:
+        catalog.add_link(link)
+    return catalog.to_dict(include_self_link=False, transform_hrefs=False)
+
+
+def _union_bbox(boxes: list[list[float]]) -> list[float]:
+    """Union of bboxes that do not cross the antimeridian, else the widest crossing one."""
+    crossing = [box for box in boxes if box[0] > box[2]]
+    if crossing:
+        return [
+            min(b[0] for b in crossing),
+            min(b[1] for b in boxes),
+            max(b[2] for b in crossing),
+            max(b[3] for b in boxes),
+        ]
+    return [
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    ]
+
+
+def write_tile_catalog(tile: str, item_paths: list[Path], layout: Layout) -> TileSummary:
+    """Write a tile's Year -> Quarter -> Month catalogs linking its items; summarize them."""
+    tile_path = layout.tile_catalog(tile)
+    tile_dir = tile_path.parent
+    collection_href = _relative(layout.collection(), tile_dir)
+    months: dict[tuple[str, str, str], list[Path]] = defaultdict(list)
+    items: list[dict[str, Any]] = []
+    for path in sorted(item_paths):
+        data = json.loads(path.read_text())
+        items.append(data)
+        year, quarter, month = path.relative_to(tile_dir).parts[:3]
+        months[(year, quarter, month)].append(path)
+
+    def links(parent: str, depth: int) -> list[pystac.Link]:
+        root = "/".join([".."] * depth + [collection_href])
+        return [
+            pystac.Link("root", root, JSON_MEDIA_TYPE),
+            pystac.Link("parent", parent, JSON_MEDIA_TYPE),
+        ]
+
+    tree: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for (year, quarter, month), paths in sorted(months.items()):
+        tree[year][quarter].append(month)
+        month_dir = tile_dir / year / quarter / month
+        month_links = links("../catalog.json", 3) + [
+            pystac.Link("item", _relative(p, month_dir), GEOJSON_MEDIA_TYPE) for p in paths
+        ]
+        write_json(
+            month_dir / "catalog.json",
+            _catalog(f"{tile}-{year}-{month}", f"Tile {tile}, {year}-{month}", month_links),
+        )
+    for year, quarters in sorted(tree.items()):
+        for quarter, month_names in sorted(quarters.items()):
+            write_json(
+                tile_dir / year / quarter / "catalog.json",
+                _catalog(
+                    f"{tile}-{year}-{quarter}",
+                    f"Tile {tile}, {year} {quarter}",
+                    links("../catalog.json", 2)
+                    + [
+                        pystac.Link("child", f"./{m}/catalog.json", JSON_MEDIA_TYPE)
+                        for m in month_names
+                    ],
+                ),
+            )
+        write_json(
+            tile_dir / year / "catalog.json",
+            _catalog(
+                f"{tile}-{year}",
+                f"Tile {tile}, {year}",
+                links("../catalog.json", 1)
+                + [
+                    pystac.Link("child", f"./{q}/catalog.json", JSON_MEDIA_TYPE)
+                    for q in sorted(quarters)
+                ],
+            ),
+        )
+    write_json(
+        tile_path,
+        _catalog(
+            tile,
+            f"Sentinel-2 MGRS tile {tile}",
+            links(collection_href, 0)
+            + [pystac.Link("child", f"./{y}/catalog.json", JSON_MEDIA_TYPE) for y in sorted(tree)],
+        ),
+    )
+    times = sorted(data["properties"]["datetime"] for data in items)
+    return TileSummary(
+        tile=tile,
+        items=len(items),
+        bbox=_union_bbox([data["bbox"] for data in items]) if items else [],
+        start=times[0] if times else "",
+        end=times[-1] if times else "",
+        platforms=sorted({data["properties"]["platform"] for data in items}),
+        baselines=sorted({data["properties"]["s2:processing_baseline"] for data in items}),
+        projections=sorted({data["properties"]["proj:code"] for data in items}),
+        cloud_cover=[
+            data["properties"]["eo:cloud_cover"]
+            for data in items
+            if "eo:cloud_cover" in data["properties"]
+        ],
+    )
+
+
+def write_collection(campaign: str, summaries: list[TileSummary], layout: Layout) -> Path:
+    """Write the campaign's root collection linking every tile catalog."""
+    present = [s for s in summaries if s.items]
+    if present:
+        start = min(s.start for s in present)
+        end = max(s.end for s in present)
+        bbox = _union_bbox([s.bbox for s in present])
+    else:
+        start = end = None
+        bbox = [-180.0, -90.0, 180.0, 90.0]
+    collection = pystac.Collection(
+        id=collection_id(campaign),
+        title=f"raw2ready campaign {campaign}",
+        description=(
+            "Analysis-ready Sentinel-2 products (NDVI, LAI, cloud/cirrus/shadow mask) as "
+            "Cloud-Optimized GeoTIFFs, reprocessed per MGRS tile by raw2ready."
+        ),
+        extent=pystac.Extent(
+            pystac.SpatialExtent([bbox]),
+            pystac.TemporalExtent([[_parse_time(start), _parse_time(end)]]),
+        ),
+        license="other",
+        providers=[
+            pystac.Provider(
+                "ESA / Copernicus",
+                roles=[pystac.ProviderRole.PRODUCER, pystac.ProviderRole.LICENSOR],
+            ),
+            pystac.Provider("raw2ready", roles=[pystac.ProviderRole.PROCESSOR]),
+        ],
+        summaries=pystac.Summaries(
+            {
+                "platform": sorted({p for s in present for p in s.platforms}),
+                "constellation": ["sentinel-2"],
+                "instruments": ["msi"],
+                "s2:processing_baseline": sorted({b for s in present for b in s.baselines}),
+                "proj:code": sorted({p for s in present for p in s.projections}),
+                "grid:code": [f"MGRS-{s.tile}" for s in present],
+            }
+        ),
+    )
+    clouds = [c for s in present for c in s.cloud_cover]
+    if clouds:
+        collection.summaries.add("eo:cloud_cover", pystac.RangeSummary(min(clouds), max(clouds)))
+    collection.clear_links()
+    collection.add_link(pystac.Link("root", "./collection.json", JSON_MEDIA_TYPE))
+    collection.add_link(pystac.Link("license", LICENSE_URL, "text/html"))
+    for summary in summaries:
+        collection.add_link(
+            pystac.Link(
+                "child",
+                f"./{summary.tile}/catalog.json",
+                JSON_MEDIA_TYPE,
+                title=f"Tile {summary.tile}",
+            )
+        )
+    path = layout.collection()
+    write_json(path, collection.to_dict(include_self_link=False, transform_hrefs=False))
+    return path

@@ -1,0 +1,205 @@
+"""The `raw2ready` command line: thin wrappers around the package's functions.
+
+User mistakes (Raw2ReadyError) end with one line on stderr and exit status 1; anything
+else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import pystac
+
+from raw2ready import __version__
+from raw2ready.config import Settings, load_settings, validate_config
+from raw2ready.errors import ItemError, Raw2ReadyError
+
+log = logging.getLogger("raw2ready")
+
+
+def _settings(configfile: Path | None, settings_json: str | None) -> Settings:
+    """Settings from a config file or from the JSON the workflow passes to its jobs."""
+    if settings_json:
+        return validate_config(json.loads(settings_json), "--settings")
+    if configfile is None:
+        raise click.UsageError("give --configfile or --settings")
+    return load_settings(configfile)
+
+
+config_options = [
+    click.option("--configfile", type=click.Path(path_type=Path), help="Campaign YAML."),
+    click.option("--settings", "settings_json", help="Validated settings as JSON (jobs)."),
+]
+
+
+def with_config(function: Any) -> Any:
+    """Add the --configfile/--settings options to a command."""
+    for option in reversed(config_options):
+        function = option(function)
+    return function
+
+
+@click.group()
+@click.version_option(__version__)
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+)
+def cli(log_level: str) -> None:
+    """Reprocess Sentinel-2 scenes per MGRS tile into analysis-ready COGs and STAC."""
+    logging.basicConfig(
+        level=log_level, stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )  # fmt: skip
+
+
+@cli.command("demo-archive")
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option("--seed", default=42, show_default=True, help="Random seed (deterministic).")
+@click.option("--size", default=512, show_default=True, help="Pixels per side at 10 m.")
+def demo_archive(out_dir: Path, seed: int, size: int) -> None:
+    """Write the offline sample L2A archive (Earth Search v1 layout) to OUT_DIR."""
+    from raw2ready.demo_archive import write_demo_archive
+
+    root = write_demo_archive(out_dir, seed=seed, size=size)
+    click.echo(f"sample archive written: {root}")
+
+
+@cli.command("check-config")
+@click.argument("configfile", type=click.Path(path_type=Path))
+def check_config(configfile: Path) -> None:
+    """Validate a campaign configuration file and print its digest."""
+    settings = load_settings(configfile)
+    click.echo(f"{configfile}: valid (sha256 {settings.digest()[:12]})")
+
+
+@cli.command()
+@with_config
+@click.option("--tile", required=True, help="MGRS tile id.")
+@click.option("--output", type=click.Path(path_type=Path), required=True)
+def search(configfile: Path | None, settings_json: str | None, tile: str, output: Path) -> None:
+    """Search the archive for one tile and write its inventory."""
+    from raw2ready.inventory import write_inventory
+    from raw2ready.sources.search import SearchQuery
+    from raw2ready.sources.search import search as run_search
+
+    settings = _settings(configfile, settings_json)
+    archive = settings.raw["archive"]
+    query = SearchQuery(
+        tile=tile, start=settings.start, end=settings.end,
+        max_cloud_cover=float(settings.raw["max_cloud_cover"]),
+        collection=archive["collection"], bands=settings.bands,
+    )  # fmt: skip
+    result = run_search(archive["kind"], archive["url"], query, archive["page_size"])
+    changed = write_inventory(output, result.records)
+    log.info(
+        "inventory %s: %d scene(s)%s",
+        output,
+        len(result.records),
+        "" if changed else " (unchanged)",
+    )
+
+
+@cli.command("process-scene")
+@with_config
+@click.option("--inventory", type=click.Path(path_type=Path), required=True)
+@click.option("--scene", "scene_id", required=True, help="Scene id from the inventory.")
+def process_scene(
+    configfile: Path | None, settings_json: str | None, inventory: Path, scene_id: str
+) -> None:
+    """Download, mask, compute indices, write COGs and the STAC item of one scene."""
+    from raw2ready.inventory import read_inventory
+    from raw2ready.reprocess import reprocess_scene
+
+    settings = _settings(configfile, settings_json)
+    records = {record.id: record for record in read_inventory(inventory)}
+    if scene_id not in records:
+        raise ItemError(f"scene {scene_id} is not in inventory {inventory}")
+    reprocess_scene(settings, records[scene_id])
+
+
+@cli.command("tile-catalog")
+@with_config
+@click.option("--tile", required=True)
+@click.option("--inventory", type=click.Path(path_type=Path), required=True)
+def tile_catalog(
+    configfile: Path | None, settings_json: str | None, tile: str, inventory: Path
+) -> None:
+    """Write a tile's Year -> Quarter -> Month STAC catalogs."""
+    from raw2ready.atomic import write_json
+    from raw2ready.catalog import write_tile_catalog
+    from raw2ready.inventory import read_inventory
+    from raw2ready.reprocess import layout_of
+
+    layout = layout_of(_settings(configfile, settings_json))
+    items = [layout.item(record) for record in read_inventory(inventory)]
+    summary = write_tile_catalog(tile, items, layout)
+    write_json(layout.tile_summary(tile), summary.to_dict())
+
+
+@cli.command()
+@with_config
+def collection(configfile: Path | None, settings_json: str | None) -> None:
+    """Write the campaign's root STAC collection and validate the whole catalog."""
+    from raw2ready.catalog import TileSummary, write_collection
+    from raw2ready.reprocess import layout_of
+
+    settings = _settings(configfile, settings_json)
+    layout = layout_of(settings)
+    summaries = [
+        TileSummary(**json.loads(layout.tile_summary(tile).read_text())) for tile in settings.tiles
+    ]
+    path = write_collection(settings.campaign, summaries, layout)
+    click.echo(f"STAC collection: {path}")
+
+
+@cli.command()
+@click.argument("item_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
+@click.option(
+    "--bands",
+    default="B02,B04,B08,SCL",
+    show_default=True,
+    help="Bands the item must have (comma-separated canonical ids).",
+)
+def inspect(item_file: Path, as_json: bool, bands: str) -> None:
+    """Print the normalized scene record of a STAC item file."""
+    from raw2ready.sources.normalize import normalize_item
+
+    try:
+        item = pystac.Item.from_file(str(item_file))
+    except Exception as exc:  # not JSON, not an item: a user input problem
+        raise ItemError(f"{item_file} is not a STAC item: {exc}") from exc
+    required = frozenset(b.strip() for b in bands.split(",") if b.strip())
+    record = normalize_item(item, required)
+    summary = record.summary()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    for key, value in summary.items():
+        if key == "bands":
+            for band, href in value.items():
+                click.echo(f"  band {band:4s} {href}")
+        else:
+            click.echo(f"{key:20s} {value}")
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning user errors into one line and exit status 1."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except Raw2ReadyError as exc:
+        click.echo(f"raw2ready: error: {exc}", err=True)
+        sys.exit(1)

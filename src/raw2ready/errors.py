@@ -1,0 +1,39 @@
+"""The exception hierarchy: every error a user can cause or fix is a Raw2ReadyError.
+
+The CLI prints `str(error)` on one line and exits non-zero; anything else is a bug and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class Raw2ReadyError(Exception):
+    """Base class for errors with a message a user can act on."""
+
+
+class ConfigError(Raw2ReadyError):
+    """The configuration names a bad value; the message names the key and its source."""
+
+
+class GridError(Raw2ReadyError):
+    """A tile id is not a valid MGRS / Sentinel-2 grid tile."""
+
+
+class ItemError(Raw2ReadyError):
+    """A STAC item or scene record cannot serve the requested products."""
+
+
+class SearchError(Raw2ReadyError):
+    """An archive search failed (unreachable API, unreadable catalog)."""
+
+
+class DownloadError(Raw2ReadyError):
+    """An asset could not be fetched or failed verification."""
+
+
+class ProcessingError(Raw2ReadyError):
+    """A scene could not be turned into products (bad raster, inconsistent bands)."""
+
+
+class ProductValidationError(Raw2ReadyError):
+    """A written product failed validation (not a COG, bad STAC) and was not kept."""

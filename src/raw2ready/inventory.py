@@ -1,0 +1,36 @@
+"""Inventories: the scene records found for a tile, one JSON line each.
+
+The Snakefile reads them to enumerate a campaign's jobs. An inventory is rewritten only
+when its content changes, so re-searching an unchanged archive triggers no reruns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from raw2ready.atomic import write_text
+from raw2ready.errors import ConfigError
+from raw2ready.scene import SceneRecord
+
+
+def render(records: list[SceneRecord]) -> str:
+    """The inventory text of `records` (stable order and encoding)."""
+    return "".join(record.to_json() + "\n" for record in records)
+
+
+def write_inventory(path: Path, records: list[SceneRecord]) -> bool:
+    """Write an inventory atomically unless identical; return True when it changed."""
+    text = render(records)
+    if path.exists() and path.read_text() == text:
+        return False
+    write_text(path, text)
+    return True
+
+
+def read_inventory(path: Path) -> list[SceneRecord]:
+    """Scene records of an inventory file."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"inventory {path} does not exist; run the search first") from exc
+    return [SceneRecord.from_json(line) for line in lines if line.strip()]

@@ -1,0 +1,69 @@
+"""Where every file of a campaign lives, as patterns shared by the Snakefile and the package.
+
+The patterns use Snakemake wildcard syntax ({tile}, {scene}, ...); `Layout` fills them in.
+Products and STAC items are addressed by tile, date parts and scene id, so a dry-run can
+list them from the inventories alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from raw2ready.scene import SceneRecord
+
+INVENTORY = "inventories/{tile}.jsonl"
+DOWNLOADS = "downloads/{tile}/{scene}"
+SCRATCH = "scratch/{scene}"
+TILE_SUMMARY = "tiles/{tile}.summary.json"
+LOGS = "logs"
+PRODUCT = "products/{tile}/{year}/{quarter}/{month}/{scene}/{scene}_{product}.tif"
+ITEM = "stac/{tile}/{year}/{quarter}/{month}/{scene}/{scene}.json"
+TILE_CATALOG = "stac/{tile}/catalog.json"
+COLLECTION = "stac/collection.json"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The folders of one campaign: outputs (products, STAC) and work (inventories, caches)."""
+
+    output_dir: Path
+    work_dir: Path
+
+    def inventory(self, tile: str) -> Path:
+        """Inventory of scene records found for a tile (one JSON record per line)."""
+        return self.work_dir / INVENTORY.format(tile=tile)
+
+    def downloads(self, record: SceneRecord) -> Path:
+        """Folder the scene's bands are fetched into."""
+        return self.work_dir / DOWNLOADS.format(tile=record.tile, scene=record.id)
+
+    def scratch(self, record: SceneRecord) -> Path:
+        """Scratch folder for the scene's intermediate rasters."""
+        return self.work_dir / SCRATCH.format(scene=record.id)
+
+    def tile_summary(self, tile: str) -> Path:
+        """Extent and counts of a tile's items, read by the collection job."""
+        return self.work_dir / TILE_SUMMARY.format(tile=tile)
+
+    def product(self, record: SceneRecord, product: str) -> Path:
+        """A product COG of a scene."""
+        return self.output_dir / PRODUCT.format(
+            tile=record.tile, year=record.year, quarter=record.quarter,
+            month=record.month, scene=record.id, product=product,
+        )  # fmt: skip
+
+    def item(self, record: SceneRecord) -> Path:
+        """The STAC item of a scene's products."""
+        return self.output_dir / ITEM.format(
+            tile=record.tile, year=record.year, quarter=record.quarter,
+            month=record.month, scene=record.id,
+        )  # fmt: skip
+
+    def tile_catalog(self, tile: str) -> Path:
+        """The root of a tile's Year -> Quarter -> Month catalogs."""
+        return self.output_dir / TILE_CATALOG.format(tile=tile)
+
+    def collection(self) -> Path:
+        """The campaign's root STAC collection."""
+        return self.output_dir / COLLECTION

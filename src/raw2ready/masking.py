@@ -1,0 +1,64 @@
+"""Cloud, cirrus and shadow masking from the Sen2Cor scene classification (SCL).
+
+SCL is a 20 m product; it is brought to 10 m by pixel replication (nearest neighbour on
+aligned grids). The mask product keeps *why* a pixel was masked, as small class codes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from raw2ready.products import MASK_NODATA
+
+#: SCL classes (Sen2Cor): the ones the mask product distinguishes.
+SCL_NODATA = 0
+SCL_SHADOW = 3
+SCL_CLOUD = frozenset({8, 9})
+SCL_CIRRUS = 10
+DEFAULT_MASKED_CLASSES = frozenset({0, 1, 3, 8, 9, 10})
+
+#: Mask product codes.
+MASK_CLEAR = 0
+MASK_CLOUD = 1
+MASK_CIRRUS = 2
+MASK_SHADOW = 3
+MASK_OTHER = 4
+MASK_CLASSES: dict[int, str] = {
+    MASK_CLEAR: "clear",
+    MASK_CLOUD: "cloud",
+    MASK_CIRRUS: "cirrus",
+    MASK_SHADOW: "cloud shadow",
+    MASK_OTHER: "other masked scene class",
+    MASK_NODATA: "no data",
+}
+
+
+def mask_lookup(masked_classes: frozenset[int]) -> np.ndarray:
+    """A 256-entry table from SCL class to mask code, for one vectorized lookup per block."""
+    table = np.full(256, MASK_OTHER, dtype=np.uint8)
+    for scl_class in range(12):
+        if scl_class == SCL_NODATA:
+            table[scl_class] = MASK_NODATA
+        elif scl_class not in masked_classes:
+            table[scl_class] = MASK_CLEAR
+        elif scl_class in SCL_CLOUD:
+            table[scl_class] = MASK_CLOUD
+        elif scl_class == SCL_CIRRUS:
+            table[scl_class] = MASK_CIRRUS
+        elif scl_class == SCL_SHADOW:
+            table[scl_class] = MASK_SHADOW
+    return table
+
+
+def upsample_scl(scl: np.ndarray, factor: int) -> np.ndarray:
+    """Bring a 20 m SCL block to 10 m by replicating each pixel factor x factor times."""
+    if factor == 1:
+        return scl
+    return np.repeat(np.repeat(scl, factor, axis=0), factor, axis=1)
+
+
+def classify(scl_10m: np.ndarray, band_nodata: np.ndarray, lookup: np.ndarray) -> np.ndarray:
+    """Mask codes for a block: SCL classes via `lookup`, and no data wherever a band is 0."""
+    codes = lookup[scl_10m]
+    codes[band_nodata] = MASK_NODATA
+    return codes

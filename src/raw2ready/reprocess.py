@@ -1,0 +1,87 @@
+"""The per-scene job: download -> mask -> indices -> COG -> STAC item, in one process.
+
+One job per scene keeps the campaign DAG small (see the planning notes in the README) while
+each stage stays a separate, testable function in its own module. The item is written
+last, so its presence means the scene is complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from typing import Any
+
+from raw2ready.catalog import create_item, write_item
+from raw2ready.cog import COGOptions
+from raw2ready.config import Settings
+from raw2ready.download import DownloadOptions, download_scene
+from raw2ready.layout import Layout
+from raw2ready.processing import ProcessingOptions, process_scene
+from raw2ready.provenance import software_versions
+from raw2ready.scene import SceneRecord
+
+log = logging.getLogger(__name__)
+
+
+def layout_of(settings: Settings) -> Layout:
+    """The campaign's file layout."""
+    return Layout(settings.output_dir, settings.work_dir)
+
+
+def processing_options(settings: Settings) -> ProcessingOptions:
+    """Processing choices from a validated configuration."""
+    return ProcessingOptions(
+        products=tuple(settings.products),
+        masked_classes=frozenset(settings.raw["mask"]["scl_classes"]),
+        lai_model=settings.lai_model,
+        cog=COGOptions.from_config(settings.raw["cog"]),
+    )
+
+
+def download_options(settings: Settings) -> DownloadOptions:
+    """Download choices from a validated configuration."""
+    section: dict[str, Any] = settings.raw["download"]
+    return DownloadOptions(
+        attempts=section["attempts"],
+        backoff_seconds=section["backoff_seconds"],
+        timeout_seconds=section["timeout_seconds"],
+    )
+
+
+def lineage(record: SceneRecord, options: ProcessingOptions) -> str:
+    """A one-paragraph processing history for the item's processing:lineage."""
+    offset = (
+        "BOA_ADD_OFFSET -1000 applied by raw2ready"
+        if record.apply_boa_offset
+        else "no BOA offset to apply (baseline below 04.00 or already applied by the archive)"
+    )
+    return (
+        f"Sentinel-2 L2A scene {record.id} (processing baseline {record.processing_baseline}, "
+        f"{offset}); reflectance = (DN + offset) / 10000; SCL classes "
+        f"{sorted(options.masked_classes)} masked; products {', '.join(options.products)} "
+        f"(LAI model {options.lai_model}); written as COG ({options.cog.compression})."
+    )
+
+
+def reprocess_scene(settings: Settings, record: SceneRecord) -> None:
+    """Make every product and the STAC item of one scene."""
+    layout = layout_of(settings)
+    options = processing_options(settings)
+    downloads = layout.downloads(record)
+    band_paths = download_scene(record, downloads, download_options(settings))
+    outputs = {name: layout.product(record, name) for name in options.products}
+    results = process_scene(record, band_paths, outputs, options, layout.scratch(record))
+    item = create_item(
+        record,
+        results,
+        layout,
+        campaign=settings.campaign,
+        config_digest=settings.digest(),
+        software=software_versions(),
+        lineage=lineage(record, options),
+    )
+    write_item(item, layout.item(record))
+    shutil.rmtree(layout.scratch(record), ignore_errors=True)
+    if not settings.raw["download"]["keep"]:
+        shutil.rmtree(downloads, ignore_errors=True)
+    log.info("scene %s done", record.id)

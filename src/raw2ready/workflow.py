@@ -1,0 +1,59 @@
+"""What the Snakefile needs from the package: the validated campaign and its job list.
+
+The Snakefile stays a DAG declaration; enumerating scenes from inventories and naming
+their files happens here, where it can be tested without Snakemake.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from raw2ready import layout as patterns
+from raw2ready.config import Settings, validate_config
+from raw2ready.errors import ConfigError
+from raw2ready.inventory import read_inventory
+from raw2ready.layout import Layout
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A validated campaign as the workflow sees it."""
+
+    settings: Settings
+    layout: Layout
+
+    @property
+    def settings_json(self) -> str:
+        """The settings handed to every job (so jobs need no config file of their own)."""
+        return json.dumps(self.settings.raw, sort_keys=True, separators=(",", ":"))
+
+    def out(self, pattern: str) -> str:
+        """An output-folder pattern with Snakemake wildcards left in place."""
+        return f"{self.layout.output_dir.as_posix()}/{pattern}"
+
+    def work(self, pattern: str) -> str:
+        """A work-folder pattern with Snakemake wildcards left in place."""
+        return f"{self.layout.work_dir.as_posix()}/{pattern}"
+
+    def log(self, name: str) -> str:
+        """A per-job log file pattern under the work folder."""
+        return f"{self.layout.work_dir.as_posix()}/{patterns.LOGS}/{name}.log"
+
+    def scene_items(self, inventory: str | Path) -> list[str]:
+        """STAC item paths of every scene in an inventory (one per scene job)."""
+        return [self.layout.item(record).as_posix() for record in read_inventory(Path(inventory))]
+
+
+def load_campaign(config: dict[str, Any], configfiles: list[Any]) -> Campaign:
+    """Validate Snakemake's config; the message names the key and the config file(s)."""
+    source = ", ".join(str(path) for path in configfiles) or "the configuration"
+    if not config:
+        raise ConfigError(
+            "no configuration given: run with --configfile config/demo.yaml "
+            "(or config/config.yaml for a real campaign)"
+        )
+    settings = validate_config(config, source)
+    return Campaign(settings, Layout(settings.output_dir, settings.work_dir))
