@@ -1,0 +1,37 @@
+"""Shared test fixtures: paths to the real provider files and small settings builders."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from raw2ready.config import Settings, validate_config
+
+PROJECT = Path(__file__).resolve().parents[1]
+REAL_S2 = PROJECT.parent / "shared" / "fixtures" / "real-s2"
+
+requires_real_s2 = pytest.mark.skipif(
+    not REAL_S2.is_dir(), reason=f"real provider fixtures not found at {REAL_S2}"
+)
+
+BASE_CONFIG: dict[str, Any] = {
+    "campaign": "test",
+    "archive": {"kind": "static_catalog", "url": "archive/catalog.json"},
+    "tiles": ["47PPR", "48PUB"],
+    "start": "2021-01-01",
+    "end": "2024-12-31",
+    "max_cloud_cover": 100,
+    "cog": {"blocksize": 256},
+}
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Validated settings writing under tmp_path, with top-level keys overridden."""
+    data = copy.deepcopy(BASE_CONFIG)
+    data["output_dir"] = str(tmp_path / "results")
+    data["work_dir"] = str(tmp_path / "work")
+    data.update(overrides)
+    return validate_config(data, "test config")
