@@ -203,3 +203,7 @@ def main() -> None:
     except Raw2ReadyError as exc:
         click.echo(f"raw2ready: error: {exc}", err=True)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
