@@ -10,6 +10,14 @@ except Raw2ReadyError as error:
     raise SystemExit(f"raw2ready: error: {error}")
 
 
+wildcard_constraints:
+    tile=r"\d{2}[C-X][A-Z]{2}",
+    year=r"\d{4}",
+    quarter=r"Q[1-4]",
+    month=r"\d{2}",
+    scene=r"[^/]+",
+
+
 include: "rules/search.smk"
 include: "rules/scene.smk"
 include: "rules/catalog.smk"

@@ -10,7 +10,7 @@ def tile_items(wildcards):
 rule tile_catalog:
     input:
         inventory=CAMPAIGN.work("inventories/{tile}.jsonl"),
-        items=tile_items,
+        scene_items=tile_items,
     output:
         catalog=CAMPAIGN.out("stac/{tile}/catalog.json"),
         summary=CAMPAIGN.work("tiles/{tile}.summary.json"),

@@ -15,7 +15,7 @@ rule scene:
         settings=CAMPAIGN.settings_json,
         inventory=CAMPAIGN.work("inventories/{tile}.jsonl"),
     log:
-        CAMPAIGN.log("scene/{tile}/{scene}"),
+        CAMPAIGN.log("scene/{tile}/{year}/{quarter}/{month}/{scene}"),
     conda:
         "../envs/raw2ready.yaml"
     threads: 2
