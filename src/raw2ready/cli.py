@@ -191,6 +191,15 @@ def inspect(item_file: Path, as_json: bool, bands: str) -> None:
             click.echo(f"{key:20s} {value}")
 
 
+@cli.command("safe-check")
+@click.argument("product", type=click.Path(dir_okay=False, path_type=Path))
+def safe_check(product: Path) -> None:
+    """Check a SAFE zip (zip integrity, manifest checksums, zip-slip) without extracting it."""
+    from raw2ready.safe import check_archive
+
+    click.echo(check_archive(product).summary())
+
+
 def main() -> None:
     """Entry point: run the CLI, turning user errors into one line and exit status 1."""
     try:

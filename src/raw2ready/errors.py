@@ -37,3 +37,11 @@ class ProcessingError(Raw2ReadyError):
 
 class ProductValidationError(Raw2ReadyError):
     """A written product failed validation (not a COG, bad STAC) and was not kept."""
+
+
+class ArchiveError(Raw2ReadyError):
+    """A product archive (SAFE zip) is unsound: corrupt, unsafe member paths, bad checksums."""
+
+
+class ExternalToolError(Raw2ReadyError):
+    """An external processor (Sen2Cor, SNAP gpt) is missing or failed."""
