@@ -27,3 +27,4 @@ rule all:
     default_target: True
     input:
         CAMPAIGN.out("stac/collection.json"),
+        campaign_scenes,

@@ -1,16 +1,26 @@
 # STAC: a Year -> Quarter -> Month catalog per tile, then the campaign's root collection.
 
 
-def tile_items(wildcards):
-    """Items of every scene of a tile, known once the tile's search has run."""
-    inventory = checkpoints.search.get(tile=wildcards.tile).output[0]
-    return CAMPAIGN.scene_items(inventory)
+def scenes_of(tile):
+    """Products and items of every scene of a tile, known once the tile's search has run."""
+    inventory = checkpoints.search.get(tile=tile).output[0]
+    return CAMPAIGN.scene_outputs(inventory)
+
+
+def tile_scenes(wildcards):
+    """Input function: the scenes of the tile a catalog job is for."""
+    return scenes_of(wildcards.tile)
+
+
+def campaign_scenes(wildcards):
+    """Products and items of every scene of the campaign: targets, so a missing one reruns."""
+    return [path for tile in CAMPAIGN.settings.tiles for path in scenes_of(tile)]
 
 
 rule tile_catalog:
     input:
         inventory=CAMPAIGN.work("inventories/{tile}.jsonl"),
-        scene_items=tile_items,
+        scenes=tile_scenes,
     output:
         catalog=CAMPAIGN.out("stac/{tile}/catalog.json"),
         summary=CAMPAIGN.work("tiles/{tile}.summary.json"),

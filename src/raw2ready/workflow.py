@@ -42,9 +42,19 @@ class Campaign:
         """A per-job log file pattern under the work folder."""
         return f"{self.layout.work_dir.as_posix()}/{patterns.LOGS}/{name}.log"
 
-    def scene_items(self, inventory: str | Path) -> list[str]:
-        """STAC item paths of every scene in an inventory (one per scene job)."""
-        return [self.layout.item(record).as_posix() for record in read_inventory(Path(inventory))]
+    def scene_outputs(self, inventory: str | Path) -> list[str]:
+        """Products and STAC item of every scene in an inventory.
+
+        All of them, not only the items: Snakemake reruns a job for a missing output only
+        when a consumer asks for that output.
+        """
+        outputs: list[str] = []
+        for record in read_inventory(Path(inventory)):
+            outputs.extend(
+                self.layout.product(record, name).as_posix() for name in self.settings.products
+            )
+            outputs.append(self.layout.item(record).as_posix())
+        return outputs
 
 
 def load_campaign(config: dict[str, Any], configfiles: list[Any]) -> Campaign:

@@ -1,0 +1,198 @@
+"""The whole chain as a real Snakemake run on the generated sample archive.
+
+One module-scoped run (small rasters) feeds every check; the rerun checks come last
+because they change the run's state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pystac
+import pytest
+import rasterio
+import yaml
+from rio_cogeo.cogeo import cog_validate
+
+from raw2ready import demo_archive
+from raw2ready.stac_validation import stac_validator_schema_args, validate_stac_tree
+
+from .conftest import PROJECT
+
+SIZE = 512
+MASKED = [0, 1, 3, 8, 9, 10]
+
+
+def snakemake(workdir: Path, config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Run the project's workflow in `workdir` like a user would (local profile)."""
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(PROJECT / "Snakefile"),
+         "--directory", str(workdir), "--configfile", str(config),
+         "--profile", str(PROJECT / "profiles" / "local"), *extra],
+        capture_output=True, text=True, check=False, env=env,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished demo campaign: archive generated, workflow run to completion."""
+    root = tmp_path_factory.mktemp("campaign")
+    demo_archive.write_demo_archive(root / "archive", seed=42, size=SIZE)
+    config = yaml.safe_load((PROJECT / "config" / "demo.yaml").read_text())
+    config["archive"]["url"] = str(root / "archive" / "catalog.json")
+    (root / "demo.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(root, root / "demo.yaml")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return root
+
+
+def items(run: Path) -> list[dict]:
+    """Every STAC item the run wrote."""
+    return [
+        json.loads(p.read_text()) for p in sorted((run / "results/demo/stac").rglob("*_L2A.json"))
+    ]
+
+
+def test_every_scene_of_the_archive_has_products(run: Path) -> None:
+    written = {item["id"] for item in items(run)}
+    expected = {demo_archive.item_id(s) for s in demo_archive.DEMO_SCENES}
+    assert written == expected
+
+
+def test_every_product_is_a_valid_cog(run: Path) -> None:
+    paths = sorted((run / "results/demo/products").rglob("*.tif"))
+    assert len(paths) == 3 * len(demo_archive.DEMO_SCENES)
+    for path in paths:
+        valid, errors, _warnings = cog_validate(str(path), strict=True, quiet=True)
+        assert valid, (path, errors)
+        with rasterio.open(path) as dataset:
+            assert dataset.overviews(1), path
+            assert dataset.nodata is not None
+
+
+def test_stac_catalog_validates_with_pystac(run: Path) -> None:
+    count = validate_stac_tree(run / "results/demo/stac/collection.json")
+    scenes = len(demo_archive.DEMO_SCENES)
+    assert count >= scenes + 2 + 1  # items, tile catalogs, collection (plus date levels)
+
+
+def test_stac_catalog_validates_with_stac_validator(run: Path) -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "stac-validator"), "validate", "--recursive",
+         *stac_validator_schema_args(), str(run / "results/demo/stac/collection.json")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert all(entry["valid_stac"] for entry in report)
+    assert len(report) > len(demo_archive.DEMO_SCENES)
+
+
+def test_collection_extent_and_tree(run: Path) -> None:
+    collection = pystac.Collection.from_file(str(run / "results/demo/stac/collection.json"))
+    dates = sorted(s.date for s in demo_archive.DEMO_SCENES)
+    interval = collection.extent.temporal.intervals[0]
+    assert interval[0].date().isoformat() == dates[0]
+    assert interval[1].date().isoformat() == dates[-1]
+    all_items = list(collection.get_items(recursive=True))
+    assert len(all_items) == len(demo_archive.DEMO_SCENES)
+    west, south, east, north = collection.extent.spatial.bboxes[0]
+    for item in all_items:
+        assert west <= item.bbox[0] and item.bbox[2] <= east
+        assert south <= item.bbox[1] and item.bbox[3] <= north
+        month_catalog = item.get_parent()
+        quarter = month_catalog.get_parent()
+        year = quarter.get_parent()
+        tile = year.get_parent()
+        assert tile.id == item.properties["grid:code"].removeprefix("MGRS-")
+        assert year.id.endswith(str(item.datetime.year))
+        assert quarter.id.endswith(f"Q{(item.datetime.month - 1) // 3 + 1}")
+
+
+def _archive_bands(run: Path, scene: demo_archive.DemoScene) -> tuple[dict, dict]:
+    """Raw DN of red, NIR and SCL (at 10 m) of a scene, and its archive item's properties."""
+    folder = run / "archive" / demo_archive.scene_prefix(scene)
+    item = json.loads((folder / f"{demo_archive.item_id(scene)}.json").read_text())
+    bands = {}
+    for band in ("B04", "B08", "SCL"):
+        with rasterio.open(folder / f"{band}.tif") as dataset:
+            bands[band] = dataset.read(1)
+    bands["SCL"] = np.repeat(np.repeat(bands["SCL"], 2, axis=0), 2, axis=1)
+    return bands, item["properties"]
+
+
+def _product(run: Path, scene: demo_archive.DemoScene, name: str) -> np.ndarray:
+    (path,) = (run / "results/demo/products").rglob(f"{demo_archive.item_id(scene)}_{name}.tif")
+    with rasterio.open(path) as dataset:
+        return dataset.read(1)
+
+
+@pytest.mark.parametrize("scene", demo_archive.DEMO_SCENES, ids=demo_archive.item_id)
+def test_ndvi_equals_independent_recomputation(run: Path, scene: demo_archive.DemoScene) -> None:
+    bands, props = _archive_bands(run, scene)
+    baseline = tuple(int(p) for p in props["s2:processing_baseline"].split("."))
+    offset = -1000 if baseline >= (4, 0) and not props["earthsearch:boa_offset_applied"] else 0
+    red = (bands["B04"].astype(np.float64) + offset) / 10000
+    nir = (bands["B08"].astype(np.float64) + offset) / 10000
+    valid = (bands["B04"] > 0) & (bands["B08"] > 0) & ~np.isin(bands["SCL"], MASKED)
+    stored = _product(run, scene, "ndvi")
+    assert valid.sum() > 0.1 * valid.size or scene.cloud_fraction > 0.5
+    expected = np.clip((nir - red) / (nir + red), -1, 1)
+    np.testing.assert_allclose(stored[valid] * 1e-4, expected[valid], atol=0.5e-4 + 1e-6)
+    assert (stored[~valid] == -32768).all()
+    mask = _product(run, scene, "mask")
+    assert (mask[valid] == 0).all() and (mask[~valid] != 0).all()
+
+
+@pytest.mark.parametrize("scene", demo_archive.DEMO_SCENES, ids=demo_archive.item_id)
+def test_reflectance_is_the_same_surface_whatever_the_offset(
+    run: Path, scene: demo_archive.DemoScene
+) -> None:
+    """Scenes stored with and without the +1000 DN offset all give the true surface NDVI."""
+    surface = demo_archive.surface_reflectance(scene.tile, scene.date, seed=42, size=SIZE)
+    red = np.rint(surface["B04"] * 10000) / 10000
+    nir = np.rint(surface["B08"] * 10000) / 10000
+    truth = (nir - red) / (nir + red)
+    stored = _product(run, scene, "ndvi")
+    clear = stored != -32768
+    assert clear.any()
+    np.testing.assert_allclose(stored[clear] * 1e-4, truth[clear], atol=0.5e-4 + 1e-6)
+
+
+def test_second_dry_run_has_nothing_to_do(run: Path) -> None:
+    result = snakemake(run, run / "demo.yaml", "-n")
+    assert result.returncode == 0, result.stderr
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_removing_one_product_recomputes_only_that_scene(run: Path) -> None:
+    scene = demo_archive.DEMO_SCENES[3]
+    (lai,) = (run / "results/demo/products").rglob(f"{demo_archive.item_id(scene)}_lai.tif")
+    others = {
+        p: p.stat().st_mtime_ns for p in (run / "results/demo/products").rglob("*.tif") if p != lai
+    }
+    lai.unlink()
+    dry = snakemake(run, run / "demo.yaml", "-n", "--quiet", "rules")
+    assert dry.returncode == 0, dry.stderr
+    result = snakemake(run, run / "demo.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert lai.exists()
+    ran = [
+        line
+        for line in result.stderr.splitlines()
+        if line.strip().startswith("rule ") or line.strip().startswith("localrule ")
+    ]
+    scene_jobs = [line for line in ran if "scene" in line and "_catalog" not in line]
+    assert len(scene_jobs) == 1, ran
+    changed = [
+        p
+        for p, mtime in others.items()
+        if p.stat().st_mtime_ns != mtime and demo_archive.item_id(scene) not in p.name
+    ]
+    assert changed == []
