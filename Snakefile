@@ -3,7 +3,6 @@
 from raw2ready.errors import Raw2ReadyError
 from raw2ready.workflow import load_campaign
 
-
 try:
     CAMPAIGN = load_campaign(config, workflow.configfiles)
 except Raw2ReadyError as error:
@@ -18,6 +17,7 @@ wildcard_constraints:
     scene=r"[^/]+",
 
 
+include: "rules/common.smk"
 include: "rules/search.smk"
 include: "rules/scene.smk"
 include: "rules/catalog.smk"

@@ -1,22 +1,6 @@
 # STAC: a Year -> Quarter -> Month catalog per tile, then the campaign's root collection.
 
 
-def scenes_of(tile):
-    """Products and items of every scene of a tile, known once the tile's search has run."""
-    inventory = checkpoints.search.get(tile=tile).output[0]
-    return CAMPAIGN.scene_outputs(inventory)
-
-
-def tile_scenes(wildcards):
-    """Input function: the scenes of the tile a catalog job is for."""
-    return scenes_of(wildcards.tile)
-
-
-def campaign_scenes(wildcards):
-    """Products and items of every scene of the campaign: targets, so a missing one reruns."""
-    return [path for tile in CAMPAIGN.settings.tiles for path in scenes_of(tile)]
-
-
 rule tile_catalog:
     input:
         inventory=CAMPAIGN.work("inventories/{tile}.jsonl"),
@@ -24,8 +8,6 @@ rule tile_catalog:
     output:
         catalog=CAMPAIGN.out("stac/{tile}/catalog.json"),
         summary=CAMPAIGN.work("tiles/{tile}.summary.json"),
-    params:
-        settings=CAMPAIGN.settings_json,
     log:
         CAMPAIGN.log("tile_catalog/{tile}"),
     conda:
@@ -33,6 +15,8 @@ rule tile_catalog:
     resources:
         mem_mb=1000,
         runtime=30,
+    params:
+        settings=CAMPAIGN.settings_json,
     shell:
         "raw2ready tile-catalog --settings {params.settings:q} --tile {wildcards.tile} "
         "--inventory {input.inventory} 2> {log}"
@@ -50,8 +34,6 @@ rule collection:
         ),
     output:
         CAMPAIGN.out("stac/collection.json"),
-    params:
-        settings=CAMPAIGN.settings_json,
     log:
         CAMPAIGN.log("collection"),
     conda:
@@ -59,5 +41,7 @@ rule collection:
     resources:
         mem_mb=2000,
         runtime=60,
+    params:
+        settings=CAMPAIGN.settings_json,
     shell:
         "raw2ready collection --settings {params.settings:q} 2> {log}"

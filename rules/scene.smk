@@ -11,18 +11,18 @@ rule scene:
             allow_missing=True,
         ),
         item=CAMPAIGN.out("stac/{tile}/{year}/{quarter}/{month}/{scene}/{scene}.json"),
-    params:
-        settings=CAMPAIGN.settings_json,
-        inventory=CAMPAIGN.work("inventories/{tile}.jsonl"),
     log:
         CAMPAIGN.log("scene/{tile}/{year}/{quarter}/{month}/{scene}"),
+    retries: 2
     conda:
         "../envs/raw2ready.yaml"
     threads: 2
     resources:
         mem_mb=1000,
         runtime=20,
-    retries: 2
+    params:
+        settings=CAMPAIGN.settings_json,
+        inventory=CAMPAIGN.work("inventories/{tile}.jsonl"),
     shell:
         "raw2ready process-scene --settings {params.settings:q} "
         "--inventory {params.inventory} --scene {wildcards.scene} 2> {log}"

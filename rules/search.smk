@@ -5,16 +5,16 @@
 checkpoint search:
     output:
         CAMPAIGN.work("inventories/{tile}.jsonl"),
-    params:
-        settings=CAMPAIGN.settings_json,
     log:
         CAMPAIGN.log("search/{tile}"),
+    retries: 2
     conda:
         "../envs/raw2ready.yaml"
     resources:
         mem_mb=500,
         runtime=30,
-    retries: 2
+    params:
+        settings=CAMPAIGN.settings_json,
     shell:
         "raw2ready search --settings {params.settings:q} --tile {wildcards.tile} "
         "--output {output} 2> {log}"

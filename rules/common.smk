@@ -1,0 +1,17 @@
+# Input functions shared by the rules: scenes are enumerated from the tile inventories.
+
+
+def scenes_of(tile):
+    """Products and items of every scene of a tile, known once the tile's search has run."""
+    inventory = checkpoints.search.get(tile=tile).output[0]
+    return CAMPAIGN.scene_outputs(inventory)
+
+
+def tile_scenes(wildcards):
+    """Input function: the scenes of the tile a catalog job is for."""
+    return scenes_of(wildcards.tile)
+
+
+def campaign_scenes(wildcards):
+    """Products and items of every scene of the campaign: targets, so a missing one reruns."""
+    return [path for tile in CAMPAIGN.settings.tiles for path in scenes_of(tile)]
