@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import pystac
 
 from raw2ready import __version__
 from raw2ready.config import Settings, load_settings, validate_config
@@ -170,16 +169,11 @@ def collection(configfile: Path | None, settings_json: str | None) -> None:
     help="Bands the item must have (comma-separated canonical ids).",
 )
 def inspect(item_file: Path, as_json: bool, bands: str) -> None:
-    """Print the normalized scene record of a STAC item file."""
-    from raw2ready.sources.normalize import normalize_item
+    """Print the normalized scene record of a STAC item file, or why it cannot serve."""
+    from raw2ready.sources.normalize import describe_item, read_item
 
-    try:
-        item = pystac.Item.from_file(str(item_file))
-    except Exception as exc:  # not JSON, not an item: a user input problem
-        raise ItemError(f"{item_file} is not a STAC item: {exc}") from exc
     required = frozenset(b.strip() for b in bands.split(",") if b.strip())
-    record = normalize_item(item, required)
-    summary = record.summary()
+    summary = describe_item(read_item(item_file), required)
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
