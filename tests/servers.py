@@ -1,0 +1,216 @@
+"""Real servers on 127.0.0.1 for the tests: a file server that injects faults, and `rustac
+serve` (a STAC API from PyPI). Each is started and stopped by the test that uses it.
+
+The file server speaks enough HTTP/1.1 for the download code to meet real-world failures:
+Range requests (206 with Content-Range), ETag / If-Range, 416, and per-path fault scripts
+consumed one per request: `503`, `429:<seconds>` (Retry-After), `404`, `reset` (TCP RST
+after part of the body), `truncate` (close after part of a full Content-Length), `stall`
+(send part of the body, then go silent). It logs every request for assertions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.server
+import json
+import shutil
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Bytes a faulty response sends before it fails (more than two download chunks).
+FAULT_AFTER = 600 * 1024
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request the server saw."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
+class FaultyFileServer:
+    """Serves `files` (URL path -> bytes) or a folder, with scripted faults per path."""
+
+    def __init__(self, files: dict[str, bytes] | None = None, root: Path | None = None) -> None:
+        self.files = dict(files or {})
+        self.root = root
+        self.faults: dict[str, deque[str]] = defaultdict(deque)
+        self.requests: list[Request] = []
+        self.stop_event = threading.Event()
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # quiet
+                pass
+
+            def do_GET(self) -> None:
+                server.handle(self)
+
+            def do_HEAD(self) -> None:
+                server.handle(self, head=True)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Base URL, without a trailing slash."""
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> FaultyFileServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_event.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def script(self, path: str, *faults: str) -> None:
+        """Queue faults for the next requests of `path` (then it serves normally)."""
+        self.faults[path].extend(faults)
+
+    def requests_for(self, path: str) -> list[Request]:
+        """The GET requests seen for `path`."""
+        return [r for r in self.requests if r.path == path and r.method == "GET"]
+
+    def body(self, path: str) -> bytes | None:
+        """The content served at `path`, or None."""
+        if path in self.files:
+            return self.files[path]
+        if self.root is not None:
+            candidate = (self.root / path.lstrip("/")).resolve()
+            if candidate.is_file() and self.root.resolve() in candidate.parents:
+                return candidate.read_bytes()
+        return None
+
+    def handle(self, handler: http.server.BaseHTTPRequestHandler, head: bool = False) -> None:
+        """Answer one request: a scripted fault, or the (ranged) content."""
+        path = handler.path.split("?")[0]
+        self.requests.append(Request(handler.command, handler.path, dict(handler.headers)))
+        queue = self.faults.get(path)
+        fault = queue.popleft() if queue else "ok"
+        data = self.body(path)
+        if fault == "404" or data is None:
+            self._send_status(handler, 404)
+            return
+        if fault == "503":
+            self._send_status(handler, 503)
+            return
+        if fault.startswith("429"):
+            self._send_status(handler, 429, {"Retry-After": fault.partition(":")[2] or "1"})
+            return
+        etag = f'"{hashlib.sha256(data).hexdigest()[:16]}"'
+        start = 0
+        status = 200
+        range_header = handler.headers.get("Range")
+        if_range = handler.headers.get("If-Range")
+        if range_header and (if_range is None or if_range == etag):
+            start = int(range_header.removeprefix("bytes=").split("-")[0])
+            if start >= len(data):
+                self._send_status(handler, 416, {"Content-Range": f"bytes */{len(data)}"})
+                return
+            status = 206
+        payload = data[start:]
+        handler.send_response(status)
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.send_header("ETag", etag)
+        handler.send_header("Accept-Ranges", "bytes")
+        if status == 206:
+            handler.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        handler.end_headers()
+        if head:
+            return
+        if fault in ("reset", "truncate", "stall"):
+            handler.wfile.write(payload[:FAULT_AFTER])
+            handler.wfile.flush()
+            if fault == "stall":
+                self.stop_event.wait(10)
+            elif fault == "reset":
+                handler.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+            handler.close_connection = True
+            with contextlib.suppress(OSError):
+                handler.connection.close()
+            return
+        handler.wfile.write(payload)
+
+    @staticmethod
+    def _send_status(
+        handler: http.server.BaseHTTPRequestHandler,
+        status: int,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        body = json.dumps({"status": status}).encode()
+        handler.send_response(status)
+        for key, value in (headers or {}).items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def rustac_server(item_collection: Path, log: Path) -> Iterator[str]:
+    """Run `rustac serve` (memory backend) on 127.0.0.1 with the items of a file; yield its URL."""
+    executable = shutil.which("rustac")
+    if executable is None:
+        venv_rustac = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "rustac"
+        executable = str(venv_rustac)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as log_stream:
+        process = subprocess.Popen(
+            [executable, "serve", "--create-collections", "--addr", f"127.0.0.1:{port}",
+             str(item_collection)],
+            stdout=log_stream, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            _wait_for(url, process, log)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait until the server answers (or died)."""
+    import requests
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"rustac serve exited: {log.read_text()}")
+        try:
+            if requests.get(f"{url}/", timeout=1).ok:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError(f"rustac serve did not answer at {url}")
