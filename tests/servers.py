@@ -3,7 +3,7 @@ serve` (a STAC API from PyPI). Each is started and stopped by the test that uses
 
 The file server speaks enough HTTP/1.1 for the download code to meet real-world failures:
 Range requests (206 with Content-Range), ETag / If-Range, 416, and per-path fault scripts
-consumed one per request: `503`, `429:<seconds>` (Retry-After), `404`, `reset` (TCP RST
+consumed one per request: `503`, `429:<seconds>` (Retry-After), `403`, `404`, `reset` (TCP RST
 after part of the body), `truncate` (close after part of a full Content-Length), `stall`
 (send part of the body, then go silent). It logs every request for assertions.
 """
@@ -21,7 +21,7 @@ import subprocess
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +46,8 @@ class FaultyFileServer:
         self.root = root
         self.faults: dict[str, deque[str]] = defaultdict(deque)
         self.requests: list[Request] = []
+        #: Optional check of the request target (path and query); False answers 403.
+        self.authorize: Callable[[str], bool] | None = None
         self.stop_event = threading.Event()
         server = self
 
@@ -105,6 +107,9 @@ class FaultyFileServer:
         queue = self.faults.get(path)
         fault = queue.popleft() if queue else "ok"
         data = self.body(path)
+        if fault == "403" or (self.authorize is not None and not self.authorize(handler.path)):
+            self._send_status(handler, 403)
+            return
         if fault == "404" or data is None:
             self._send_status(handler, 404)
             return
