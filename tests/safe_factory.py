@@ -11,6 +11,7 @@ corner), so tests can compare products with values computed from the truth.
 from __future__ import annotations
 
 import hashlib
+import math
 import shutil
 import zipfile
 from dataclasses import dataclass, field, replace
@@ -380,3 +381,61 @@ def l2a_of(spec: SafeSpec, baseline: str = "99.99", generation: datetime | None 
     return replace(
         spec, level="L2A", baseline=baseline, generation=generation or spec.generation,
     )  # fmt: skip
+
+
+S1_NAME = "S1A_IW_GRDH_1SDV_20230615T112233_20230615T112258_049012_05E4C1_ABCD"
+
+
+def write_s1_grd(parent: Path, tile: str = "47PPR", name: str = S1_NAME, seed: int = 3) -> Path:
+    """A small dual-pol (VV+VH) IW GRD product over the tile's north-west corner.
+
+    Measurement GeoTIFFs are uint16 amplitude (DN) on a WGS 84 grid (real GRD data carry
+    GCPs; the gpt double's Terrain-Correction only needs a georeference), with a zero
+    (nodata) border as real swaths have.
+    """
+    from rasterio.warp import transform_bounds
+
+    parsed = parse_tile(tile)
+    west, north = parsed.upper_left
+    lon0, lat0, lon1, lat1 = transform_bounds(
+        f"EPSG:{parsed.epsg}", "EPSG:4326", west + 1_000, north - 3_000, west + 4_000, north + 1_000
+    )
+    step = 0.0002
+    width, height = math.ceil((lon1 - lon0) / step), math.ceil((lat1 - lat0) / step)
+    safe = parent / f"{name}.SAFE"
+    rng = np.random.default_rng(seed)
+    lower = name.lower().split("_")
+    stem = f"{lower[0]}-iw-grd-{{pol}}-{lower[4]}-{lower[5]}-{lower[6]}-{lower[7]}-{{n:03d}}"
+    for number, (pol, level) in enumerate((("vv", 0.12), ("vh", 0.03)), start=1):
+        gamma = level * rng.lognormal(0.0, 0.4, (height, width))
+        dn = np.clip(np.rint(500.0 * np.sqrt(gamma)), 1, 65_535).astype(np.uint16)
+        dn[:, :3] = 0
+        path = safe / "measurement" / f"{stem.format(pol=pol, n=number)}.tiff"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with rasterio.open(
+            path, "w", driver="GTiff", width=width, height=height, count=1, dtype="uint16",
+            crs="EPSG:4326", transform=from_origin(lon0, lat1, step, step),
+        ) as dataset:  # fmt: skip
+            dataset.write(dn, 1)
+        annotation = safe / "annotation" / f"{stem.format(pol=pol, n=number)}.xml"
+        annotation.parent.mkdir(parents=True, exist_ok=True)
+        annotation.write_text(f"<product><adsHeader><polarisation>{pol.upper()}</polarisation>"
+                              "</adsHeader></product>\n")  # fmt: skip
+        for kind in ("calibration", "noise"):
+            extra = (
+                safe / "annotation" / "calibration" / f"{kind}-{stem.format(pol=pol, n=number)}.xml"
+            )
+            extra.parent.mkdir(parents=True, exist_ok=True)
+            extra.write_text(f"<{kind}/>\n")
+    (safe / "preview").mkdir()
+    (safe / "support").mkdir()
+    write_manifest(safe)
+    return safe
+
+
+def make_s1_grd_zip(folder: Path, tile: str = "47PPR") -> Path:
+    """A zipped synthetic GRD product in `folder`."""
+    build = folder / ".build-s1"
+    archive = zip_safe(write_s1_grd(build, tile), folder / f"{S1_NAME}.zip")
+    shutil.rmtree(build)
+    return archive

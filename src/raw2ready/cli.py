@@ -17,6 +17,7 @@ import click
 from raw2ready import __version__
 from raw2ready.config import Settings, load_settings, validate_config
 from raw2ready.errors import ItemError, Raw2ReadyError
+from raw2ready.scene import SceneRecord
 
 log = logging.getLogger("raw2ready")
 
@@ -114,14 +115,37 @@ def process_scene(
     configfile: Path | None, settings_json: str | None, inventory: Path, scene_id: str
 ) -> None:
     """Download, mask, compute indices, write COGs and the STAC item of one scene."""
-    from raw2ready.inventory import read_inventory
     from raw2ready.reprocess import reprocess_scene
 
     settings = _settings(configfile, settings_json)
+    reprocess_scene(settings, _inventory_record(inventory, scene_id))
+
+
+def _inventory_record(inventory: Path, scene_id: str) -> SceneRecord:
+    """One scene's record from an inventory, or an error naming both."""
+    from raw2ready.inventory import read_inventory
+
     records = {record.id: record for record in read_inventory(inventory)}
     if scene_id not in records:
         raise ItemError(f"scene {scene_id} is not in inventory {inventory}")
-    reprocess_scene(settings, records[scene_id])
+    return records[scene_id]
+
+
+@cli.command("sen2cor")
+@with_config
+@click.option("--inventory", type=click.Path(path_type=Path), required=True)
+@click.option("--scene", "scene_id", required=True, help="Scene id from the inventory.")
+def sen2cor(
+    configfile: Path | None, settings_json: str | None, inventory: Path, scene_id: str
+) -> None:
+    """Make the L2A of one L1C SAFE scene with Sen2Cor (skipped when it exists)."""
+    from raw2ready.reprocess import download_options, layout_of
+    from raw2ready.sen2cor import l2a_product
+
+    settings = _settings(configfile, settings_json)
+    record = _inventory_record(inventory, scene_id)
+    layout = layout_of(settings)
+    click.echo(l2a_product(settings, record, layout, download_options(settings)))
 
 
 @cli.command("tile-catalog")
@@ -183,6 +207,19 @@ def inspect(item_file: Path, as_json: bool, bands: str) -> None:
                 click.echo(f"  band {band:4s} {href}")
         else:
             click.echo(f"{key:20s} {value}")
+
+
+@cli.command("s1-grd")
+@with_config
+@click.argument("product", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--tile", required=True, help="MGRS tile to cut the backscatter to.")
+def s1_grd(configfile: Path | None, settings_json: str | None, product: Path, tile: str) -> None:
+    """Sentinel-1 GRD zip -> SNAP gpt gamma0 (dB x 1000) COGs and STAC item for one tile."""
+    from raw2ready.reprocess import layout_of
+    from raw2ready.snap import s1_grd_products
+
+    settings = _settings(configfile, settings_json)
+    click.echo(s1_grd_products(settings, product, tile, layout_of(settings)))
 
 
 @cli.command("safe-check")

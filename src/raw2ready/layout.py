@@ -21,6 +21,8 @@ PRODUCT = "products/{tile}/{year}/{quarter}/{month}/{scene}/{scene}_{product}.ti
 ITEM = "stac/{tile}/{year}/{quarter}/{month}/{scene}/{scene}.json"
 TILE_CATALOG = "stac/{tile}/catalog.json"
 COLLECTION = "stac/collection.json"
+L2A = "l2a/{tile}/{scene}"
+TOOL_LOG = "logs/tools/{tile}/{scene}.{tool}.log"
 
 
 @dataclass(frozen=True)
@@ -67,3 +69,11 @@ class Layout:
     def collection(self) -> Path:
         """The campaign's root STAC collection."""
         return self.output_dir / COLLECTION
+
+    def l2a(self, record: SceneRecord) -> Path:
+        """Folder of the L2A SAFE that Sen2Cor made from a scene's L1C."""
+        return self.work_dir / L2A.format(tile=record.tile, scene=record.id)
+
+    def tool_log(self, record: SceneRecord, tool: str) -> Path:
+        """Full output of an external tool (Sen2Cor, gpt) run for a scene."""
+        return self.work_dir / TOOL_LOG.format(tile=record.tile, scene=record.id, tool=tool)

@@ -35,16 +35,37 @@ PRODUCTS: dict[str, ProductSpec] = {
     "mask": ProductSpec(
         "mask", "Cloud, cirrus and shadow mask", "uint8", MASK_NODATA, 1.0, 0.0, None
     ),
-}
+    # ESA SNAP products (snap.py): biophysical variables and Sentinel-1 backscatter in dB,
+    # all stored as int16 = value x 1000.
+    "fapar": ProductSpec(
+        "fapar", "Fraction of absorbed photosynthetically active radiation (SNAP)",
+        "int16", INT16_NODATA, 0.001, 0.0, None,
+    ),
+    "fcover": ProductSpec(
+        "fcover", "Fraction of vegetation cover (SNAP)", "int16", INT16_NODATA, 0.001, 0.0, None
+    ),
+    "gamma0_vv": ProductSpec(
+        "gamma0_vv", "Sentinel-1 terrain-flattened gamma0, VV (dB)",
+        "int16", INT16_NODATA, 0.001, 0.0, "dB",
+    ),
+    "gamma0_vh": ProductSpec(
+        "gamma0_vh", "Sentinel-1 terrain-flattened gamma0, VH (dB)",
+        "int16", INT16_NODATA, 0.001, 0.0, "dB",
+    ),
+}  # fmt: skip
 
 #: Bands every product family needs, by canonical band id (SCL is always needed).
 LAI_MODEL_BANDS: dict[str, frozenset[str]] = {
     "savi_metric": frozenset({"B04", "B08"}),
     "evi_boegh": frozenset({"B02", "B04", "B08"}),
 }
+#: Bands SNAP's BiophysicalOp reads (plus the sun and viewing angles of the SAFE metadata).
+SNAP_BIOPHYSICAL_BANDS = frozenset({"B03", "B04", "B05", "B06", "B07", "B8A", "B11", "B12"})
 PRODUCT_BANDS: dict[str, frozenset[str]] = {
     "ndvi": frozenset({"B04", "B08"}),
     "mask": frozenset({"SCL"}),
+    "fapar": SNAP_BIOPHYSICAL_BANDS,
+    "fcover": SNAP_BIOPHYSICAL_BANDS,
 }
 
 

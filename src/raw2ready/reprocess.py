@@ -15,10 +15,16 @@ from raw2ready.catalog import create_item, write_item
 from raw2ready.cog import COGOptions
 from raw2ready.config import Settings
 from raw2ready.download import DownloadOptions, download_scene
+from raw2ready.errors import ConfigError
 from raw2ready.layout import Layout
 from raw2ready.processing import ProcessingOptions, process_scene
+from raw2ready.products import required_bands
 from raw2ready.provenance import software_versions
 from raw2ready.scene import SceneRecord
+from raw2ready.sen2cor import is_safe_scene, l2a_inputs, l2a_product
+from raw2ready.sen2cor import lineage_note as safe_lineage_note
+from raw2ready.snap import biophysical_products, snap_products
+from raw2ready.snap import lineage_note as snap_lineage_note
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +36,9 @@ def layout_of(settings: Settings) -> Layout:
 
 def processing_options(settings: Settings) -> ProcessingOptions:
     """Processing choices from a validated configuration."""
+    made_by_snap = snap_products(settings)
     return ProcessingOptions(
-        products=tuple(settings.products),
+        products=tuple(name for name in settings.products if name not in made_by_snap),
         masked_classes=frozenset(settings.raw["mask"]["scl_classes"]),
         lai_model=settings.lai_model,
         cog=COGOptions.from_config(settings.raw["cog"]),
@@ -48,7 +55,7 @@ def download_options(settings: Settings) -> DownloadOptions:
     )
 
 
-def lineage(record: SceneRecord, options: ProcessingOptions) -> str:
+def lineage(record: SceneRecord, options: ProcessingOptions, note: str = "") -> str:
     """A one-paragraph processing history for the item's processing:lineage."""
     offset = (
         "BOA_ADD_OFFSET -1000 applied by raw2ready"
@@ -56,7 +63,8 @@ def lineage(record: SceneRecord, options: ProcessingOptions) -> str:
         else "no BOA offset to apply (baseline below 04.00 or already applied by the archive)"
     )
     return (
-        f"Sentinel-2 L2A scene {record.id} (processing baseline {record.processing_baseline}, "
+        f"{note}Sentinel-2 L2A scene {record.id} (processing baseline "
+        f"{record.processing_baseline}, "
         f"{offset}); reflectance = (DN + offset) / 10000; SCL classes "
         f"{sorted(options.masked_classes)} masked; products {', '.join(options.products)} "
         f"(LAI model {options.lai_model}); written as COG ({options.cog.compression})."
@@ -68,9 +76,28 @@ def reprocess_scene(settings: Settings, record: SceneRecord) -> None:
     layout = layout_of(settings)
     options = processing_options(settings)
     downloads = layout.downloads(record)
-    band_paths = download_scene(record, downloads, download_options(settings))
+    note = ""
+    if is_safe_scene(record):
+        l2a = l2a_product(settings, record, layout, download_options(settings))
+        needed = required_bands(list(options.products), options.lai_model)
+        note = safe_lineage_note(record, l2a)
+        record, band_paths = l2a_inputs(record, l2a, needed)
+    elif snap_products(settings):
+        raise ConfigError(
+            "processors.lai: snap needs SAFE input (archive.kind: safe_folder); "
+            f"scene {record.id} comes from a STAC archive"
+        )
+    else:
+        band_paths = download_scene(record, downloads, download_options(settings))
     outputs = {name: layout.product(record, name) for name in options.products}
-    results = process_scene(record, band_paths, outputs, options, layout.scratch(record))
+    results = (
+        process_scene(record, band_paths, outputs, options, layout.scratch(record))
+        if options.products
+        else {}
+    )
+    if snap_products(settings):
+        results.update(biophysical_products(settings, record, l2a, layout))
+        note += snap_lineage_note(settings)
     item = create_item(
         record,
         results,
@@ -78,7 +105,7 @@ def reprocess_scene(settings: Settings, record: SceneRecord) -> None:
         campaign=settings.campaign,
         config_digest=settings.digest(),
         software=software_versions(),
-        lineage=lineage(record, options),
+        lineage=lineage(record, options, note),
     )
     write_item(item, layout.item(record))
     shutil.rmtree(layout.scratch(record), ignore_errors=True)

@@ -42,6 +42,8 @@ from raw2ready.sources.normalize import (
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.safe"
+#: Key of a scene record's SAFE zip in `bands` (scenes from a safe_folder archive).
+SAFE_ASSET = "SAFE"
 TILE_METADATA = "MTD_TL.xml"
 #: `MTD_MSIL1C.xml` / `MTD_MSIL2A.xml` (some mirrors write `MTD_MSIL2a.xml`).
 _PRODUCT_METADATA = re.compile(r"^MTD_MSIL(1C|2A)\.xml$", re.IGNORECASE)
@@ -53,6 +55,10 @@ BAND_ORDER = (
 #: `..._B04_10m` (L2A) or `..._B04` (L1C) at the end of an IMAGE_FILE entry.
 _IMAGE_BAND = re.compile(r"_(B\d[\dA]|SCL)(?:_(\d{2})m)?$")
 _TILE_IN_NAME = re.compile(r"_T(\d{2}[A-Z]{3})(?:_|$)")
+_PRODUCT_NAME = re.compile(
+    r"^(?P<mission>S2[A-D])_MSIL(?:1C|2A)_(?P<sensing>\d{8}T\d{6})_N\d{4}_"
+    r"(?P<orbit>R\d{3})_(?P<tile>T\d{2}[A-Z]{3})_\d{8}T\d{6}$"
+)
 _CHUNK = 1 << 20
 #: manifest.safe checksum names -> hashlib constructors.
 _HASHES: dict[str, Callable[[], Any]] = {
@@ -415,6 +421,14 @@ class SafeMetadata:
             source_href=source_href,
             bands=bands,
         )
+
+
+def acquisition(product_id: str) -> tuple[str, str, str, str]:
+    """(mission, sensing time, relative orbit, tile): what an L1C and its L2A share."""
+    match = _PRODUCT_NAME.match(product_id.removesuffix(".SAFE"))
+    if not match:
+        raise ItemError(f"'{product_id}' is not a Sentinel-2 L1C/L2A product name")
+    return match["mission"], match["sensing"], match["orbit"], match["tile"]
 
 
 def _elements(root: ET.Element, name: str) -> Iterator[ET.Element]:

@@ -121,6 +121,10 @@ def stac_api_items(url: str, query: SearchQuery, page_size: int) -> Iterator[pys
 
 def search(kind: str, url: str, query: SearchQuery, page_size: int = 200) -> SearchResult:
     """Search the configured archive for one tile and normalize what it finds."""
+    if kind == "safe_folder":
+        from raw2ready.sources.safe_folder import safe_folder_search  # it imports this module
+
+        return safe_folder_search(url, query)
     items = (
         static_catalog_items(url) if kind == "static_catalog"
         else stac_api_items(url, query, page_size)
