@@ -263,7 +263,7 @@ def test_chain_l1c_sen2cor_products_snap_lai_cog_stac(
             raw = snap_lai.read(1)
         stored = lai != -32768
         assert stored.sum() > 100 and np.array_equal(stored, clear_20m & np.isfinite(raw))
-        np.testing.assert_array_equal(lai[stored], np.rint(raw[stored] * 1000))
+        np.testing.assert_allclose(lai[stored], raw[stored] * 1000, atol=0.5 + 1e-3)  # quantum
         assert item["assets"]["lai"]["raster:bands"][0]["scale"] == 0.001
         lineage = item["properties"]["processing:lineage"]
         assert "ESA SNAP gpt" in lineage
@@ -324,7 +324,7 @@ def test_s1_grd_chain_stores_gamma0_db_x1000_per_tile(
         assert linear.shape == stored.shape
         positive = linear > 0
         assert positive.sum() > 1000 and (~positive).sum() > 0
-        expected = np.rint(10 * np.log10(linear[positive]) * 1000)
-        np.testing.assert_array_equal(stored[positive], expected)
+        expected = 10 * np.log10(linear[positive].astype(np.float64)) * 1000
+        np.testing.assert_allclose(stored[positive], expected, atol=0.5 + 1e-2)  # quantum
         assert (stored[~positive] == -32768).all()
         assert asset["raster:bands"][0]["unit"] == "dB"
