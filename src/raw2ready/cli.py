@@ -87,8 +87,7 @@ def check_config(configfile: Path) -> None:
 def search(configfile: Path | None, settings_json: str | None, tile: str, output: Path) -> None:
     """Search the archive for one tile and write its inventory."""
     from raw2ready.inventory import write_inventory
-    from raw2ready.sources.search import SearchQuery
-    from raw2ready.sources.search import search as run_search
+    from raw2ready.sources.search import SearchQuery, search_archive
 
     settings = _settings(configfile, settings_json)
     archive = settings.raw["archive"]
@@ -97,7 +96,7 @@ def search(configfile: Path | None, settings_json: str | None, tile: str, output
         max_cloud_cover=float(settings.raw["max_cloud_cover"]),
         collection=archive["collection"], bands=settings.bands,
     )  # fmt: skip
-    result = run_search(archive["kind"], archive["url"], query, archive["page_size"])
+    result = search_archive(archive, query)
     changed = write_inventory(output, result.records)
     log.info(
         "inventory %s: %d scene(s)%s",

@@ -1,25 +1,57 @@
 """Search an archive for a tile's scenes and normalize them into scene records.
 
-Two archive kinds: a static STAC catalog (walked with pystac, on disk or over HTTP) and a
-STAC API (searched with pystac-client, paged). Both end in the same canonical records.
+Archive kinds: a static STAC catalog (walked with pystac, on disk or over HTTP), a STAC API
+(searched with pystac-client, page by page), Sentinel Hub (`sources.sentinelhub`) and a
+folder of SAFE zips (`sources.safe_folder`). All end in the same canonical records.
+
+On a STAC API the tile is filtered server-side where the API can: by the property its
+provider uses (`grid:code` on Earth Search v1 and CDSE, `s2:mgrs_tile` on Planetary
+Computer), through CQL2 `filter` or the `query` extension, whichever the API conforms to;
+otherwise by the tile's footprint (`intersects`). Never by sending an extension the API
+does not declare: some servers then silently return nothing. The exact tile, date, cloud and
+collection checks run client-side on every item in any case.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
 import pystac
 import pystac_client
+import requests
+from pyproj import Transformer
+from pystac_client import ConformanceClasses
 from pystac_client.exceptions import APIError
+from pystac_client.stac_api_io import StacApiIO
+from urllib3.util.retry import Retry
 
-from raw2ready.errors import ItemError, SearchError
+from raw2ready.errors import ConfigError, ItemError, SearchError
+from raw2ready.grid import TILE_EXTENT_M, Tile, parse_tile
 from raw2ready.scene import SceneRecord
 from raw2ready.sources.normalize import normalize_item, tile_id
 
 log = logging.getLogger(__name__)
+
+#: Server-side tile filters: config name -> (item property, its value for a tile).
+TILE_PROPERTIES: dict[str, tuple[str, str]] = {
+    "grid_code": ("grid:code", "MGRS-{tile}"),
+    "s2_mgrs_tile": ("s2:mgrs_tile", "{tile}"),
+}
+#: What `tile_filter: auto` picks for the public APIs (by URL prefix); others: intersects.
+KNOWN_APIS: dict[str, str] = {
+    "https://earth-search.aws.element84.com/v1": "grid_code",
+    "https://planetarycomputer.microsoft.com/api/stac/v1": "s2_mgrs_tile",
+    "https://stac.dataspace.copernicus.eu/v1": "grid_code",
+}
+#: Statuses a STAC API search is retried on (Retry-After honoured), POST included.
+RETRY_STATUS = (429, 500, 502, 503, 504)
+SEARCH_TIMEOUT_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +98,16 @@ def _matches(item: pystac.Item, query: SearchQuery) -> bool:
         return False
 
 
+def read_bytes(href: str) -> bytes:
+    """The bytes behind a local path or URL (SAFE metadata fallbacks of normalization)."""
+    parsed = urlparse(href)
+    if parsed.scheme in ("http", "https"):
+        response = requests.get(href, timeout=60)
+        response.raise_for_status()
+        return response.content
+    return Path(parsed.path if parsed.scheme == "file" else href).read_bytes()
+
+
 def normalize_all(items: Iterable[pystac.Item], query: SearchQuery) -> SearchResult:
     """Normalize the items that match the query; collect rejections instead of failing."""
     records: dict[str, SceneRecord] = {}
@@ -74,7 +116,7 @@ def normalize_all(items: Iterable[pystac.Item], query: SearchQuery) -> SearchRes
         if not _matches(item, query):
             continue
         try:
-            record = normalize_item(item, query.bands)
+            record = normalize_item(item, query.bands, read_metadata=read_bytes)
         except ItemError as exc:
             log.warning("skipping %s: %s", item.id, exc)
             rejected.append((item.id, str(exc)))
@@ -97,41 +139,130 @@ def static_catalog_items(url: str) -> Iterator[pystac.Item]:
     yield from root.get_items(recursive=True)
 
 
-def stac_api_items(url: str, query: SearchQuery, page_size: int) -> Iterator[pystac.Item]:
-    """Items of a STAC API search for the query, page by page (server-side filters)."""
+def tile_geometry(tile: Tile) -> dict[str, Any]:
+    """GeoJSON (EPSG:4326) covering a tile, split in two at the antimeridian (RFC 7946)."""
+    west, north = tile.upper_left
+    steps = 8
+    ring = [(west + TILE_EXTENT_M * i / steps, north) for i in range(steps)]
+    ring += [(west + TILE_EXTENT_M, north - TILE_EXTENT_M * i / steps) for i in range(steps)]
+    ring += [(west + TILE_EXTENT_M * (1 - i / steps), north - TILE_EXTENT_M) for i in range(steps)]
+    ring += [(west, north - TILE_EXTENT_M * (1 - i / steps)) for i in range(steps)]
+    to_lonlat = Transformer.from_crs(tile.epsg, 4326, always_xy=True)
+    lons, lats = to_lonlat.transform([x for x, _ in ring], [y for _, y in ring])
+    south, north_lat = min(lats), max(lats)
+
+    def box(left: float, right: float) -> list[list[list[float]]]:
+        return [[[left, south], [right, south], [right, north_lat], [left, north_lat],
+                 [left, south]]]  # fmt: skip
+
+    if max(lons) - min(lons) <= 180:
+        return {"type": "Polygon", "coordinates": box(min(lons), max(lons))}
+    east_part = min(lon for lon in lons if lon > 0)
+    west_part = max(lon for lon in lons if lon < 0)
+    return {"type": "MultiPolygon", "coordinates": [box(east_part, 180.0), box(-180.0, west_part)]}
+
+
+def resolve_tile_filter(setting: str, url: str) -> str:
+    """The tile filter to use: the configured one, or for `auto` the known provider's."""
+    if setting != "auto":
+        return setting
+    for prefix, name in KNOWN_APIS.items():
+        if url.rstrip("/").startswith(prefix):
+            return name
+    return "intersects"
+
+
+def search_parameters(
+    client: pystac_client.Client, query: SearchQuery, tile_filter: str, page_size: int
+) -> dict[str, Any]:
+    """pystac-client search arguments: server-side filters only where the API conforms."""
+    tile = parse_tile(query.tile)
+    params: dict[str, Any] = {
+        "collections": [query.collection],
+        "datetime": query.interval,
+        "limit": page_size,
+    }
+    conditions: list[tuple[str, str, Any]] = []
+    if query.max_cloud_cover < 100:
+        conditions.append(("eo:cloud_cover", "lte", query.max_cloud_cover))
+    if tile_filter in TILE_PROPERTIES:
+        name, pattern = TILE_PROPERTIES[tile_filter]
+        conditions.append((name, "eq", pattern.format(tile=tile.id)))
+    elif tile_filter != "intersects":
+        raise ConfigError(f"archive.tile_filter '{tile_filter}' is unknown")
+    if client.conforms_to(ConformanceClasses.FILTER) and conditions:
+        ops = {"lte": "<=", "eq": "="}
+        args = [
+            {"op": ops[op], "args": [{"property": name}, value]} for name, op, value in conditions
+        ]
+        params["filter"] = args[0] if len(args) == 1 else {"op": "and", "args": args}
+        params["filter_lang"] = "cql2-json"
+    elif client.conforms_to(ConformanceClasses.QUERY) and conditions:
+        params["query"] = {name: {op: value} for name, op, value in conditions}
+    elif conditions:
+        log.info("%s declares neither filter nor query; searching by tile footprint", client.id)
+        tile_filter = "intersects"
+    if tile_filter == "intersects":
+        params["intersects"] = tile_geometry(tile)
+    return params
+
+
+def open_api(url: str) -> pystac_client.Client:
+    """A pystac-client Client whose requests retry 429/5xx (POST too), honouring Retry-After."""
+    retry = Retry(
+        total=4, backoff_factor=0.5, status_forcelist=RETRY_STATUS, allowed_methods=None,
+        respect_retry_after_header=True, raise_on_status=False,
+    )  # fmt: skip
+    stac_io = StacApiIO(max_retries=retry, timeout=SEARCH_TIMEOUT_SECONDS)
     try:
-        client = pystac_client.Client.open(url)
-        search = client.search(
-            collections=[query.collection],
-            datetime=query.interval,
-            query={
-                "eo:cloud_cover": {"lte": query.max_cloud_cover},
-                "grid:code": {"eq": f"MGRS-{query.tile}"},
-            },
-            limit=page_size,
-        )
-        for page in search.pages_as_dicts():
-            for feature in page.get("features", []):
-                yield pystac.Item.from_dict(feature, preserve_dict=False)
+        return pystac_client.Client.open(url, stac_io=stac_io)
+    except (APIError, OSError, ConnectionError) as exc:
+        raise SearchError(f"STAC API {url} cannot be opened: {exc}") from exc
+
+
+def stac_api_items(
+    url: str, query: SearchQuery, page_size: int, tile_filter: str = "auto"
+) -> Iterator[pystac.Item]:
+    """Items of a STAC API search for the query, page by page (the next links, no offsets)."""
+    client = open_api(url)
+    params = search_parameters(client, query, resolve_tile_filter(tile_filter, url), page_size)
+    try:
+        search = client.search(**params)
+        for number, page in enumerate(search.pages_as_dicts(), start=1):
+            features = page.get("features", [])
+            log.debug("%s: page %d, %d item(s)", url, number, len(features))
+            for feature in features:
+                yield pystac.Item.from_dict(feature, migrate=False, preserve_dict=False)
     except APIError as exc:
         raise SearchError(f"STAC API {url} refused the search: {exc}") from exc
     except (OSError, ConnectionError) as exc:
         raise SearchError(f"STAC API {url} is unreachable: {exc}") from exc
 
 
-def search(kind: str, url: str, query: SearchQuery, page_size: int = 200) -> SearchResult:
-    """Search the configured archive for one tile and normalize what it finds."""
+def search_archive(archive: Mapping[str, Any], query: SearchQuery) -> SearchResult:
+    """Search the configured archive (the validated `archive` section) for one tile."""
+    kind, url = archive["kind"], archive["url"]
+    page_size = int(archive.get("page_size", 200))
     if kind == "safe_folder":
         from raw2ready.sources.safe_folder import safe_folder_search  # it imports this module
 
-        return safe_folder_search(url, query)
-    items = (
-        static_catalog_items(url) if kind == "static_catalog"
-        else stac_api_items(url, query, page_size)
-    )  # fmt: skip
-    result = normalize_all(items, query)
+        result = safe_folder_search(url, query)
+    elif kind == "sentinelhub":
+        from raw2ready.sources.sentinelhub import SentinelHubSettings, search_scenes
+
+        result = search_scenes(SentinelHubSettings.from_archive(dict(archive)), query, page_size)
+    elif kind == "stac_api":
+        items = stac_api_items(url, query, page_size, archive.get("tile_filter", "auto"))
+        result = normalize_all(items, query)
+    else:
+        result = normalize_all(static_catalog_items(url), query)
     log.info(
         "tile %s: %d scene(s), %d rejected, %s..%s",
         query.tile, len(result.records), len(result.rejected), query.start, query.end,
     )  # fmt: skip
     return result
+
+
+def search(kind: str, url: str, query: SearchQuery, page_size: int = 200) -> SearchResult:
+    """Search an archive given by kind and URL alone (defaults for everything else)."""
+    return search_archive({"kind": kind, "url": url, "page_size": page_size}, query)
