@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-from typing import Any
 
 from raw2ready.catalog import create_item, write_item
 from raw2ready.cog import COGOptions
@@ -25,6 +24,7 @@ from raw2ready.sen2cor import is_safe_scene, l2a_inputs, l2a_product
 from raw2ready.sen2cor import lineage_note as safe_lineage_note
 from raw2ready.snap import biophysical_products, snap_products
 from raw2ready.snap import lineage_note as snap_lineage_note
+from raw2ready.sources.plausibility import check_offset
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +47,7 @@ def processing_options(settings: Settings) -> ProcessingOptions:
 
 def download_options(settings: Settings) -> DownloadOptions:
     """Download choices from a validated configuration."""
-    section: dict[str, Any] = settings.raw["download"]
-    return DownloadOptions(
-        attempts=section["attempts"],
-        backoff_seconds=section["backoff_seconds"],
-        timeout_seconds=section["timeout_seconds"],
-    )
+    return DownloadOptions.from_config(settings.raw["download"], settings.raw["archive"])
 
 
 def lineage(record: SceneRecord, options: ProcessingOptions, note: str = "") -> str:
@@ -89,6 +84,8 @@ def reprocess_scene(settings: Settings, record: SceneRecord) -> None:
         )
     else:
         band_paths = download_scene(record, downloads, download_options(settings))
+        if settings.raw["archive"]["check_offset_flag"]:
+            record = check_offset(record, band_paths)
     outputs = {name: layout.product(record, name) for name in options.products}
     results = (
         process_scene(record, band_paths, outputs, options, layout.scratch(record))

@@ -1,0 +1,127 @@
+"""The data check of the BOA offset flag: dark pixels reveal whether the +1000 is there.
+
+The sample archive stores exactly `round(10000 * reflectance) + offset` on clear pixels, with
+the offset known per scene, so the check's verdicts and the products made after a wrong
+flag can be compared with the truth. The real decimated 29RKH desert scene (one dark pixel)
+shows the inconclusive case.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from raw2ready import demo_archive
+from raw2ready.reprocess import layout_of, reprocess_scene
+from raw2ready.scene import BandAsset, SceneRecord
+from raw2ready.sources.plausibility import check_offset, offset_evidence
+from raw2ready.sources.search import SearchQuery, search
+
+from .conftest import REAL_S2, make_settings, requires_real_s2
+
+SIZE = 128
+BANDS = ("B02", "B04", "B08", "SCL")
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("plausibility")
+    return demo_archive.write_demo_archive(root / "archive", seed=42, size=SIZE)
+
+
+def band_paths(archive: Path, scene: demo_archive.DemoScene) -> dict[str, Path]:
+    folder = archive.parent / demo_archive.scene_prefix(scene)
+    return {band: folder / f"{band}.tif" for band in BANDS}
+
+
+@pytest.mark.parametrize("scene", demo_archive.DEMO_SCENES, ids=demo_archive.item_id)
+def test_the_verdict_matches_the_stored_offset(
+    archive: Path, scene: demo_archive.DemoScene
+) -> None:
+    evidence = offset_evidence(band_paths(archive, scene))
+    assert evidence.pixels >= 200
+    assert evidence.carries_offset is (scene.dn_offset == 1000)
+
+
+def record_of(archive: Path, scene: demo_archive.DemoScene) -> SceneRecord:
+    day = scene.sensing_date
+    query = SearchQuery(scene.tile, day, day, 100, "sentinel-2-l2a", frozenset(BANDS))
+    (record,) = search("static_catalog", str(archive), query).records
+    return record
+
+
+def wrong_scenes() -> list[demo_archive.DemoScene]:
+    """One scene that carries the offset and one that does not, both baseline >= 04.00."""
+    carrying = next(s for s in demo_archive.DEMO_SCENES if s.dn_offset == 1000)
+    clean = next(s for s in demo_archive.DEMO_SCENES if s.has_boa_offset and s.boa_offset_applied)
+    return [carrying, clean]
+
+
+@pytest.mark.parametrize("scene", wrong_scenes(), ids=demo_archive.item_id)
+def test_a_wrong_flag_is_corrected_with_the_evidence_in_the_log(
+    archive: Path, scene: demo_archive.DemoScene, caplog: pytest.LogCaptureFixture
+) -> None:
+    truth = record_of(archive, scene)
+    assert truth.apply_boa_offset is (scene.dn_offset == 1000)
+    wrong = replace(truth, apply_boa_offset=not truth.apply_boa_offset)
+    with caplog.at_level(logging.WARNING, logger="raw2ready"):
+        fixed = check_offset(wrong, band_paths(archive, scene))
+    assert fixed.apply_boa_offset is truth.apply_boa_offset
+    (message,) = [r.getMessage() for r in caplog.records if "offset" in r.getMessage()]
+    assert truth.id in message
+    assert "median DN" in message and "dark pixels" in message
+
+
+def test_a_right_flag_is_kept(archive: Path) -> None:
+    for scene in wrong_scenes():
+        record = record_of(archive, scene)
+        assert check_offset(record, band_paths(archive, scene)) == record
+
+
+def test_baselines_before_04_are_never_changed(archive: Path) -> None:
+    old = next(s for s in demo_archive.DEMO_SCENES if not s.has_boa_offset)
+    record = record_of(archive, old)
+    claimed = replace(record, apply_boa_offset=True)
+    assert check_offset(claimed, band_paths(archive, old)) == claimed
+
+
+@requires_real_s2
+def test_a_scene_without_dark_pixels_is_inconclusive() -> None:
+    pixels = REAL_S2 / "pixels" / "riotilerpds_S2A_29RKH_20200219_0_L2A_decimated"
+    evidence = offset_evidence({band: pixels / f"{band}.tif" for band in ("B04", "B08", "SCL")})
+    assert evidence.carries_offset is None
+    assert evidence.median_dn is None
+    assert "too few" in evidence.describe()
+
+
+def ndvi_error(tmp_path: Path, archive: Path, scene: demo_archive.DemoScene, check: bool) -> float:
+    """Median |NDVI - true NDVI| on clear pixels after processing with a flipped flag."""
+    settings = make_settings(
+        tmp_path, tiles=[scene.tile], products=["ndvi"],
+        archive={"kind": "static_catalog", "url": str(archive), "check_offset_flag": check},
+    )  # fmt: skip
+    truth_record = record_of(archive, scene)
+    wrong = replace(truth_record, apply_boa_offset=not truth_record.apply_boa_offset)
+    wrong = replace(
+        wrong, bands={b: BandAsset(str(p)) for b, p in band_paths(archive, scene).items()}
+    )
+    reprocess_scene(settings, wrong)
+    with rasterio.open(layout_of(settings).product(wrong, "ndvi")) as dataset:
+        stored = dataset.read(1).astype(float) * 1e-4
+        valid = dataset.read_masks(1) > 0
+    true = demo_archive.surface_reflectance(scene.tile, scene.date, 42, SIZE)
+    expected = (true["B08"] - true["B04"]) / (true["B08"] + true["B04"])
+    return float(np.median(np.abs(stored - expected)[valid]))
+
+
+def test_products_follow_the_data_when_the_flag_is_wrong(archive: Path, tmp_path: Path) -> None:
+    scene = wrong_scenes()[0]
+    corrected = ndvi_error(tmp_path / "checked", archive, scene, check=True)
+    trusted = ndvi_error(tmp_path / "trusted", archive, scene, check=False)
+    assert corrected < 0.002  # quantization, clouds excluded
+    assert trusted > 0.02  # the flipped flag, uncorrected, biases NDVI
