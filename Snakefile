@@ -19,6 +19,7 @@ wildcard_constraints:
 
 include: "rules/common.smk"
 include: "rules/search.smk"
+include: "rules/sen2cor.smk"
 include: "rules/scene.smk"
 include: "rules/catalog.smk"
 

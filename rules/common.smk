@@ -15,3 +15,9 @@ def tile_scenes(wildcards):
 def campaign_scenes(wildcards):
     """Products and items of every scene of the campaign: targets, so a missing one reruns."""
     return [path for tile in CAMPAIGN.settings.tiles for path in scenes_of(tile)]
+
+
+def sen2cor_l2a(wildcards):
+    """Input function: the Sen2Cor L2A of an L1C SAFE scene (none when its L2A exists)."""
+    inventory = checkpoints.search.get(tile=wildcards.tile).output[0]
+    return CAMPAIGN.sen2cor_inputs(inventory, wildcards.scene)

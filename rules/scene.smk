@@ -2,6 +2,8 @@
 
 
 rule scene:
+    input:
+        l2a=sen2cor_l2a,
     output:
         products=expand(
             CAMPAIGN.out(

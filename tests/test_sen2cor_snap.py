@@ -43,6 +43,7 @@ from .safe_factory import (
     scene_classification,
     synthetic_scene,
 )
+from .test_workflow import snakemake
 
 DOUBLES = PROJECT / "tests" / "doubles"
 MASKED = [0, 1, 3, 8, 9, 10]
@@ -328,3 +329,41 @@ def test_s1_grd_chain_stores_gamma0_db_x1000_per_tile(
         np.testing.assert_allclose(stored[positive], expected, atol=0.5 + 1e-2)  # quantum
         assert (stored[~positive] == -32768).all()
         assert asset["raster:bands"][0]["unit"] == "dB"
+
+
+def test_workflow_runs_sen2cor_only_for_l1c_without_l2a(
+    tmp_path: Path, doubles: dict[str, Path]
+) -> None:
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    only_l1c = SafeSpec(aux_and_html=False)
+    with_l2a = SafeSpec(sensing=datetime(2023, 7, 5, 3, 35, 41), absolute_orbit=33_098)
+    for spec in (only_l1c, with_l2a, SafeSpec(**{**with_l2a.__dict__, "level": "L2A"})):
+        make_safe_zip(archive, spec)
+    config = {
+        "campaign": "safe",
+        "archive": {"kind": "safe_folder", "url": str(archive), "collection": "sentinel-2-l1c"},
+        "tiles": ["47PPR"], "start": "2023-01-01", "end": "2023-12-31",
+        "products": ["ndvi", "lai", "mask", "fcover"],
+        "processors": {"l2a": "sen2cor", "lai": "snap"},
+        "cog": {"blocksize": 256},
+    }  # fmt: skip
+    (tmp_path / "safe.yaml").write_text(json.dumps(config))
+
+    result = snakemake(tmp_path, tmp_path / "safe.yaml")
+
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "rule sen2cor:" in result.stderr and result.stderr.count("rule sen2cor:") == 1
+    (call,) = _calls(doubles["sen2cor_calls"])
+    assert only_l1c.name in call
+    items = sorted((tmp_path / "results/stac/47PPR").rglob("S2B_*.json"))
+    assert [p.stem[:26] for p in items] == [
+        "S2B_MSIL1C_20230615T033541",
+        "S2B_MSIL2A_20230705T033541",
+    ]
+    for path in items:
+        assert set(json.loads(path.read_text())["assets"]) == {"ndvi", "lai", "mask", "fcover"}
+    assert (tmp_path / "results/stac/collection.json").is_file()
+    assert not list((tmp_path / "work").glob("l2a/*/*")), "Sen2Cor's L2A is a temporary output"
+    rerun = snakemake(tmp_path, tmp_path / "safe.yaml", "-n")
+    assert rerun.returncode == 0 and "Nothing to be done" in rerun.stdout + rerun.stderr

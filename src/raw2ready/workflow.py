@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from raw2ready.config import Settings, validate_config
 from raw2ready.errors import ConfigError
 from raw2ready.inventory import read_inventory
 from raw2ready.layout import Layout
+from raw2ready.scene import SceneRecord
+from raw2ready.sen2cor import L1C_COLLECTION, is_safe_scene
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,22 @@ class Campaign:
             )
             outputs.append(self.layout.item(record).as_posix())
         return outputs
+
+    def sen2cor_inputs(self, inventory: str | Path, scene: str) -> list[str]:
+        """The Sen2Cor L2A folder a scene job needs: one for L1C SAFE scenes, else none."""
+        if self.settings.raw["processors"]["l2a"] != "sen2cor":
+            return []
+        path = Path(inventory)
+        record = _records_by_id(str(path), path.stat().st_mtime_ns).get(scene)
+        if record is None or not is_safe_scene(record) or record.collection != L1C_COLLECTION:
+            return []
+        return [self.layout.l2a(record).as_posix()]
+
+
+@lru_cache(maxsize=256)
+def _records_by_id(path: str, _mtime_ns: int) -> dict[str, SceneRecord]:
+    """An inventory's records by id, read once per version of the file (a job per scene)."""
+    return {record.id: record for record in read_inventory(Path(path))}
 
 
 def load_campaign(config: dict[str, Any], configfiles: list[Any]) -> Campaign:

@@ -1,0 +1,27 @@
+# Sen2Cor: the L2A of an L1C SAFE scene whose archive holds no L2A (src/raw2ready/sen2cor.py).
+# Only L1C scenes of a safe_folder archive with processors.l2a: sen2cor ask for it; its output
+# is temporary (the scene job turns it into products). L2A_Process comes from ESA's installer:
+# processors.sen2cor.path, PATH, or an environment module (processors.sen2cor.modules with
+# --use-envmodules). Sen2Cor at 10 m takes several GB of memory and up to an hour or more.
+
+
+rule sen2cor:
+    output:
+        temp(directory(CAMPAIGN.work("l2a/{tile}/{scene}"))),
+    log:
+        CAMPAIGN.log("sen2cor/{tile}/{scene}"),
+    retries: 1
+    conda:
+        "../envs/raw2ready.yaml"
+    envmodules:
+        *CAMPAIGN.settings.raw["processors"]["sen2cor"]["modules"],
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=180,
+    params:
+        settings=CAMPAIGN.settings_json,
+        inventory=CAMPAIGN.work("inventories/{tile}.jsonl"),
+    shell:
+        "raw2ready sen2cor --settings {params.settings:q} "
+        "--inventory {params.inventory} --scene {wildcards.scene} 2> {log}"
