@@ -68,6 +68,7 @@ class SafeSpec:
     offsets: bool | None = None
     aux_and_html: bool = True
     cloud_cover: float = 9.5
+    checksum: str = "MD5"
 
     @property
     def has_offsets(self) -> bool:
@@ -303,13 +304,15 @@ def _tile_xml(spec: SafeSpec) -> str:
 """
 
 
-def md5(path: Path) -> str:
-    """MD5 hex digest of a file (the checksum manifest.safe records)."""
-    return hashlib.md5(path.read_bytes()).hexdigest()
+def digest(path: Path, algorithm: str) -> str:
+    """A file's checksum as manifest.safe records it (ESA writes SHA3-256 in upper case)."""
+    if algorithm == "MD5":
+        return hashlib.md5(path.read_bytes()).hexdigest()
+    return hashlib.sha3_256(path.read_bytes()).hexdigest().upper()
 
 
-def write_manifest(safe: Path) -> None:
-    """manifest.safe (XFDU) listing every other file with its size and MD5 checksum."""
+def write_manifest(safe: Path, algorithm: str = "MD5") -> None:
+    """manifest.safe (XFDU) listing every other file with its size and checksum."""
     objects = []
     for index, path in enumerate(sorted(p for p in safe.rglob("*") if p.is_file())):
         relative = path.relative_to(safe).as_posix()
@@ -319,7 +322,7 @@ def write_manifest(safe: Path) -> None:
             f'    <dataObject ID="object_{index}">\n'
             f'      <byteStream mimeType="application/octet-stream" size="{path.stat().st_size}">\n'
             f'        <fileLocation locatorType="URL" href="./{escape(relative)}"/>\n'
-            f'        <checksum checksumName="MD5">{md5(path)}</checksum>\n'
+            f'        <checksum checksumName="{algorithm}">{digest(path, algorithm)}</checksum>\n'
             "      </byteStream>\n    </dataObject>"
         )
     body = "\n".join(objects)
@@ -354,7 +357,7 @@ def write_safe(
         (safe / "HTML").mkdir()
         (safe / "HTML" / "UserProduct_index.html").write_text("<html></html>\n")
         (granule / "AUX_DATA").mkdir(exist_ok=True)
-    write_manifest(safe)
+    write_manifest(safe, spec.checksum)
     return safe
 
 

@@ -96,6 +96,11 @@ def test_sound_archive_passes_and_extracts_complete(tmp_path: Path) -> None:
     assert read_product_metadata(product) == read_archive_metadata(archive)
 
 
+def test_sha3_manifests_as_esa_writes_them_are_verified(tmp_path: Path) -> None:
+    report = check_archive(make_safe_zip(tmp_path, SafeSpec(level="L2A", checksum="SHA3-256")))
+    assert report.algorithms == ("SHA3-256",) and report.verified > 20
+
+
 def test_jp2_bands_read_back_the_encoded_reflectance(tmp_path: Path) -> None:
     spec = SafeSpec()
     product = extract_safe(make_safe_zip(tmp_path, spec), tmp_path / "out")
