@@ -14,6 +14,7 @@ environment variables or a named profile of its config file; never from raw2read
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Iterator
@@ -124,6 +125,11 @@ def _service_errors() -> tuple[type[Exception], ...]:
     return (BaseSentinelHubException, OAuth2Error, requests.RequestException)
 
 
+def _one_line(error: Exception) -> str:
+    """sentinelhub-py's multi-line messages as one line (the CLI prints one)."""
+    return " ".join(str(error).split())
+
+
 def band_href(collection: str, tile: str, when: str, band: str) -> str:
     """The href of one band of one scene: `sentinelhub://<collection>/<tile>/<time>/<band>`."""
     return f"{SCHEME}://{collection}/{tile}/{when}/{band}"
@@ -194,7 +200,7 @@ def search_scenes(
             if record.tile == tile.id:
                 records[record.id] = record
     except _service_errors() as exc:
-        raise SearchError(f"Sentinel Hub catalog {settings.base_url}: {exc}") from exc
+        raise SearchError(f"Sentinel Hub catalog {settings.base_url}: {_one_line(exc)}") from exc
     ordered = sorted(records.values(), key=lambda r: (r.datetime, r.id))
     return SearchResult(ordered, rejected)
 
@@ -212,6 +218,19 @@ def evalscript(band: str) -> str:
     )
 
 
+def _data_collection(collection: str, base_url: str) -> Any:
+    """The sentinelhub-py collection served by *this* deployment.
+
+    The predefined SENTINEL2_L2A carries the commercial service URL, which would send CDSE
+    users' Process API requests to the wrong deployment; a derived collection pins the URL.
+    """
+    from sentinelhub import DataCollection
+
+    parent = DataCollection.SENTINEL2_L1C if "l1c" in collection else DataCollection.SENTINEL2_L2A
+    key = hashlib.sha1(f"{collection} {base_url}".encode()).hexdigest()[:12].upper()
+    return parent.define_from(f"RAW2READY_{key}", service_url=base_url)
+
+
 def _pieces(size: int, limit: int) -> Iterator[tuple[int, int]]:
     """(offset, length) spans covering `size` pixels, each at most `limit`."""
     count = math.ceil(size / limit)
@@ -227,7 +246,6 @@ def fetch_band(
     from sentinelhub import (
         CRS,
         BBox,
-        DataCollection,
         MimeType,
         MosaickingOrder,
         ResamplingType,
@@ -239,9 +257,7 @@ def fetch_band(
     resolution = settings.resolution * NATIVE_RESOLUTION[band] // 10
     size = round(TILE_EXTENT_M / resolution)
     west, north = tile.upper_left
-    data_collection = (
-        DataCollection.SENTINEL2_L1C if "l1c" in collection else (DataCollection.SENTINEL2_L2A)
-    )
+    data_collection = _data_collection(collection, settings.base_url)
     config = sh_config(settings, options)
     dtype = "uint8" if band == "SCL" else "uint16"
     profile = {
@@ -277,7 +293,9 @@ def fetch_band(
                 try:
                     data = np.asarray(request.get_data(max_threads=1)[0])
                 except _service_errors() as exc:
-                    raise DownloadError(f"{href}: Sentinel Hub Process API: {exc}") from exc
+                    raise DownloadError(
+                        f"{href}: Sentinel Hub Process API: {_one_line(exc)}"
+                    ) from exc
                 if data.shape[:2] != (height, width):
                     raise DownloadError(
                         f"{href}: Process API returned {data.shape[1]}x{data.shape[0]} px, "
