@@ -29,6 +29,15 @@ from pathlib import Path
 FAULT_AFTER = 600 * 1024
 
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    """A threading HTTP server that does not print the connection errors tests provoke."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Ignore errors of connections the client (or a fault) broke."""
+
+
 @dataclass(frozen=True)
 class Request:
     """One request the server saw."""
@@ -38,7 +47,35 @@ class Request:
     headers: dict[str, str]
 
 
-class FaultyFileServer:
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """A request handler that logs nothing."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Stay quiet: the tests keep their own request logs."""
+
+
+class LocalServer:
+    """An HTTP server on 127.0.0.1 (a free port) serving in a thread until `close`."""
+
+    def __init__(self, handler: type[http.server.BaseHTTPRequestHandler]) -> None:
+        self.httpd = QuietServer(("127.0.0.1", 0), handler)
+        self.stop_event = threading.Event()
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        """Base URL, without a trailing slash."""
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def close(self) -> None:
+        """Release stalled handlers, stop serving, free the port."""
+        self.stop_event.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class FaultyFileServer(LocalServer):
     """Serves `files` (URL path -> bytes) or a folder, with scripted faults per path."""
 
     def __init__(self, files: dict[str, bytes] | None = None, root: Path | None = None) -> None:
@@ -48,14 +85,10 @@ class FaultyFileServer:
         self.requests: list[Request] = []
         #: Optional check of the request target (path and query); False answers 403.
         self.authorize: Callable[[str], bool] | None = None
-        self.stop_event = threading.Event()
         server = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:  # quiet
-                pass
 
             def do_GET(self) -> None:
                 server.handle(self)
@@ -63,24 +96,13 @@ class FaultyFileServer:
             def do_HEAD(self) -> None:
                 server.handle(self, head=True)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """Base URL, without a trailing slash."""
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(Handler)
 
     def __enter__(self) -> FaultyFileServer:
-        self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop_event.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.close()
 
     def script(self, path: str, *faults: str) -> None:
         """Queue faults for the next requests of `path` (then it serves normally)."""

@@ -12,11 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import planetary_computer
@@ -29,7 +27,7 @@ from raw2ready.scene import BandAsset, SceneRecord
 from raw2ready.sources.normalize import normalize_item, read_item
 
 from .conftest import REAL_S2, requires_real_s2
-from .servers import FaultyFileServer
+from .servers import FaultyFileServer, LocalServer, QuietHandler
 
 PC_ITEM = (
     REAL_S2 / "stac_items"
@@ -38,18 +36,15 @@ PC_ITEM = (
 BANDS = frozenset({"B04", "SCL"})
 
 
-class TokenServer:
+class TokenServer(LocalServer):
     """The SAS endpoint: GET /<account>/<container> -> {"msft:expiry", "token"}."""
 
     def __init__(self) -> None:
         self.issued: list[str] = []
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
+        class Handler(QuietHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server API)
                 token = f"st=2024&se=2099&sp=rl&sv=2021&sr=c&sig=SECRET{len(owner.issued)}"
                 owner.issued.append(self.path)
                 expiry = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
@@ -60,16 +55,11 @@ class TokenServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        super().__init__(Handler)
 
     @property
     def latest(self) -> str:
         return f"sig=SECRET{len(self.issued) - 1}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 Servers = tuple[TokenServer, FaultyFileServer]
@@ -79,8 +69,7 @@ Servers = tuple[TokenServer, FaultyFileServer]
 def pc(monkeypatch: pytest.MonkeyPatch) -> Iterator[Servers]:
     tokens = TokenServer()
     with FaultyFileServer() as blobs:
-        host, port = tokens.httpd.server_address[:2]
-        monkeypatch.setenv("PC_SDK_SAS_URL", f"http://{host}:{port}/api/sas/v1/token")
+        monkeypatch.setenv("PC_SDK_SAS_URL", f"{tokens.url}/api/sas/v1/token")
         monkeypatch.delenv("PC_SDK_SUBSCRIPTION_KEY", raising=False)
         monkeypatch.setenv("HTTP_PROXY", blobs.url)
         monkeypatch.setenv("http_proxy", blobs.url)

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -36,6 +35,8 @@ from raw2ready.errors import ConfigError, DownloadError
 from raw2ready.grid import parse_tile
 from raw2ready.sources.search import SearchQuery, search_archive
 from raw2ready.sources.sentinelhub import SentinelHubSettings, parse_band_href
+
+from .servers import LocalServer, QuietHandler
 
 TILE = parse_tile("33TUL")
 CLIENT_ID, CLIENT_SECRET = "raw2ready-client", "raw2ready-secret-DO-NOT-LOG"
@@ -102,7 +103,7 @@ def pattern(band: str, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return (1 + (cols + 7 * rows) % 60000 + {"B04": 0, "B08": 3}[band]).astype("uint16")
 
 
-class SentinelHubStandIn:
+class SentinelHubStandIn(LocalServer):
     """Token, Catalog and Process endpoints on 127.0.0.1, with a request log."""
 
     def __init__(self) -> None:
@@ -111,25 +112,12 @@ class SentinelHubStandIn:
         self.process_faults: list[int] = []
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server API)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 owner.route(self, body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
     def of(self, endpoint: str) -> list[Any]:
         return [body for path, body in self.requests if path == endpoint]
