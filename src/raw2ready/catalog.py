@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections import defaultdict
 from dataclasses import dataclass
@@ -28,11 +29,15 @@ from pystac.extensions.raster import DataType, RasterBand, RasterExtension, Stat
 from rasterio.warp import transform_geom
 
 from raw2ready.atomic import write_json
+from raw2ready.errors import ProductValidationError
 from raw2ready.layout import Layout
 from raw2ready.masking import MASK_CLASSES
 from raw2ready.processing import ProductResult
 from raw2ready.products import PRODUCTS
 from raw2ready.scene import SceneRecord
+from raw2ready.stac_validation import validate_stac_tree
+
+log = logging.getLogger(__name__)
 
 COG_MEDIA_TYPE = str(pystac.MediaType.COG)
 JSON_MEDIA_TYPE = str(pystac.MediaType.JSON)
@@ -345,7 +350,8 @@ def write_tile_catalog(tile: str, item_paths: list[Path], layout: Layout) -> Til
 
 
 def write_collection(campaign: str, summaries: list[TileSummary], layout: Layout) -> Path:
-    """Write the campaign's root collection linking every tile catalog."""
+    """Write the campaign's root collection linking every tile catalog; keep it only if the
+    whole tree then validates against the STAC JSON schemas."""
     present = [s for s in summaries if s.items]
     if present:
         start = min(s.start for s in present)
@@ -401,4 +407,10 @@ def write_collection(campaign: str, summaries: list[TileSummary], layout: Layout
         )
     path = layout.collection()
     write_json(path, collection.to_dict(include_self_link=False, transform_hrefs=False))
+    try:
+        count = validate_stac_tree(path)
+    except ProductValidationError:
+        path.unlink()  # an invalid tree is not published: the rerun rebuilds the root
+        raise
+    log.info("STAC tree under %s valid: %d objects", path, count)
     return path
