@@ -147,8 +147,23 @@ ROOT = "S2B_MSIL1C_20230615T033541_N0509_R061_T47PPR_20230615T052513.SAFE"
         ),
         ([(f"{ROOT}/a", b"x"), ("other/b", b"x")], "exactly one top-level"),
         ([(f"{ROOT}/a", b"x"), (f"{ROOT}/a", b"y")], "appears twice"),
+        ([(f"{ROOT}/a", b"x"), (f"{ROOT}/a/b", b"y")], "cannot be written"),
+        (
+            [(f"{ROOT}/GRANULE/x", b"x"), (_link(f"{ROOT}/GRANULE", "HTML"), b"HTML")],
+            "cannot be created",
+        ),
     ],
-    ids=["dotdot", "nested-dotdot", "absolute", "abs-link", "escaping-link", "two-roots", "dup"],
+    ids=[
+        "dotdot",
+        "nested-dotdot",
+        "absolute",
+        "abs-link",
+        "escaping-link",
+        "two-roots",
+        "dup",
+        "file-and-folder",
+        "link-over-folder",
+    ],
 )
 def test_zip_slip_archives_are_rejected_and_leave_nothing(
     tmp_path: Path, entries: list[tuple[zipfile.ZipInfo | str, bytes]], reason: str

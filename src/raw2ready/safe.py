@@ -60,6 +60,7 @@ _PRODUCT_NAME = re.compile(
     r"(?P<orbit>R\d{3})_(?P<tile>T\d{2}[A-Z]{3})_\d{8}T\d{6}$"
 )
 _CHUNK = 1 << 20
+_MAX_LINK = 4096
 #: manifest.safe checksum names -> hashlib constructors.
 _HASHES: dict[str, Callable[[], Any]] = {
     "MD5": hashlib.md5,
@@ -171,6 +172,8 @@ def _plan(archive: Path, zf: zipfile.ZipFile) -> _Plan:
         if _is_special(info):
             raise _reject(archive, f"member '{info.filename}' is a device, FIFO or socket")
         if _is_link(info):
+            if info.file_size > _MAX_LINK:
+                raise _reject(archive, f"member '{info.filename}' is a link with a huge target")
             target = zf.read(info).decode("utf-8", "replace")
             resolved = posixpath.normpath(posixpath.join(posixpath.dirname(relative), target))
             if target.startswith("/") or not (resolved == root or resolved.startswith(root + "/")):
@@ -280,8 +283,13 @@ def _scan(archive: Path, target: Path | None) -> ArchiveReport:
                 read = _copy_member(archive, zf, info, hasher, None)
             else:
                 destination = target.joinpath(plan.root, *relative.split("/"))
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                with destination.open("wb") as sink:
+                try:
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    sink = destination.open("wb")
+                except OSError as exc:
+                    reason = f"member '{info.filename}' cannot be written ({exc})"
+                    raise _reject(archive, reason) from exc
+                with sink:
                     read = _copy_member(archive, zf, info, hasher, sink)
             total += read
             if entry and entry.size is not None and entry.size != read:
@@ -301,8 +309,11 @@ def _scan(archive: Path, target: Path | None) -> ArchiveReport:
         if target is not None:
             for relative, link_target in plan.links.items():
                 link = target.joinpath(*relative.split("/"))
-                link.parent.mkdir(parents=True, exist_ok=True)
-                os.symlink(link_target, link)
+                try:
+                    link.parent.mkdir(parents=True, exist_ok=True)
+                    os.symlink(link_target, link)
+                except OSError as exc:
+                    raise _reject(archive, f"link '{relative}' cannot be created ({exc})") from exc
     return ArchiveReport(
         archive, plan.root, len(zf.infolist()), total, verified, tuple(sorted(algorithms))
     )
