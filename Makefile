@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_ARCHIVE := work/demo-archive
 
-.PHONY: demo test install install-test lint clean
+.PHONY: demo test install install-test install-system-deps lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ install: $(BIN)/python
 	$(STAC_SCHEMAS)
 
 install-test: $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[workflow,test]"
+	$(BIN)/pip install --quiet -e ".[workflow,hpc,test]"
 	$(STAC_SCHEMAS)
 
 demo: install
@@ -31,7 +31,19 @@ demo: install
 	@echo "STAC catalog:  results/demo/stac/collection.json"
 	@echo "Logs:          work/demo/logs/"
 
-test: install-test
+# System packages of the SLURM test (tests/test_slurm.py): a real single-node Slurm with munge,
+# from Debian. Installed when missing and we are root; otherwise that test skips and says why.
+SYSTEM_DEPS := slurm-wlm munge
+install-system-deps:
+	@if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then \
+		echo "system deps present: $(SYSTEM_DEPS)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_DEPS); \
+	else \
+		echo "not root or no apt-get: $(SYSTEM_DEPS) not installed, the SLURM test will skip"; \
+	fi
+
+test: install-test install-system-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
 
 lint: install-test
