@@ -6,6 +6,8 @@ aligned grids). The mask product keeps *why* a pixel was masked, as small class 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from raw2ready.products import MASK_NODATA
@@ -57,8 +59,18 @@ def upsample_scl(scl: np.ndarray, factor: int) -> np.ndarray:
     return np.repeat(np.repeat(scl, factor, axis=0), factor, axis=1)
 
 
-def classify(scl_10m: np.ndarray, band_nodata: np.ndarray, lookup: np.ndarray) -> np.ndarray:
-    """Mask codes for a block: SCL classes via `lookup`, and no data wherever a band is 0."""
-    codes = lookup[scl_10m]
-    codes[band_nodata] = MASK_NODATA
+def classify(
+    scl: np.ndarray, factor: int, bands: Iterable[np.ndarray], lookup: np.ndarray
+) -> np.ndarray:
+    """Mask codes at band resolution: SCL classes via `lookup`, no data where a band DN is 0.
+
+    The lookup runs on the coarse SCL block (factor**2 fewer pixels) before upsampling.
+    """
+    codes = upsample_scl(lookup[scl], factor)
+    band_nodata: np.ndarray | None = None
+    for dn in bands:
+        zero = dn == 0
+        band_nodata = zero if band_nodata is None else np.logical_or(band_nodata, zero, out=zero)
+    if band_nodata is not None:
+        np.putmask(codes, band_nodata, MASK_NODATA)
     return codes

@@ -2,7 +2,11 @@
 
 The stages are named after the modules that own them: reading (here), `masking`,
 `indices`, `cog`. Strips follow the input's internal tiling so every compressed block is
-decoded exactly once, and memory stays bounded by one strip whatever the tile size.
+decoded exactly once, and a background thread decodes the next strip while this one is
+computed. Arithmetic runs on chunks of a few dozen rows, small enough to stay in the CPU
+cache, and writes straight into the strip's integer-encoded output; each product's
+`COGWriter` streams the strips to scratch and builds the overviews on the way. Memory is
+bounded by two strips whatever the tile size (docs/performance.md has the measurements).
 """
 
 from __future__ import annotations
@@ -10,18 +14,18 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numexpr as ne
 import numpy as np
 import rasterio
 from rasterio.windows import Window
 
 from raw2ready import indices, masking
-from raw2ready.cog import COGOptions, scratch_profile, translate_to_cog
+from raw2ready.cog import COGOptions, COGWriter
 from raw2ready.errors import ProcessingError
 from raw2ready.products import PRODUCTS, ProductSpec
 from raw2ready.scene import BOA_QUANTIFICATION, SceneRecord
@@ -30,6 +34,11 @@ log = logging.getLogger(__name__)
 
 #: Rows per strip: a multiple of the archives' 1024-px internal tiles keeps reads aligned.
 STRIP_ROWS = 1024
+#: Rows per arithmetic chunk: float32 temporaries of a 10980-px-wide chunk stay in cache.
+CHUNK_ROWS = 64
+#: GDAL block cache (bytes): reads decode whole strips straight into numpy arrays and
+#: scratch writes are flushed as they come, so a small cache suffices and bounds memory.
+GDAL_CACHE_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,30 @@ class RunningStatistics:
         self.minimum = min(self.minimum, float(values.min()))
         self.maximum = max(self.maximum, float(values.max()))
 
+    def add_encoded(self, encoded: np.ndarray, spec: ProductSpec) -> None:
+        """Add a block of encoded values (nodata skipped); decoded with the spec's scale.
+
+        Sums of the stored integers are exact in float64 for any block that fits in memory.
+        """
+        self.pixels += encoded.size
+        valid = encoded != spec.nodata
+        count = int(np.count_nonzero(valid))
+        if count == 0:
+            return
+        missing = encoded.size - count
+        values = encoded.astype(np.float64).ravel()
+        total = float(values.sum()) - missing * spec.nodata
+        squares = float(np.einsum("i,i->", values, values)) - missing * spec.nodata**2
+        low, high = _valid_range(encoded, valid, spec.nodata)
+        scale, offset = spec.scale, spec.offset
+        self.count += count
+        self.total += scale * total + offset * count
+        self.total_squares += scale * scale * squares + 2 * scale * offset * total
+        self.total_squares += offset * offset * count
+        decoded = sorted((offset + scale * low, offset + scale * high))
+        self.minimum = min(self.minimum, decoded[0])
+        self.maximum = max(self.maximum, decoded[1])
+
     def as_stac(self) -> dict[str, float]:
         """The STAC raster extension's `statistics` object."""
         if self.count == 0:
@@ -78,6 +111,16 @@ class RunningStatistics:
             "stddev": round(math.sqrt(variance), 6),
             "valid_percent": round(100.0 * self.count / max(self.pixels, 1), 4),
         }
+
+
+def _valid_range(encoded: np.ndarray, valid: np.ndarray, nodata: int) -> tuple[int, int]:
+    """Smallest and largest valid value; fast when nodata is the dtype's minimum (int16)."""
+    info = np.iinfo(encoded.dtype)
+    if nodata == info.min and info.min < 0:
+        # Negation wraps the minimum onto itself, so nodata never wins either maximum.
+        return -int(np.negative(encoded).max()), int(encoded.max())
+    low = int(np.min(encoded, where=valid, initial=info.max))
+    return low, int(np.max(encoded, where=valid, initial=info.min))
 
 
 @dataclass(frozen=True)
@@ -123,43 +166,100 @@ def _check_grids(datasets: dict[str, Any], reference: str) -> int:
 
 def reflectance(dn: np.ndarray, add_offset: int) -> np.ndarray:
     """Surface reflectance from L2A DN: (DN + BOA_ADD_OFFSET) / 10000, as float32."""
-    return ne.evaluate(
-        "(dn + offset) / q",
-        local_dict={
-            "dn": dn,
-            "offset": np.float32(add_offset),
-            "q": np.float32(BOA_QUANTIFICATION),
-        },
-    ).astype(np.float32, copy=False)
+    value = np.add(dn, np.float32(add_offset), dtype=np.float32)
+    value /= np.float32(BOA_QUANTIFICATION)
+    return value
 
 
-def encode(values: np.ndarray, valid: np.ndarray, spec: ProductSpec) -> np.ndarray:
-    """Quantize float values to the product's integer encoding; invalid pixels to nodata."""
-    scaled = np.rint(values / spec.scale)
+def encode(
+    values: np.ndarray, valid: np.ndarray, spec: ProductSpec, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Quantize float values to the product's integer encoding; invalid or non-finite
+    pixels to nodata. Writes into `out` when given (e.g. a slice of a strip buffer)."""
     info = np.iinfo(spec.dtype)
+    good = np.isfinite(values)
+    good &= valid
+    scaled = np.multiply(values, np.float32(1 / spec.scale), dtype=np.float32)
+    np.rint(scaled, out=scaled)
     np.clip(scaled, info.min + 1, info.max, out=scaled)
-    out = np.full(values.shape, spec.nodata, dtype=spec.dtype)
-    good = valid & np.isfinite(values)
-    out[good] = scaled[good].astype(spec.dtype)
+    if out is None:
+        out = np.empty(values.shape, dtype=spec.dtype)
+    out.fill(spec.nodata)
+    with np.errstate(invalid="ignore"):
+        np.copyto(out, scaled, casting="unsafe", where=good)
     return out
 
 
-def compute_products(
-    bands: dict[str, np.ndarray], codes: np.ndarray, options: ProcessingOptions
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The float values and validity of every requested product for one strip."""
-    clear = codes == masking.MASK_CLEAR
-    result: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    if "ndvi" in options.products:
-        value = np.clip(indices.ndvi(bands["B04"], bands["B08"]), -1.0, 1.0)
-        result["ndvi"] = (value, clear)
-    if "lai" in options.products:
-        if options.lai_model == "evi_boegh":
-            value = indices.lai_evi_boegh(bands["B02"], bands["B04"], bands["B08"])
-        else:
-            value = indices.lai_savi_metric(bands["B04"], bands["B08"])
-        result["lai"] = (value, clear)
-    return result
+def product_values(name: str, surface: dict[str, np.ndarray], lai_model: str) -> np.ndarray:
+    """The float32 values of one reflectance-derived product for one chunk."""
+    if name == "ndvi":
+        value = indices.ndvi(surface["B04"], surface["B08"])
+        return np.clip(value, -1.0, 1.0, out=value)
+    if name == "lai":
+        if lai_model == "evi_boegh":
+            return indices.lai_evi_boegh(surface["B02"], surface["B04"], surface["B08"])
+        return indices.lai_savi_metric(surface["B04"], surface["B08"])
+    raise ProcessingError(f"product '{name}' is not made from reflectance bands")
+
+
+def _read_ahead(
+    datasets: dict[str, Any], reflective: list[str], factor: int, height: int
+) -> Iterator[tuple[int, dict[str, np.ndarray], np.ndarray]]:
+    """Yield (top row, band DNs, SCL) per strip; the next strip decodes in the background."""
+    width = datasets[reflective[0]].width
+    strips = list(_strips(height, datasets[reflective[0]].block_shapes[0][0]))
+
+    def read(top: int, bottom: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        window = Window(0, top, width, bottom - top)
+        raw = {band: datasets[band].read(1, window=window) for band in reflective}
+        scl_window = Window(0, top // factor, width // factor, (bottom - top) // factor)
+        return raw, datasets["SCL"].read(1, window=scl_window)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
+        pending = pool.submit(read, *strips[0])
+        for index, (top, _bottom) in enumerate(strips):
+            raw, scl = pending.result()
+            if index + 1 < len(strips):
+                pending = pool.submit(read, *strips[index + 1])
+            yield top, raw, scl
+
+
+def _process_strip(
+    raw: dict[str, np.ndarray],
+    codes: np.ndarray,
+    record: SceneRecord,
+    options: ProcessingOptions,
+    encoded: dict[str, np.ndarray],
+    stats: dict[str, RunningStatistics],
+) -> None:
+    """Fill the strip's encoded outputs chunk by chunk and accumulate their statistics."""
+    computed = [name for name in options.products if name != "mask"]
+    for top in range(0, codes.shape[0], CHUNK_ROWS):
+        rows = slice(top, top + CHUNK_ROWS)
+        if "mask" in stats:
+            stats["mask"].add_encoded(codes[rows], PRODUCTS["mask"])
+        if not computed:
+            continue
+        clear = codes[rows] == masking.MASK_CLEAR
+        surface = {band: reflectance(dn[rows], record.boa_add_offset) for band, dn in raw.items()}
+        for name in computed:
+            spec = PRODUCTS[name]
+            values = product_values(name, surface, options.lai_model)
+            block = encode(values, clear, spec, out=encoded[name][rows])
+            stats[name].add_encoded(block, spec)
+
+
+def _write_strip(writers: dict[str, COGWriter], encoded: dict[str, np.ndarray]) -> None:
+    """Hand one strip of every product to its writer (runs in the writer thread)."""
+    for name, writer in writers.items():
+        writer.write(encoded[name])
+
+
+def _write_all(writers: dict[str, COGWriter], threads: int) -> None:
+    """Close every product writer (compress, lay out, validate), in parallel threads."""
+    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="cog") as pool:
+        for future in [pool.submit(writer.close) for writer in writers.values()]:
+            future.result()
 
 
 def process_scene(
@@ -172,61 +272,64 @@ def process_scene(
     """Make every requested product of one scene; return where they are and their stats."""
     scratch.mkdir(parents=True, exist_ok=True)
     reflective = sorted(band for band in band_paths if band != "SCL")
-    with ExitStack() as stack:
+    specs = {name: PRODUCTS[name] for name in options.products}
+    # Decoding threads as an open option of the inputs only: set globally
+    # (GDAL_NUM_THREADS), they would also split every other GDAL read into thread jobs.
+    threads = str(options.cog.threads)
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), ExitStack() as stack:
         try:
-            datasets = {b: stack.enter_context(rasterio.open(p)) for b, p in band_paths.items()}
+            datasets = {
+                band: stack.enter_context(rasterio.open(path, NUM_THREADS=threads))
+                for band, path in band_paths.items()
+            }
         except rasterio.errors.RasterioIOError as exc:
             raise ProcessingError(f"scene {record.id}: cannot read a band ({exc})") from exc
         reference = datasets[reflective[0]]
         factor = _check_grids(datasets, reflective[0])
         width, height = reference.width, reference.height
-        specs = {name: PRODUCTS[name] for name in options.products}
-        scratch_paths = {name: scratch / f"{record.id}_{name}.tif" for name in specs}
-        writers = {
-            name: stack.enter_context(
-                rasterio.open(
-                    scratch_paths[name],
-                    "w",
-                    **scratch_profile(spec, width, height, reference.crs, reference.transform),
-                )
-            )
-            for name, spec in specs.items()
-        }
+        grid = {
+            "width": width, "height": height, "crs": reference.crs,
+            "transform": reference.transform,
+        }  # fmt: skip
+        writers: dict[str, COGWriter] = {}
+        for name, spec in specs.items():
+            writers[name] = COGWriter(outputs[name], spec, grid, options.cog, scratch)
+            stack.callback(writers[name].discard)
         stats = {name: RunningStatistics() for name in specs}
         lookup = masking.mask_lookup(options.masked_classes)
-        block_rows = reference.block_shapes[0][0]
-        for top, bottom in _strips(height, block_rows):
-            window = Window(0, top, width, bottom - top)
-            raw = {band: datasets[band].read(1, window=window) for band in reflective}
-            scl_window = Window(0, top // factor, width // factor, (bottom - top) // factor)
-            scl = masking.upsample_scl(datasets["SCL"].read(1, window=scl_window), factor)
-            band_nodata = np.zeros(scl.shape, dtype=bool)
-            for values in raw.values():
-                band_nodata |= values == 0
-            codes = masking.classify(scl, band_nodata, lookup)
-            surface = {b: reflectance(dn, record.boa_add_offset) for b, dn in raw.items()}
-            for name, (value, valid) in compute_products(surface, codes, options).items():
-                encoded = encode(value, valid, specs[name])
-                writers[name].write(encoded, 1, window=window)
-                decoded = encoded[encoded != specs[name].nodata] * specs[name].scale
-                stats[name].add(decoded, encoded.size)
-            if "mask" in writers:
-                writers["mask"].write(codes, 1, window=window)
-                stats["mask"].add(codes[codes != specs["mask"].nodata], codes.size)
-        for name, writer in writers.items():
-            writer.scales = (specs[name].scale,)
-            writer.offsets = (specs[name].offset,)
-            writer.set_band_description(1, specs[name].title)
-            if specs[name].unit:
-                writer.units = (specs[name].unit,)
+        strip_rows = next(_strips(height, reference.block_shapes[0][0]))[1]
+        # Strip i is encoded into buffer set i % 2 while strip i - 1 is being written.
+        buffers = [
+            {
+                name: np.empty((strip_rows, width), spec.dtype)
+                for name, spec in specs.items()
+                if name != "mask"
+            }
+            for _ in range(2)
+        ]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as pool:
+            written: Future[None] | None = None
+            strips = _read_ahead(datasets, reflective, factor, height)
+            for index, (top, raw, scl) in enumerate(strips):
+                rows = next(iter(raw.values())).shape[0]
+                codes = masking.classify(scl, factor, raw.values(), lookup)
+                encoded = {name: buffer[:rows] for name, buffer in buffers[index % 2].items()}
+                _process_strip(raw, codes, record, options, encoded, stats)
+                encoded["mask"] = codes
+                if written is not None:
+                    written.result()
+                written = pool.submit(_write_strip, writers, encoded)
+                log.debug("scene %s: rows %d-%d computed", record.id, top, top + rows)
+            if written is not None:
+                written.result()
+        _write_all(writers, options.cog.threads)
         transform = tuple(reference.transform)[:6]
         epsg = reference.crs.to_epsg() if reference.crs else None
-    results: dict[str, ProductResult] = {}
-    for name, spec in specs.items():
-        translate_to_cog(scratch_paths[name], outputs[name], spec, options.cog)
-        scratch_paths[name].unlink(missing_ok=True)
-        results[name] = ProductResult(
+    results = {
+        name: ProductResult(
             name, outputs[name], stats[name].as_stac(), (height, width), transform, epsg
         )
+        for name in specs
+    }
     log.info("scene %s: %s", record.id, ", ".join(sorted(results)))
     return results

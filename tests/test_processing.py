@@ -1,0 +1,479 @@
+"""Per-scene processing pieces: strips, encoding, SCL masks, statistics, overviews, COG layout,
+and the whole chain on small scenes of awkward sizes against an independent numpy result."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from rio_cogeo.cogeo import cog_validate
+
+from raw2ready import indices, masking, overviews, processing, tiff
+from raw2ready.cog import COGOptions, level_profile
+from raw2ready.masking import MASK_CLEAR, MASK_CLOUD, MASK_NODATA, MASK_OTHER, MASK_SHADOW
+from raw2ready.processing import ProcessingOptions, RunningStatistics, encode, process_scene
+from raw2ready.products import PRODUCTS
+from raw2ready.scene import SceneRecord
+
+NDVI, LAI, MASK = PRODUCTS["ndvi"], PRODUCTS["lai"], PRODUCTS["mask"]
+MASKED = (0, 1, 3, 8, 9, 10)
+
+
+# ------------------------------------------------------------------------------- strips
+
+
+@pytest.mark.parametrize(
+    ("height", "block_rows"),
+    [(10980, 1024), (10980, 512), (1030, 256), (777, 1), (5000, 1000), (300, 2048), (999, 3)],
+)
+def test_strips_cover_the_rows_once_in_even_block_multiples(height: int, block_rows: int) -> None:
+    strips = list(processing._strips(height, block_rows))
+    assert strips[0][0] == 0 and strips[-1][1] == height
+    assert all(stop == start for (_, stop), (start, _) in itertools.pairwise(strips))
+    for top, bottom in strips[:-1]:
+        assert (bottom - top) % 2 == 0  # keeps 20 m SCL rows aligned
+        if block_rows % 2 == 0:
+            assert top % block_rows == 0 and (bottom - top) % block_rows == 0
+    assert all(top % 2 == 0 for top, _ in strips)
+
+
+# ------------------------------------------------------------------------------- encoding
+
+
+def test_encode_quantizes_and_sends_invalid_and_non_finite_pixels_to_nodata() -> None:
+    values = np.array([[0.12344, -0.98765, np.nan, np.inf, 0.5, 7.0]], dtype=np.float32)
+    valid = np.array([[True, True, True, True, False, True]])
+    out = np.full((2, 6), 99, dtype=np.int16)
+    encoded = encode(values, valid, NDVI, out=out[1:])
+    assert np.shares_memory(encoded, out)
+    assert out[1].tolist() == [1234, -9876, -32768, -32768, -32768, 32767]
+    assert out[0].tolist() == [99] * 6  # untouched outside the slice
+    lai = encode(np.array([5.9996, 0.0004], np.float32), np.array([True, True]), LAI)
+    assert lai.dtype == np.int16 and lai.tolist() == [6000, 0]
+
+
+def test_encode_never_writes_the_nodata_value_for_a_valid_pixel() -> None:
+    values = np.array([-10.0, -3.2768, -3.2767], dtype=np.float32)
+    encoded = encode(values, np.ones(3, bool), NDVI)
+    assert encoded.tolist() == [-32767, -32767, -32767]
+
+
+def test_reflectance_applies_the_boa_offset_in_float32() -> None:
+    dn = np.array([0, 1000, 1234, 11000], dtype=np.uint16)
+    assert processing.reflectance(dn, -1000).dtype == np.float32
+    np.testing.assert_allclose(processing.reflectance(dn, -1000), [-0.1, 0, 0.0234, 1.0])
+    np.testing.assert_allclose(processing.reflectance(dn, 0), [0, 0.1, 0.1234, 1.1])
+
+
+def test_indices_match_their_published_formulas() -> None:
+    rng = np.random.default_rng(3)
+    red = rng.uniform(0.01, 0.3, 500).astype(np.float32)
+    nir = rng.uniform(0.05, 0.6, 500).astype(np.float32)
+    blue = rng.uniform(0.01, 0.2, 500).astype(np.float32)
+    r, n, b = red.astype(float), nir.astype(float), blue.astype(float)
+    np.testing.assert_allclose(indices.ndvi(red, nir), (n - r) / (n + r), rtol=1e-5)
+    savi = 1.5 * (n - r) / (n + r + 0.5)
+    np.testing.assert_allclose(indices.savi(red, nir), savi, rtol=1e-5)
+    lai = np.clip(-np.log((0.69 - np.minimum(savi, 0.6899)) / 0.59) / 0.91, 0, 6)
+    np.testing.assert_allclose(indices.lai_savi_metric(red, nir), lai, rtol=1e-4, atol=1e-5)
+    evi = np.clip(2.5 * (n - r) / (n + 6 * r - 7.5 * b + 1), -1, 1)
+    np.testing.assert_allclose(indices.evi(blue, red, nir), evi, rtol=1e-5, atol=1e-6)
+    boegh = np.clip(3.618 * evi - 0.118, 0, 6)
+    np.testing.assert_allclose(indices.lai_evi_boegh(blue, red, nir), boegh, rtol=1e-5, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------- masking
+
+
+def test_classify_replicates_20m_classes_and_marks_zero_dns_as_nodata() -> None:
+    scl = np.array([[4, 9], [3, 0]], dtype=np.uint8)
+    red = np.full((4, 4), 1500, np.uint16)
+    nir = np.full((4, 4), 2500, np.uint16)
+    red[0, 1] = 0
+    nir[3, 3] = 0
+    lookup = masking.mask_lookup(frozenset(MASKED))
+    codes = masking.classify(scl, 2, [red, nir], lookup)
+    expected = np.array(
+        [
+            [MASK_CLEAR, MASK_NODATA, MASK_CLOUD, MASK_CLOUD],
+            [MASK_CLEAR, MASK_CLEAR, MASK_CLOUD, MASK_CLOUD],
+            [MASK_SHADOW, MASK_SHADOW, MASK_NODATA, MASK_NODATA],
+            [MASK_SHADOW, MASK_SHADOW, MASK_NODATA, MASK_NODATA],
+        ]
+    )
+    np.testing.assert_array_equal(codes, expected)
+    assert scl.tolist() == [[4, 9], [3, 0]]  # the input is not modified
+
+
+def test_mask_lookup_follows_the_configured_classes() -> None:
+    lookup = masking.mask_lookup(frozenset({0, 2, 11}))
+    assert lookup[2] == MASK_OTHER and lookup[11] == MASK_OTHER
+    assert lookup[9] == MASK_CLEAR and lookup[0] == MASK_NODATA
+
+
+# ------------------------------------------------------------------------------- statistics
+
+
+def _reference_stats(values: np.ndarray, pixels: int) -> dict[str, float]:
+    mean = values.mean()
+    return {
+        "minimum": values.min(),
+        "maximum": values.max(),
+        "mean": mean,
+        "stddev": math.sqrt(max(0.0, (values**2).mean() - mean**2)),
+        "valid_percent": 100 * values.size / pixels,
+    }
+
+
+@pytest.mark.parametrize("spec", [NDVI, LAI, MASK], ids=lambda spec: spec.name)
+def test_statistics_of_encoded_blocks_equal_those_of_the_decoded_values(spec) -> None:
+    rng = np.random.default_rng(11)
+    info = np.iinfo(spec.dtype)
+    blocks = [
+        rng.integers(max(info.min + 1, -20000), min(info.max - 1, 20000), size=(rows, 37)).astype(
+            spec.dtype
+        )
+        for rows in (5, 1, 12)
+    ]
+    blocks[0][0, :20] = spec.nodata
+    blocks[1][:] = spec.nodata  # an all-nodata block counts only as pixels
+    stats = RunningStatistics()
+    for block in blocks:
+        stats.add_encoded(block, spec)
+    everything = np.concatenate([block.ravel() for block in blocks])
+    valid = everything[everything != spec.nodata].astype(np.float64) * spec.scale + spec.offset
+    expected = _reference_stats(valid, everything.size)
+    for key, value in stats.as_stac().items():  # as_stac rounds to 6 (percent: 4) decimals
+        assert value == pytest.approx(expected[key], abs=5e-5 if key == "valid_percent" else 5e-7)
+
+
+def test_statistics_of_decoded_values_still_accumulate() -> None:
+    stats = RunningStatistics()
+    stats.add(np.array([0.5, -0.25], np.float32), 4)
+    stats.add(np.array([], np.float32), 4)
+    expected = {"minimum": -0.25, "maximum": 0.5, "mean": 0.125, "stddev": 0.375}
+    assert stats.as_stac() == {**expected, "valid_percent": 25.0}
+    assert RunningStatistics().as_stac() == {"valid_percent": 0.0}
+
+
+# ------------------------------------------------------------------------------- overviews
+
+
+def _reference_average(block: np.ndarray, nodata: int) -> np.ndarray:
+    rows, cols = block.shape[0] // 2, block.shape[1] // 2
+    cells = block[: 2 * rows, : 2 * cols].reshape(rows, 2, cols, 2).swapaxes(1, 2)
+    cells = cells.reshape(rows, cols, 4).astype(float)
+    valid = cells != nodata
+    count = valid.sum(axis=2)
+    total = np.where(valid, cells, 0).sum(axis=2)
+    with np.errstate(invalid="ignore"):
+        mean = np.floor(total / count + 0.5)
+    return np.where(count > 0, mean, nodata).astype(block.dtype)
+
+
+def _reference_mode(block: np.ndarray, nodata: int) -> np.ndarray:
+    rows, cols = block.shape[0] // 2, block.shape[1] // 2
+    out = np.empty((rows, cols), block.dtype)
+    for i in range(rows):
+        for j in range(cols):
+            cell = [block[2 * i, 2 * j], block[2 * i, 2 * j + 1]]
+            cell += [block[2 * i + 1, 2 * j], block[2 * i + 1, 2 * j + 1]]
+            valid = [value for value in cell if value != nodata]
+            if not valid:
+                out[i, j] = nodata
+                continue
+            counts = {value: valid.count(value) for value in valid}
+            best = max(counts.values())
+            out[i, j] = next(value for value in valid if counts[value] == best)
+    return out
+
+
+def test_average_2x2_is_the_rounded_mean_of_valid_pixels() -> None:
+    rng = np.random.default_rng(5)
+    block = rng.integers(-32767, 32767, size=(8, 13)).astype(np.int16)
+    block[rng.random(block.shape) < 0.3] = -32768
+    block[0:2, 0:2] = -32768  # a cell without any valid pixel
+    block[2:4, 0:2] = [[1, 2], [2, -32768]]  # 5 / 3 rounds to 2
+    np.testing.assert_array_equal(
+        overviews.average_2x2(block, -32768), _reference_average(block, -32768)
+    )
+    clean = np.array([[1, 2, 3, 3], [2, 2, -5, -4]], np.int16)  # no nodata: integer path
+    np.testing.assert_array_equal(overviews.average_2x2(clean, -32768), [[2, -1]])
+
+
+def test_mode_2x2_is_the_most_frequent_valid_class() -> None:
+    rng = np.random.default_rng(6)
+    block = rng.choice(np.array([0, 1, 2, 3, 255], np.uint8), size=(10, 15))
+    block[0:2, 0:2] = 255
+    block[2:4, 0:2] = [[3, 255], [255, 255]]
+    np.testing.assert_array_equal(overviews.mode_2x2(block, 255), _reference_mode(block, 255))
+
+
+@pytest.mark.parametrize("reducer", [overviews.average_2x2, overviews.nearest_2x2])
+def test_pyramid_gives_the_same_levels_for_any_block_heights(reducer) -> None:
+    rng = np.random.default_rng(8)
+    image = rng.integers(-1000, 1000, size=(203, 141)).astype(np.int16)
+    image[rng.random(image.shape) < 0.1] = -32768
+    shapes = overviews.overview_shapes(141, 203, 16)
+    assert shapes == [(70, 101), (35, 50), (17, 25), (8, 12)]
+
+    def run(heights: list[int]) -> list[np.ndarray]:
+        levels: dict[int, list[np.ndarray]] = {level: [] for level in range(1, 5)}
+        pyramid = overviews.Pyramid(4, reducer, -32768, lambda k, rows: levels[k].append(rows))
+        top = 0
+        for height in heights:
+            pyramid.add(image[top : top + height])
+            top += height
+        assert top == image.shape[0]
+        return [np.concatenate(levels[level]) for level in range(1, 5)]
+
+    whole = run([203])
+    for level, (width, height) in zip(whole, shapes, strict=True):
+        assert level.shape == (height, width)
+    for heights in ([64, 64, 64, 11], [1, 3, 7, 192], [33] * 6 + [5]):
+        for mine, reference in zip(run(heights), whole, strict=True):
+            np.testing.assert_array_equal(mine, reference)
+
+
+# ------------------------------------------------------------------------------- COG layout
+
+
+def _level_file(path: Path, data: np.ndarray, **profile) -> None:
+    height, width = data.shape
+    creation = {"tiled": True, "blockxsize": 64, "blockysize": 64, "compress": "ZSTD"}
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=1,
+        dtype=data.dtype,
+        nodata=-32768,
+        predictor=2,
+        **creation,
+        **profile,
+    ) as dst:
+        dst.write(data, 1)
+
+
+@pytest.mark.parametrize("bigtiff", [False, True])
+def test_write_cog_lays_out_compressed_levels_as_a_valid_cog(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bigtiff: bool
+) -> None:
+    if bigtiff:  # any size above the limit switches to BigTIFF
+        monkeypatch.setattr(tiff, "CLASSIC_LIMIT", 1000)
+    rng = np.random.default_rng(9)
+    full = rng.integers(-3000, 3000, size=(300, 200)).astype(np.int16)
+    levels = [full, full[::2, ::2], full[::4, ::4]]
+    transform = Affine(10, 0, 500000, 0, -10, 1600000)
+    paths = [tmp_path / f"level{k}.tif" for k in range(3)]
+    _level_file(paths[0], levels[0], crs="EPSG:32647", transform=transform)
+    with rasterio.open(paths[0], "r+") as dst:
+        dst.scales, dst.offsets = (0.0001,), (0.0,)
+        dst.set_band_description(1, "NDVI")
+    for factor, path, data in zip((2, 4), paths[1:], levels[1:], strict=True):
+        _level_file(path, data, transform=transform @ Affine.scale(factor))
+    images = [tiff.image_of(paths[0])] + [tiff.image_of(p, tiff.OVERVIEW_TAGS) for p in paths[1:]]
+    out = tmp_path / "cog.tif"
+    tiff.write_cog(out, images)
+
+    valid, errors, _warnings = cog_validate(str(out), quiet=True)
+    assert valid, errors
+    with out.open("rb") as handle:
+        assert handle.read(4) == (b"II+\0" if bigtiff else b"II*\0")
+    with rasterio.open(out) as src:
+        assert src.overviews(1) == [2, 4]
+        assert src.block_shapes == [(64, 64)]
+        assert src.crs.to_epsg() == 32647 and src.transform == transform
+        assert src.scales == (0.0001,) and src.nodata == -32768
+        assert src.descriptions == ("NDVI",)
+        assert "LAYOUT=IFDS_BEFORE_DATA" in src.get_tag_item("GDAL_STRUCTURAL_METADATA", "TIFF")
+        np.testing.assert_array_equal(src.read(1), full)
+    for level in (1, 2):
+        with rasterio.open(out, OVERVIEW_LEVEL=level - 1) as overview:
+            np.testing.assert_array_equal(overview.read(1), levels[level])
+
+
+# ------------------------------------------------------------------------------- whole chain
+
+
+def _scene(folder: Path, width: int, height: int, seed: int = 1) -> dict[str, Path]:
+    """A small L2A scene: fields, water, a cloud with its shadow, a nodata edge, SCL at 20 m."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:height, 0:width]
+    field = ((rows // 23 + cols // 31) % 4).astype(np.float32)
+    red = 0.04 + 0.03 * field + rng.normal(0, 0.004, (height, width))
+    nir = 0.15 + 0.1 * field + rng.normal(0, 0.004, (height, width))
+    water = (cols - width / 3) ** 2 + (rows - height / 2) ** 2 < (height / 6) ** 2
+    red[water], nir[water] = 0.03, 0.01
+    scl = np.where(field[::2, ::2] > 1, 4, 5).astype(np.uint8)
+    scl[water[::2, ::2]] = 6
+    cy, cx = height // 4, 2 * width // 3
+    cloud = (rows[::2, ::2] * 2 - cy) ** 2 + (cols[::2, ::2] * 2 - cx) ** 2 < (height / 8) ** 2
+    shadow = np.roll(cloud, (6, 6), axis=(0, 1)) & ~cloud
+    scl[cloud], scl[shadow] = 9, 3
+    scl[rng.random(scl.shape) < 0.01] = 10
+    edge = cols > width - 1 - rows // 4
+    dn = {}
+    for band, value in (("B04", red), ("B08", nir)):
+        digital = np.clip(np.rint(value * 10000) + 1000, 1, 65535).astype(np.uint16)
+        digital[edge] = 0
+        dn[band] = digital
+    scl[edge[::2, ::2]] = 0
+    dn["B02"] = np.clip(dn["B04"].astype(int) - 150, 0, None).astype(np.uint16)
+    transform = Affine(10, 0, 600000, 0, -10, 1600020)
+    paths = {}
+    for band, data in (*dn.items(), ("SCL", scl)):
+        paths[band] = folder / f"{band}.tif"
+        scale = 2 if band == "SCL" else 1
+        profile = {"tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "DEFLATE"}
+        with rasterio.open(
+            paths[band],
+            "w",
+            driver="GTiff",
+            width=data.shape[1],
+            height=data.shape[0],
+            count=1,
+            dtype=data.dtype,
+            crs="EPSG:32647",
+            nodata=0,
+            transform=transform @ Affine.scale(scale),
+            **profile,
+        ) as dst:
+            dst.write(data, 1)
+    return paths
+
+
+def _record(apply_offset: bool = True) -> SceneRecord:
+    return SceneRecord(
+        id="S2B_47PPR_20240115_0_L2A", tile="47PPR", datetime="2024-01-15T03:51:21Z",
+        platform="sentinel-2b", processing_baseline="05.10", apply_boa_offset=apply_offset,
+        cloud_cover=None, collection="sentinel-2-l2a", source_href="test",
+    )  # fmt: skip
+
+
+def _expected(paths: dict[str, Path], offset: int, model: str) -> dict[str, np.ndarray]:
+    """NDVI, LAI (x scale) and mask codes computed independently in float64."""
+    bands = {band: rasterio.open(path).read(1) for band, path in paths.items()}
+    scl = np.repeat(np.repeat(bands["SCL"], 2, 0), 2, 1)
+    red, nir, blue = ((bands[b].astype(float) + offset) / 10000 for b in ("B04", "B08", "B02"))
+    nodata = (bands["B04"] == 0) | (bands["B08"] == 0)
+    if model == "evi_boegh":
+        nodata |= bands["B02"] == 0
+    clear = ~np.isin(scl, MASKED) & ~nodata
+    with np.errstate(invalid="ignore", divide="ignore"):  # at nodata pixels only
+        ndvi = np.clip((nir - red) / (nir + red), -1, 1)
+    if model == "evi_boegh":
+        evi = np.clip(2.5 * (nir - red) / (nir + 6 * red - 7.5 * blue + 1), -1, 1)
+        lai = np.clip(3.618 * evi - 0.118, 0, 6)
+    else:
+        savi = 1.5 * (nir - red) / (nir + red + 0.5)
+        lai = np.clip(-np.log((0.69 - np.minimum(savi, 0.6899)) / 0.59) / 0.91, 0, 6)
+    codes = masking.mask_lookup(frozenset(MASKED))[scl]
+    codes[nodata] = MASK_NODATA
+    return {"ndvi": ndvi, "lai": lai, "mask": codes, "clear": clear}
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "model", "apply_offset"),
+    [(530, 1062, "savi_metric", True), (1100, 386, "evi_boegh", False)],
+)
+def test_process_scene_matches_an_independent_computation(
+    tmp_path: Path, width: int, height: int, model: str, apply_offset: bool
+) -> None:
+    bands = _scene(tmp_path / "in", width, height)
+    needed = {"B04", "B08", "SCL"} | ({"B02"} if model == "evi_boegh" else set())
+    paths = {band: path for band, path in bands.items() if band in needed}
+    outputs = {name: tmp_path / "out" / f"{name}.tif" for name in ("ndvi", "lai", "mask")}
+    options = ProcessingOptions(
+        products=("ndvi", "lai", "mask"), lai_model=model, cog=COGOptions(blocksize=256)
+    )
+    results = process_scene(_record(apply_offset), paths, outputs, options, tmp_path / "scratch")
+
+    expected = _expected(bands, -1000 * apply_offset, model)
+    clear = expected["clear"]
+    assert 0.3 < clear.mean() < 0.95
+    for name, quantum in (("ndvi", 1e-4), ("lai", 1e-3)):
+        with rasterio.open(outputs[name]) as src:
+            stored = src.read(1)
+            assert src.scales == (PRODUCTS[name].scale,) and src.nodata == -32768
+            assert src.overviews(1) == [2, 4, 8]  # down to one 256 px block
+        np.testing.assert_allclose(
+            stored[clear] * quantum, expected[name][clear], atol=quantum / 2 + 2e-6
+        )
+        assert (stored[~clear] == -32768).all()
+        decoded = stored[clear] * quantum
+        stats = results[name].statistics
+        assert stats["valid_percent"] == pytest.approx(100 * clear.mean(), abs=1e-4)
+        assert stats["mean"] == pytest.approx(decoded.mean(), abs=1e-6)
+        assert stats["minimum"] == pytest.approx(decoded.min(), abs=1e-9)
+        assert stats["maximum"] == pytest.approx(decoded.max(), abs=1e-9)
+    with rasterio.open(outputs["mask"]) as src:
+        np.testing.assert_array_equal(src.read(1), expected["mask"])
+    for name, path in outputs.items():
+        assert cog_validate(str(path), quiet=True)[0], name
+        assert results[name].shape == (height, width)
+    assert not any((tmp_path / "scratch").iterdir())  # no level files left behind
+
+
+def test_process_scene_does_not_depend_on_strip_or_chunk_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = _scene(tmp_path / "in", 600, 1030)
+    paths.pop("B02")
+    options = ProcessingOptions(products=("ndvi", "lai", "mask"), cog=COGOptions(blocksize=256))
+
+    def run(label: str) -> tuple[dict[str, bytes], dict]:
+        outputs = {name: tmp_path / label / f"{name}.tif" for name in options.products}
+        results = process_scene(_record(), paths, outputs, options, tmp_path / "scratch")
+        return {name: path.read_bytes() for name, path in outputs.items()}, {
+            name: result.statistics for name, result in results.items()
+        }
+
+    reference = run("default")
+    monkeypatch.setattr(processing, "STRIP_ROWS", 256)
+    monkeypatch.setattr(processing, "CHUNK_ROWS", 10)
+    monkeypatch.setattr(overviews, "CHUNK_ROWS", 6)
+    files, stats = run("small")
+    assert files == reference[0]  # byte for byte, overviews included
+    for name, values in stats.items():
+        assert values == pytest.approx(reference[1][name], rel=1e-12)
+
+
+def test_process_scene_leaves_no_product_when_a_band_is_unreadable(tmp_path: Path) -> None:
+    paths = _scene(tmp_path / "in", 300, 300)
+    paths["B08"].write_bytes(b"not a tiff")
+    outputs = {name: tmp_path / "out" / f"{name}.tif" for name in ("ndvi", "mask")}
+    with pytest.raises(processing.ProcessingError, match="cannot read a band"):
+        process_scene(_record(), paths, outputs, ProcessingOptions(("ndvi", "mask")), tmp_path)
+    assert not any(path.exists() for path in outputs.values())
+
+
+def test_process_scene_rejects_bands_on_different_grids(tmp_path: Path) -> None:
+    paths = _scene(tmp_path / "in", 300, 300)
+    other = _scene(tmp_path / "other", 320, 300)
+    paths["B08"] = other["B08"]
+    with pytest.raises(processing.ProcessingError, match="does not share the grid"):
+        process_scene(
+            _record(), paths, {"ndvi": tmp_path / "n.tif"}, ProcessingOptions(("ndvi",)), tmp_path
+        )
+
+
+def test_level_files_use_the_configured_codec_and_predictor() -> None:
+    options = COGOptions.from_config(
+        {"compression": "DEFLATE", "level": 12, "blocksize": 256, "overview_resampling": "mode",
+         "threads": 1}
+    )  # fmt: skip
+    profile = level_profile(NDVI, options)
+    assert profile["compress"] == "DEFLATE" and profile["zlevel"] == "9"
+    assert profile["predictor"] == 2 and profile["blockxsize"] == 256
+    assert level_profile(MASK, options)["predictor"] == 1
+    assert level_profile(NDVI, COGOptions())["zstd_level"] == "1"
+    assert "zlevel" not in level_profile(NDVI, COGOptions(compression="LZW"))
