@@ -1,7 +1,12 @@
 # raw2ready: the DAG of a Sentinel-2 reprocessing campaign. Logic lives in src/raw2ready.
 #   snakemake --configfile config/demo.yaml --cores 2
+import os
+
 from raw2ready.errors import Raw2ReadyError
 from raw2ready.workflow import load_campaign
+
+# With --sdm conda, envs/*.post-deploy.sh installs raw2ready from this checkout into each env.
+os.environ.setdefault("RAW2READY_SOURCE", workflow.basedir)
 
 try:
     CAMPAIGN = load_campaign(config, workflow.configfiles)

@@ -11,7 +11,7 @@ rule tile_catalog:
     log:
         CAMPAIGN.log("tile_catalog/{tile}"),
     conda:
-        "../envs/raw2ready.yaml"
+        "../envs/processing.yaml"
     resources:
         mem_mb=1000,
         runtime=30,
@@ -37,7 +37,7 @@ rule collection:
     log:
         CAMPAIGN.log("collection"),
     conda:
-        "../envs/raw2ready.yaml"
+        "../envs/processing.yaml"
     resources:
         mem_mb=2000,
         runtime=60,

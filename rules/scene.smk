@@ -17,7 +17,7 @@ rule scene:
         CAMPAIGN.log("scene/{tile}/{year}/{quarter}/{month}/{scene}"),
     retries: 2
     conda:
-        "../envs/raw2ready.yaml"
+        "../envs/processing.yaml"
     threads: 2
     resources:
         mem_mb=1000,

@@ -9,7 +9,7 @@ checkpoint search:
         CAMPAIGN.log("search/{tile}"),
     retries: 2
     conda:
-        "../envs/raw2ready.yaml"
+        "../envs/search.yaml"
     resources:
         mem_mb=500,
         runtime=30,

@@ -12,7 +12,7 @@ rule sen2cor:
         CAMPAIGN.log("sen2cor/{tile}/{scene}"),
     retries: 1
     conda:
-        "../envs/raw2ready.yaml"
+        "../envs/processing.yaml"
     envmodules:
         *CAMPAIGN.settings.raw["processors"]["sen2cor"]["modules"],
     threads: 2

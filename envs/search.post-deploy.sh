@@ -1,0 +1,1 @@
+install-raw2ready.sh
