@@ -96,6 +96,9 @@ class FaultyFileServer(LocalServer):
             def do_HEAD(self) -> None:
                 server.handle(self, head=True)
 
+            def do_POST(self) -> None:
+                server.handle_post(self)
+
         super().__init__(Handler)
 
     def __enter__(self) -> FaultyFileServer:
@@ -176,6 +179,11 @@ class FaultyFileServer(LocalServer):
                 handler.connection.close()
             return
         handler.wfile.write(payload)
+
+    def handle_post(self, handler: http.server.BaseHTTPRequestHandler) -> None:
+        """POST: a file server has nothing to accept (subclasses serve forms)."""
+        self.requests.append(Request(handler.command, handler.path, dict(handler.headers)))
+        self._send_status(handler, 405)
 
     @staticmethod
     def _send_status(

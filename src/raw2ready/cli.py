@@ -86,6 +86,7 @@ def check_config(configfile: Path) -> None:
 @click.option("--output", type=click.Path(path_type=Path), required=True)
 def search(configfile: Path | None, settings_json: str | None, tile: str, output: Path) -> None:
     """Search the archive for one tile and write its inventory."""
+    from raw2ready.download import DownloadOptions
     from raw2ready.inventory import write_inventory
     from raw2ready.sources.search import SearchQuery, search_archive
 
@@ -96,7 +97,11 @@ def search(configfile: Path | None, settings_json: str | None, tile: str, output
         max_cloud_cover=float(settings.raw["max_cloud_cover"]),
         collection=archive["collection"], bands=settings.bands,
     )  # fmt: skip
-    result = search_archive(archive, query)
+    retries = settings.raw["download"]  # catalogue requests retry like downloads (CDSE OData)
+    options = DownloadOptions(
+        retries["attempts"], retries["backoff_seconds"], retries["timeout_seconds"]
+    )
+    result = search_archive(archive, query, options)
     changed = write_inventory(output, result.records)
     log.info(
         "inventory %s: %d scene(s)%s",

@@ -1,9 +1,11 @@
 """Fetch a scene's band assets into the work area: resumable, verified, atomic, with retries.
 
 Every scheme an archive uses is served: local paths and file:// (copied), http(s) (streamed
-with requests; Planetary Computer blob URLs are signed just in time, so tokens never land in
-inventories), s3:// (boto3, `sources.s3`) and sentinelhub:// (Process API,
-`sources.sentinelhub`). Bytes go to a hidden `.NAME.partial` file beside the target.
+with requests; Planetary Computer blob URLs are signed just in time and CDSE product downloads
+get a Keycloak bearer token, so tokens never land in inventories), s3:// (boto3,
+`sources.s3`; a folder such as `s3://eodata/.../NAME.SAFE/` is fetched object by object and
+packed into one zip) and sentinelhub:// (Process API, `sources.sentinelhub`). Bytes go to a
+hidden `.NAME.partial` file beside the target.
 Transient failures (timeouts, stalls, resets, truncated bodies, 429, 5xx) are retried with
 exponential backoff and jitter, honouring Retry-After, and resume from the bytes already
 there (Range, guarded by the object's ETag). A file appears under its final name only after
@@ -24,6 +26,7 @@ import logging
 import os
 import shutil
 import time
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,6 +48,7 @@ from raw2ready.errors import DownloadError
 from raw2ready.scene import BandAsset, SceneRecord
 
 if TYPE_CHECKING:
+    from raw2ready.sources.cdse_auth import CdseSettings, TokenSource
     from raw2ready.sources.s3 import S3Settings
     from raw2ready.sources.sentinelhub import SentinelHubSettings
 
@@ -71,11 +75,13 @@ class DownloadOptions:
     timeout_seconds: float = 60.0
     s3: S3Settings | None = None
     sentinelhub: SentinelHubSettings | None = None
+    cdse: CdseSettings | None = None
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
 
     @classmethod
     def from_config(cls, download: dict[str, Any], archive: dict[str, Any]) -> DownloadOptions:
         """Options from the validated `download` and `archive` sections of a campaign."""
+        from raw2ready.sources.cdse_auth import CdseSettings
         from raw2ready.sources.s3 import S3Settings
         from raw2ready.sources.sentinelhub import SentinelHubSettings
 
@@ -89,6 +95,7 @@ class DownloadOptions:
                 if archive["kind"] == "sentinelhub"
                 else None
             ),
+            cdse=CdseSettings.from_config(archive.get("cdse", {})),
         )
 
 
@@ -219,6 +226,39 @@ def _wait(options: DownloadOptions) -> Callable[[RetryCallState], float]:
     return wait
 
 
+def retrying(options: DownloadOptions) -> Retrying:
+    """The one retry policy of every request: TransientError retried with backoff/Retry-After."""
+    return Retrying(
+        retry=retry_if_exception_type(TransientError),
+        stop=stop_after_attempt(options.attempts),
+        wait=_wait(options),
+        sleep=options.sleep,
+        before_sleep=_log_retry,
+        reraise=True,
+    )
+
+
+def _log_retry(state: RetryCallState) -> None:
+    """One warning per failed attempt, with the wait chosen."""
+    error = state.outcome.exception() if state.outcome else None
+    wait = state.next_action.sleep if state.next_action else 0.0
+    log.warning("attempt %d failed (%s); retrying in %.1f s", state.attempt_number, error, wait)
+
+
+def raise_if_transient(response: requests.Response, shown: str) -> None:
+    """TransientError (with the server's Retry-After) for statuses worth retrying."""
+    if response.status_code in _RETRY_STATUS:
+        raise TransientError(
+            f"{shown}: HTTP {response.status_code}",
+            retry_after_seconds(response.headers.get("Retry-After")),
+        )
+
+
+def is_folder_href(href: str) -> bool:
+    """True for an S3 folder (`s3://bucket/prefix/`): a product stored as separate objects."""
+    return href.startswith("s3://") and href.endswith("/")
+
+
 class Fetcher:
     """Fetches band assets of any supported scheme; one per scene, to reuse connections."""
 
@@ -226,6 +266,7 @@ class Fetcher:
         self.options = options
         self._session: requests.Session | None = None
         self._s3_client: Any = None
+        self._cdse_tokens: TokenSource | None = None
 
     # ---- one asset ---------------------------------------------------------------------------
 
@@ -239,17 +280,11 @@ class Fetcher:
                 log.warning("re-fetching %s: the existing copy fails verification", final)
                 final.unlink()
         final.parent.mkdir(parents=True, exist_ok=True)
+        if is_folder_href(asset.href):
+            return self._fetch_folder(asset.href, final)
         partial = partial_path(final)
-        retrying = Retrying(
-            retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(self.options.attempts),
-            wait=_wait(self.options),
-            sleep=self.options.sleep,
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
         try:
-            retrying(self._attempt, asset, partial)
+            retrying(self.options)(self._attempt, asset, partial)
         except TransientError as exc:
             kept = partial.stat().st_size if partial.exists() else 0
             raise DownloadError(
@@ -260,12 +295,32 @@ class Fetcher:
         _state_path(partial).unlink(missing_ok=True)
         return final
 
-    @staticmethod
-    def _log_retry(state: RetryCallState) -> None:
-        """One warning per failed attempt, with the wait chosen."""
-        error = state.outcome.exception() if state.outcome else None
-        wait = state.next_action.sleep if state.next_action else 0.0
-        log.warning("attempt %d failed (%s); retrying in %.1f s", state.attempt_number, error, wait)
+    def _fetch_folder(self, href: str, final: Path) -> Path:
+        """An S3 folder as one stored zip at `final`, its objects fetched one by one.
+
+        Each object is fetched (retried, resumable, size-checked) into a hidden staging
+        folder under a name derived from its key, so no key can place a file anywhere; the
+        keys become the zip's member names under the folder's own name, where the SAFE
+        checks (zip-slip, CRC, manifest checksums) judge them like those of any archive.
+        """
+        from raw2ready.sources.s3 import list_folder
+
+        try:
+            objects = retrying(self.options)(list_folder, self._s3(), self._s3_settings(), href)
+        except TransientError as exc:
+            raise DownloadError(f"{exc} (gave up after {self.options.attempts} attempts)") from exc
+        staging = final.with_name(f".{final.name}.objects")
+        staged = [
+            self.fetch(BandAsset(item.href, item.size), staging / item.digest) for item in objects
+        ]
+        partial = partial_path(final)
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for item, path in zip(objects, staged, strict=True):
+                archive.write(path, item.member)
+        os.replace(partial, final)
+        shutil.rmtree(staging, ignore_errors=True)
+        log.info("%s: %d objects packed into %s", href, len(objects), final.name)
+        return final
 
     def _attempt(self, asset: BandAsset, partial: Path) -> None:
         """One try: transfer (resuming when possible), then verify the whole file."""
@@ -372,7 +427,7 @@ class Fetcher:
     def _http_body(self, href: str, offset: int, validator: str | None) -> Iterator[Body]:
         """GET `href` from `offset` (If-Range guarded); classify failures."""
         url = self._signed(href)
-        headers = {"Accept-Encoding": "identity"}
+        headers = {"Accept-Encoding": "identity", **self._authorization(href)}
         if offset:
             headers["Range"] = f"bytes={offset}-"
             if validator:
@@ -393,10 +448,10 @@ class Fetcher:
         """The body of a response, or the error its status means."""
         status = response.status_code
         shown = shown_href(href)
-        if status in _RETRY_STATUS:
-            raise TransientError(
-                f"{shown}: HTTP {status}", retry_after_seconds(response.headers.get("Retry-After"))
-            )
+        raise_if_transient(response, shown)
+        if status == 401 and self._cdse_tokens is not None and self._authorization(href):
+            self._cdse_tokens.expire()
+            raise TransientError(f"{shown}: HTTP 401 (access token expired or revoked; renewing)")
         if status == 403 and url != href:
             from raw2ready.sources.planetary_computer import forget_token
 
@@ -420,17 +475,39 @@ class Fetcher:
             start, total = 0, int(length) if length and length.isdigit() else None
         return Body(start, total, validator, response.iter_content(_CHUNK))
 
+    def _authorization(self, href: str) -> dict[str, str]:
+        """A bearer token header for CDSE product downloads (Keycloak), else nothing."""
+        cdse = self.options.cdse
+        if cdse is None or not cdse.serves(href):
+            return {}
+        if self._cdse_tokens is None:
+            from raw2ready.sources.cdse_auth import TokenSource
+
+            self._cdse_tokens = TokenSource(cdse, self.session, self.options.timeout_seconds)
+        return {"Authorization": f"Bearer {self._cdse_tokens.access_token()}"}
+
     # ---- S3 and Sentinel Hub -----------------------------------------------------------------
+
+    def _s3_settings(self) -> S3Settings:
+        """The campaign's S3 settings (defaults: plain AWS)."""
+        from raw2ready.sources.s3 import S3Settings
+
+        return self.options.s3 or S3Settings()
+
+    def _s3(self) -> Any:
+        """One boto3 client per fetcher."""
+        from raw2ready.sources.s3 import make_client
+
+        if self._s3_client is None:
+            self._s3_client = make_client(self._s3_settings(), self.options.timeout_seconds)
+        return self._s3_client
 
     @contextlib.contextmanager
     def _s3_body(self, href: str, offset: int, validator: str | None) -> Iterator[Body]:
         """GET an s3:// object from `offset` with the campaign's S3 settings."""
-        from raw2ready.sources.s3 import S3Settings, make_client, open_object
+        from raw2ready.sources.s3 import open_object
 
-        settings = self.options.s3 or S3Settings()
-        if self._s3_client is None:
-            self._s3_client = make_client(settings, self.options.timeout_seconds)
-        with open_object(self._s3_client, settings, href, offset, validator) as body:
+        with open_object(self._s3(), self._s3_settings(), href, offset, validator) as body:
             yield body
 
     def _sentinelhub_settings(self, href: str) -> SentinelHubSettings:

@@ -22,7 +22,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -440,6 +440,23 @@ def acquisition(product_id: str) -> tuple[str, str, str, str]:
     if not match:
         raise ItemError(f"'{product_id}' is not a Sentinel-2 L1C/L2A product name")
     return match["mission"], match["sensing"], match["orbit"], match["tile"]
+
+
+def one_per_acquisition(records: Iterable[SceneRecord]) -> list[SceneRecord]:
+    """The product serving each acquisition: its L2A over its L1C (Sen2Cor is then never
+    needed), and among several of a level the latest processing; in date order."""
+    chosen: dict[tuple[str, str, str, str], SceneRecord] = {}
+    for record in records:
+        key = acquisition(record.id)
+        current = chosen.get(key)
+        if current is None or _rank(record) > _rank(current):
+            chosen[key] = record
+    return sorted(chosen.values(), key=lambda r: (r.datetime, r.id))
+
+
+def _rank(record: SceneRecord) -> tuple[bool, str]:
+    """L2A first, then the product name (the baseline and generation time sort in it)."""
+    return record.collection.endswith("-l2a"), record.id
 
 
 def _elements(root: ET.Element, name: str) -> Iterator[ET.Element]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from raw2ready.config import Settings
 from raw2ready.download import DownloadOptions, fetch
-from raw2ready.errors import ConfigError, ExternalToolError, ItemError
+from raw2ready.errors import ArchiveError, ConfigError, ExternalToolError, ItemError
 from raw2ready.external import SEN2COR, locate, run
 from raw2ready.layout import Layout
 from raw2ready.safe import (
@@ -136,13 +136,22 @@ def fetch_safe(record: SceneRecord, folder: Path, download: DownloadOptions) -> 
     return fetch(record.bands[SAFE_ASSET], folder / f"{record.id}.zip", download)
 
 
+def extract_fetched(archive: Path, destination: Path) -> Path:
+    """Check and extract a fetched SAFE zip; a rejected one is deleted, so a retry refetches."""
+    try:
+        return extract_safe(archive, destination)
+    except ArchiveError:
+        archive.unlink(missing_ok=True)
+        raise
+
+
 def l2a_product(
     settings: Settings, record: SceneRecord, layout: Layout, download: DownloadOptions
 ) -> Path:
     """The L2A SAFE folder of a SAFE scene, extracting or running Sen2Cor only when needed."""
     if record.collection != L1C_COLLECTION:
         archive = fetch_safe(record, layout.downloads(record), download)
-        return extract_safe(archive, layout.scratch(record) / "safe")
+        return extract_fetched(archive, layout.scratch(record) / "safe")
     if settings.raw["processors"]["l2a"] != "sen2cor":
         raise ConfigError(
             f"scene {record.id} is Level-1C and the archive has no L2A of it; set "
@@ -156,7 +165,7 @@ def l2a_product(
     archive = fetch_safe(record, layout.downloads(record), download)
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".l1c-", dir=target) as scratch:
-        l1c = extract_safe(archive, Path(scratch))
+        l1c = extract_fetched(archive, Path(scratch))
         log_file = layout.tool_log(record, "L2A_Process")
         return run_sen2cor(l1c, target, Sen2CorOptions.from_settings(settings), log_file)
 

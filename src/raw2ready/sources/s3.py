@@ -5,12 +5,16 @@ Endpoint, region, addressing style and requester-pays come from the campaign con
 AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), a named profile, or a credentials file whose *path*
 the config gives: never from the config itself, never logged. botocore's own retries are
 off, so one retry policy (download.py: backoff, jitter, resume) governs every scheme.
+Products stored as folders (CDSE keeps each SAFE as `s3://eodata/.../NAME.SAFE/`) are listed
+here and fetched object by object by download.py.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
+import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +114,50 @@ def _classify(exc: Exception, href: str, offset: int) -> Exception:
         retry_after = retry_after_seconds(meta.get("HTTPHeaders", {}).get("retry-after"))
         return TransientError(f"{href}: S3 {code or status}", retry_after)
     return DownloadError(f"{href}: S3 {code or status}: {error.get('Message', '')}".rstrip(": "))
+
+
+@dataclass(frozen=True)
+class FolderObject:
+    """One object of an S3 folder: where it is, its size, its member name in the zip."""
+
+    href: str
+    size: int
+    member: str
+
+    @property
+    def digest(self) -> str:
+        """A file name for the object's bytes that no key can steer (its staging name)."""
+        return hashlib.sha256(self.member.encode()).hexdigest()[:32]
+
+
+def list_folder(client: Any, settings: S3Settings, href: str) -> list[FolderObject]:
+    """Every object under an s3:// folder, named `FOLDER/relative/key` (the folder's own name
+    first, as in the archives' zips); errors classified like object reads."""
+    from botocore.exceptions import ClientError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
+    bucket, prefix = split_s3_href(href)
+    folder = posixpath.basename(prefix.rstrip("/"))
+    request: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+    if settings.requester_pays:
+        request["RequestPayer"] = "requester"
+    objects: list[FolderObject] = []
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(**request):
+            for entry in page.get("Contents", []):
+                key = entry["Key"]
+                if key.endswith("/"):  # a folder marker, not a file
+                    continue
+                member = f"{folder}/{key[len(prefix) :]}"
+                objects.append(FolderObject(f"s3://{bucket}/{key}", int(entry["Size"]), member))
+    except ClientError as exc:
+        raise _classify(exc, href, 0) from exc
+    except BotoConnectionError as exc:
+        raise TransientError(f"{href}: {type(exc).__name__}: {exc}") from exc
+    if not objects:
+        raise DownloadError(f"{href}: no objects under this folder")
+    log.info("%s: %d objects", href, len(objects))
+    return objects
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 from raw2ready.errors import ArchiveError, ItemError, SearchError
-from raw2ready.safe import SAFE_ASSET, SafeMetadata, acquisition, read_archive_metadata
+from raw2ready.safe import SAFE_ASSET, SafeMetadata, one_per_acquisition, read_archive_metadata
 from raw2ready.scene import BandAsset, SceneRecord
 from raw2ready.sources.search import SearchQuery, SearchResult
 
@@ -40,7 +40,7 @@ def safe_folder_search(folder: str, query: SearchQuery) -> SearchResult:
             f"archive.collection '{query.collection}' is not one a SAFE folder holds; "
             f"use {' or '.join(COLLECTIONS)}"
         )
-    chosen: dict[tuple[str, ...], tuple[tuple[bool, str], SceneRecord]] = {}
+    candidates: list[SceneRecord] = []
     rejected: list[tuple[str, str]] = []
     for archive in sorted(root.rglob("*.zip")):
         try:
@@ -54,13 +54,8 @@ def safe_folder_search(folder: str, query: SearchQuery) -> SearchResult:
             log.warning("skipping %s: %s", archive.name, exc)
             rejected.append((archive.name, str(exc)))
             continue
-        rank = (meta.level == "L2A", meta.product_id)
-        key = acquisition(meta.product_id)
-        if key not in chosen or rank > chosen[key][0]:
-            chosen[key] = (rank, record)
-    records = sorted(
-        (record for _rank, record in chosen.values()), key=lambda r: (r.datetime, r.id)
-    )
+        candidates.append(record)
+    records = one_per_acquisition(candidates)
     log.info(
         "tile %s: %d scene(s) in SAFE folder %s, %d zip(s) rejected",
         query.tile, len(records), folder, len(rejected),

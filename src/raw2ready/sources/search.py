@@ -1,8 +1,9 @@
 """Search an archive for a tile's scenes and normalize them into scene records.
 
 Archive kinds: a static STAC catalog (walked with pystac, on disk or over HTTP), a STAC API
-(searched with pystac-client, page by page), Sentinel Hub (`sources.sentinelhub`) and a
-folder of SAFE zips (`sources.safe_folder`). All end in the same canonical records.
+(searched with pystac-client, page by page), Sentinel Hub (`sources.sentinelhub`), a
+folder of SAFE zips (`sources.safe_folder`) and the CDSE OData catalogue of SAFE products
+(`sources.cdse_odata`). All end in the same canonical records.
 
 On a STAC API the tile is filtered server-side where the API can: by the property its
 provider uses (`grid:code` on Earth Search v1 and CDSE, `s2:mgrs_tile` on Planetary
@@ -19,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import pystac
@@ -35,6 +36,9 @@ from raw2ready.errors import ConfigError, ItemError, SearchError
 from raw2ready.grid import TILE_EXTENT_M, Tile, parse_tile
 from raw2ready.scene import SceneRecord
 from raw2ready.sources.normalize import normalize_item, tile_id
+
+if TYPE_CHECKING:
+    from raw2ready.download import DownloadOptions
 
 log = logging.getLogger(__name__)
 
@@ -239,11 +243,22 @@ def stac_api_items(
         raise SearchError(f"STAC API {url} is unreachable: {exc}") from exc
 
 
-def search_archive(archive: Mapping[str, Any], query: SearchQuery) -> SearchResult:
-    """Search the configured archive (the validated `archive` section) for one tile."""
+def search_archive(
+    archive: Mapping[str, Any], query: SearchQuery, options: DownloadOptions | None = None
+) -> SearchResult:
+    """Search the configured archive (the validated `archive` section) for one tile.
+
+    `options` sets the retries of archives whose search requests use download.py's retry
+    policy (CDSE OData); defaults otherwise.
+    """
     kind, url = archive["kind"], archive["url"]
     page_size = int(archive.get("page_size", 200))
-    if kind == "safe_folder":
+    if kind == "cdse_odata":
+        from raw2ready.download import DownloadOptions
+        from raw2ready.sources.cdse_odata import cdse_odata_search  # it imports this module
+
+        result = cdse_odata_search(dict(archive), query, options or DownloadOptions())
+    elif kind == "safe_folder":
         from raw2ready.sources.safe_folder import safe_folder_search  # it imports this module
 
         result = safe_folder_search(url, query)
