@@ -1,20 +1,22 @@
-"""Per-scene processing pieces: strips, encoding, SCL masks, statistics, overviews, COG layout,
-and the whole chain on small scenes of awkward sizes against an independent numpy result."""
+"""Per-scene processing pieces: strips, encoding, SCL masks, statistics, overviews, the
+streamed COG, and the whole chain on small scenes of awkward sizes against numpy."""
 
 from __future__ import annotations
 
 import itertools
 import math
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
+import zstandard
 from affine import Affine
 from rio_cogeo.cogeo import cog_validate
 
 from raw2ready import indices, masking, overviews, processing, tiff
-from raw2ready.cog import COGOptions, level_profile
+from raw2ready.cog import COGOptions, COGWriter, creation_options, tile_compressor
 from raw2ready.masking import MASK_CLEAR, MASK_CLOUD, MASK_NODATA, MASK_OTHER, MASK_SHADOW
 from raw2ready.processing import ProcessingOptions, RunningStatistics, encode, process_scene
 from raw2ready.products import PRODUCTS
@@ -142,13 +144,17 @@ def test_statistics_of_encoded_blocks_equal_those_of_the_decoded_values(spec) ->
     ]
     blocks[0][0, :20] = spec.nodata
     blocks[1][:] = spec.nodata  # an all-nodata block counts only as pixels
-    stats = RunningStatistics()
+    stats = RunningStatistics(moments=spec is not MASK)
     for block in blocks:
         stats.add_encoded(block, spec)
     everything = np.concatenate([block.ravel() for block in blocks])
     valid = everything[everything != spec.nodata].astype(np.float64) * spec.scale + spec.offset
     expected = _reference_stats(valid, everything.size)
-    for key, value in stats.as_stac().items():  # as_stac rounds to 6 (percent: 4) decimals
+    reported = stats.as_stac()
+    assert reported.keys() == (
+        {"minimum", "maximum", "valid_percent"} if spec is MASK else expected.keys()
+    )
+    for key, value in reported.items():  # as_stac rounds to 6 (percent: 4) decimals
         assert value == pytest.approx(expected[key], abs=5e-5 if key == "valid_percent" else 5e-7)
 
 
@@ -243,61 +249,64 @@ def test_pyramid_gives_the_same_levels_for_any_block_heights(reducer) -> None:
 # ------------------------------------------------------------------------------- COG layout
 
 
-def _level_file(path: Path, data: np.ndarray, **profile) -> None:
-    height, width = data.shape
-    creation = {"tiled": True, "blockxsize": 64, "blockysize": 64, "compress": "ZSTD"}
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=width,
-        height=height,
-        count=1,
-        dtype=data.dtype,
-        nodata=-32768,
-        predictor=2,
-        **creation,
-        **profile,
-    ) as dst:
-        dst.write(data, 1)
-
-
-@pytest.mark.parametrize("bigtiff", [False, True])
-def test_write_cog_lays_out_compressed_levels_as_a_valid_cog(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bigtiff: bool
+@pytest.mark.parametrize(
+    ("compression", "bigtiff"), [("ZSTD", False), ("DEFLATE", False), ("ZSTD", True)]
+)
+def test_cog_writer_streams_blocks_into_a_valid_cog(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compression: str, bigtiff: bool
 ) -> None:
-    if bigtiff:  # any size above the limit switches to BigTIFF
+    if bigtiff:  # any file above the limit is written as BigTIFF
         monkeypatch.setattr(tiff, "CLASSIC_LIMIT", 1000)
     rng = np.random.default_rng(9)
-    full = rng.integers(-3000, 3000, size=(300, 200)).astype(np.int16)
-    levels = [full, full[::2, ::2], full[::4, ::4]]
+    image = rng.integers(-3000, 3000, size=(521, 700)).astype(np.int16)
+    image[rng.random(image.shape) < 0.05] = NDVI.nodata
+    image[100:180, 200:330] = NDVI.nodata
     transform = Affine(10, 0, 500000, 0, -10, 1600000)
-    paths = [tmp_path / f"level{k}.tif" for k in range(3)]
-    _level_file(paths[0], levels[0], crs="EPSG:32647", transform=transform)
-    with rasterio.open(paths[0], "r+") as dst:
-        dst.scales, dst.offsets = (0.0001,), (0.0,)
-        dst.set_band_description(1, "NDVI")
-    for factor, path, data in zip((2, 4), paths[1:], levels[1:], strict=True):
-        _level_file(path, data, transform=transform @ Affine.scale(factor))
-    images = [tiff.image_of(paths[0])] + [tiff.image_of(p, tiff.OVERVIEW_TAGS) for p in paths[1:]]
-    out = tmp_path / "cog.tif"
-    tiff.write_cog(out, images)
+    grid = {
+        "width": 700,
+        "height": 521,
+        "crs": rasterio.CRS.from_epsg(32647),
+        "transform": transform,
+    }
+    options = COGOptions(compression=compression, level=3, blocksize=128)
+    out = tmp_path / "out" / "ndvi.tif"
+    writer = COGWriter(out, NDVI, grid, options, tmp_path / "scratch")
+    top = 0
+    for height in (100, 37, 1, 250, 133):
+        writer.write(image[top : top + height])
+        top += height
+    assert writer.close() == out
 
     valid, errors, _warnings = cog_validate(str(out), quiet=True)
     assert valid, errors
     with out.open("rb") as handle:
         assert handle.read(4) == (b"II+\0" if bigtiff else b"II*\0")
     with rasterio.open(out) as src:
-        assert src.overviews(1) == [2, 4]
-        assert src.block_shapes == [(64, 64)]
+        assert src.overviews(1) == [2, 4, 8]
+        assert src.block_shapes == [(128, 128)]
+        assert src.compression.name == compression.lower()
+        assert src.tags(ns="IMAGE_STRUCTURE")["PREDICTOR"] == "2"
         assert src.crs.to_epsg() == 32647 and src.transform == transform
-        assert src.scales == (0.0001,) and src.nodata == -32768
-        assert src.descriptions == ("NDVI",)
+        assert src.scales == (NDVI.scale,) and src.nodata == NDVI.nodata
+        assert src.descriptions == (NDVI.title,)
         assert "LAYOUT=IFDS_BEFORE_DATA" in src.get_tag_item("GDAL_STRUCTURAL_METADATA", "TIFF")
-        np.testing.assert_array_equal(src.read(1), full)
-    for level in (1, 2):
-        with rasterio.open(out, OVERVIEW_LEVEL=level - 1) as overview:
-            np.testing.assert_array_equal(overview.read(1), levels[level])
+        np.testing.assert_array_equal(src.read(1), image)
+    expected = image
+    for level in range(3):
+        expected = _reference_average(expected, NDVI.nodata)
+        with rasterio.open(out, OVERVIEW_LEVEL=level) as overview:
+            assert overview.nodata == NDVI.nodata
+            np.testing.assert_array_equal(overview.read(1), expected)
+    assert not any((tmp_path / "scratch").iterdir())
+
+
+def test_cog_writer_leaves_nothing_when_discarded(tmp_path: Path) -> None:
+    grid = {"width": 300, "height": 300, "crs": None, "transform": Affine(1, 0, 0, 0, -1, 0)}
+    out = tmp_path / "mask.tif"
+    writer = COGWriter(out, MASK, grid, COGOptions(blocksize=256), tmp_path / "scratch")
+    writer.write(np.zeros((100, 300), np.uint8))
+    writer.discard()
+    assert not out.exists() and not any((tmp_path / "scratch").iterdir())
 
 
 # ------------------------------------------------------------------------------- whole chain
@@ -466,14 +475,15 @@ def test_process_scene_rejects_bands_on_different_grids(tmp_path: Path) -> None:
         )
 
 
-def test_level_files_use_the_configured_codec_and_predictor() -> None:
-    options = COGOptions.from_config(
-        {"compression": "DEFLATE", "level": 12, "blocksize": 256, "overview_resampling": "mode",
-         "threads": 1}
-    )  # fmt: skip
-    profile = level_profile(NDVI, options)
-    assert profile["compress"] == "DEFLATE" and profile["zlevel"] == "9"
-    assert profile["predictor"] == 2 and profile["blockxsize"] == 256
-    assert level_profile(MASK, options)["predictor"] == 1
-    assert level_profile(NDVI, COGOptions())["zstd_level"] == "1"
-    assert "zlevel" not in level_profile(NDVI, COGOptions(compression="LZW"))
+@pytest.mark.parametrize("compression", ["ZSTD", "DEFLATE"])
+def test_tile_compressor_round_trips_and_caps_the_deflate_level(compression: str) -> None:
+    options = COGOptions(compression=compression, level=12)
+    data = np.arange(20000, dtype=np.int16).tobytes()
+    packed = tile_compressor(options)(data)
+    assert len(packed) < len(data)
+    if compression == "DEFLATE":
+        assert zlib.decompress(packed) == data
+        assert creation_options(NDVI, options)["LEVEL"] == "9"
+    else:
+        assert zstandard.ZstdDecompressor().decompress(packed) == data
+    assert creation_options(MASK, options)["PREDICTOR"] == "NO"

@@ -1,18 +1,23 @@
 """Cloud-Optimized GeoTIFF output: stream, build overviews, validate, place atomically.
 
-`COGWriter` takes a product's rows top to bottom. Each block of rows goes into a tiled
-GeoTIFF that GDAL compresses in worker threads while the next rows are computed, and
-through the overview pyramid (`overviews`), whose levels are made from rows already in
-memory and go to GeoTIFFs of their own. At the end `tiff.write_cog` copies the compressed
-tiles of all levels into COG order (IFDs first, smallest overview next, full resolution
-last) under a temporary name: nothing is compressed twice and the product is never read
-back. Only a file that passes rio-cogeo's validation is renamed into place. For a finished
-GeoTIFF, `translate_to_cog` lets GDAL's COG driver do all of it.
+`COGWriter` takes a product's rows top to bottom. The rows pass through the overview
+pyramid (`overviews`), so every level is made from rows already in memory; each level's
+rows are cut into tiles, differenced and compressed by worker threads while the next rows
+are computed, and the compressed tiles are appended to a scratch file. At the end
+`tiff.write_cog` copies them into COG order (IFDs first, smallest overview next, full
+resolution last) under a temporary name: every tile is compressed once and the product is
+never read back. Only a file that passes rio-cogeo's validation is renamed into place. For
+a finished GeoTIFF, `translate_to_cog` lets GDAL's COG driver do all of it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import zlib
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +25,7 @@ from typing import Any
 import numpy as np
 import rasterio
 import rasterio.shutil
-from affine import Affine
-from rasterio.windows import Window
+import zstandard
 from rio_cogeo.cogeo import cog_validate
 
 from raw2ready import tiff
@@ -61,13 +65,9 @@ def _predictor(spec: ProductSpec) -> bool:
     return spec.name != "mask"
 
 
-def _level(options: COGOptions) -> str | None:
-    """The codec level GDAL accepts (DEFLATE stops at 9; LZW has none)."""
-    if options.compression == "ZSTD":
-        return str(options.level)
-    if options.compression == "DEFLATE":
-        return str(min(options.level, 9))
-    return None
+def _level(options: COGOptions) -> int:
+    """The codec level (DEFLATE stops at 9, ZSTD at 22)."""
+    return min(options.level, 9) if options.compression == "DEFLATE" else options.level
 
 
 def creation_options(spec: ProductSpec, options: COGOptions) -> dict[str, str]:
@@ -80,22 +80,7 @@ def creation_options(spec: ProductSpec, options: COGOptions) -> dict[str, str]:
         "BIGTIFF": "IF_SAFER",
         "PREDICTOR": "YES" if _predictor(spec) else "NO",
     }
-    if _level(options):
-        result["LEVEL"] = _level(options)
-    return result
-
-
-def level_profile(spec: ProductSpec, options: COGOptions) -> dict[str, Any]:
-    """GTiff creation options of a level file: the product COG's tiling and encoding."""
-    result: dict[str, Any] = {
-        "driver": "GTiff", "count": 1, "dtype": spec.dtype, "nodata": spec.nodata,
-        "tiled": True, "blockxsize": options.blocksize, "blockysize": options.blocksize,
-        "compress": options.compression, "predictor": 2 if _predictor(spec) else 1,
-        "num_threads": str(options.threads), "bigtiff": "IF_SAFER",
-    }  # fmt: skip
-    level = _level(options)
-    if level:
-        result["zstd_level" if options.compression == "ZSTD" else "zlevel"] = level
+    result["LEVEL"] = str(_level(options))
     return result
 
 
@@ -148,13 +133,48 @@ def pyramid_reducer(spec: ProductSpec, options: COGOptions) -> Reducer:
     return average_2x2
 
 
+def tile_compressor(options: COGOptions) -> Callable[[bytes], bytes]:
+    """The codec of the product tiles; safe to call from several threads at once."""
+    level = _level(options)
+    if options.compression == "DEFLATE":
+        return lambda data: zlib.compress(data, level)
+    if options.compression != "ZSTD":
+        raise ValueError(f"no tile codec for {options.compression}")
+    local = threading.local()
+
+    def zstd(data: bytes) -> bytes:
+        if not hasattr(local, "compressor"):  # a ZstdCompressor serves one thread at a time
+            local.compressor = zstandard.ZstdCompressor(level=level)
+        return local.compressor.compress(data)
+
+    return zstd
+
+
+def georeferencing_tags(spec: ProductSpec, grid: dict[str, Any], scratch: Path) -> dict:
+    """GeoTIFF keys and GDAL metadata tags, as GDAL writes them for the product's grid."""
+    template = scratch / f".{spec.name}.template.tif"
+    profile = {"driver": "GTiff", "width": 1, "height": 1, "count": 1, "dtype": spec.dtype}
+    with rasterio.open(
+        template, "w", crs=grid["crs"], transform=grid["transform"], nodata=spec.nodata, **profile
+    ) as dst:
+        dst.scales, dst.offsets = (spec.scale,), (spec.offset,)
+        dst.set_band_description(1, spec.title)
+        if spec.unit:
+            dst.units = (spec.unit,)
+    try:
+        tags = tiff.read_ifd(template)
+    finally:
+        template.unlink(missing_ok=True)
+    return {code: tag for code, tag in tags.items() if code in tiff.GEOREFERENCING_TAGS}
+
+
 class COGWriter:
     """Streams one product, rows top to bottom, into a validated COG (see the module notes).
 
-    Each level goes into its own tiled GeoTIFF, compressed by GDAL's worker threads as the
-    rows arrive; `close` lays the levels out as one COG by copying their compressed tiles
-    (`tiff.write_cog`). Memory stays bounded by the rows handed to `write` and GDAL's block
-    cache, whatever the product's size.
+    Rows gather into one row of tiles per level; full rows of tiles are cut into tiles,
+    differenced (predictor 2) and compressed by a pool of `threads` threads, and their bytes
+    appended to one scratch file in the order they were cut. Memory stays bounded by one
+    row of tiles per level and the tiles in flight, whatever the product's size.
     """
 
     def __init__(
@@ -167,86 +187,104 @@ class COGWriter:
     ) -> None:
         self.final = final
         self.spec = spec
-        width, height, transform = grid["width"], grid["height"], grid["transform"]
-        self.shapes = [(width, height), *overview_shapes(width, height, options.blocksize)]
+        self.options = options
+        self.grid = grid
+        self.size = options.blocksize
+        width, height = grid["width"], grid["height"]
+        self.shapes = [(width, height), *overview_shapes(width, height, self.size)]
         scratch.mkdir(parents=True, exist_ok=True)
-        self.paths = [scratch / f"{final.stem}.{level}.tif" for level in range(len(self.shapes))]
-        self.rows = [0] * len(self.shapes)
-        profile = level_profile(spec, options)
-        self.datasets = []
-        for (level_width, level_height), path in zip(self.shapes, self.paths, strict=True):
-            scale = Affine.scale(width / level_width, height / level_height)
-            self.datasets.append(
-                rasterio.open(
-                    path,
-                    "w",
-                    width=level_width,
-                    height=level_height,
-                    crs=grid["crs"],
-                    transform=transform @ scale,
-                    **profile,
-                )
-            )
-        full = self.datasets[0]
-        full.scales, full.offsets = (spec.scale,), (spec.offset,)
-        full.set_band_description(1, spec.title)
-        if spec.unit:
-            full.units = (spec.unit,)
-        self.tile_rows = [
-            np.empty((min(options.blocksize, h), w), spec.dtype) for w, h in self.shapes
+        self.scratch = scratch
+        self.data_path = scratch / f"{final.stem}.tiles"
+        self.data = open(self.data_path, "wb", buffering=0)  # noqa: SIM115 (closed in close)
+        self.tiles: list[list[tuple[int, int]]] = [[] for _ in self.shapes]
+        self.tile_rows = [  # padded to whole tiles with nodata
+            np.full((self.size, -(-level_width // self.size) * self.size), spec.nodata, spec.dtype)
+            for level_width, _ in self.shapes
         ]
         self.filled = [0] * len(self.shapes)
+        self.rows = [0] * len(self.shapes)
+        self.compress = tile_compressor(options)
+        self.predictor = _predictor(spec)
+        self.pool = ThreadPoolExecutor(max(1, options.threads), thread_name_prefix="compress")
+        self.in_flight: deque[tuple[int, list[Future[bytes]]]] = deque()
         reducer = pyramid_reducer(spec, options)
-        self.pyramid = Pyramid(len(self.shapes) - 1, reducer, spec.nodata, self._write)
-
-    def _write(self, level: int, rows: np.ndarray) -> None:
-        """Append rows to one level, handing GDAL whole rows of tiles only.
-
-        Each tile is then compressed exactly once, never read back to be completed, and
-        the output does not depend on how the rows were split into blocks.
-        """
-        buffer, filled = self.tile_rows[level], self.filled[level]
-        size = buffer.shape[0]
-        while rows.shape[0]:
-            if filled == 0 and rows.shape[0] >= size:
-                whole = rows.shape[0] - rows.shape[0] % size
-                self._flush(level, rows[:whole])
-                rows = rows[whole:]
-                continue
-            taken = min(size - filled, rows.shape[0])
-            buffer[filled : filled + taken] = rows[:taken]
-            filled, rows = filled + taken, rows[taken:]
-            if filled == size:
-                self._flush(level, buffer)
-                filled = 0
-        self.filled[level] = filled
-
-    def _flush(self, level: int, rows: np.ndarray) -> None:
-        """Write rows (whole tile rows, or the last ones) to a level's file."""
-        top = self.rows[level]
-        window = Window(0, top, self.shapes[level][0], rows.shape[0])
-        self.datasets[level].write(rows, 1, window=window)
-        self.rows[level] = top + rows.shape[0]
+        self.pyramid = Pyramid(len(self.shapes) - 1, reducer, spec.nodata, self._add)
 
     def write(self, rows: np.ndarray) -> None:
         """Append the next full-resolution rows (encoded, the product's dtype)."""
-        self._write(0, rows)
+        self._add(0, rows)
         self.pyramid.add(rows)
 
+    def _add(self, level: int, rows: np.ndarray) -> None:
+        """Append rows to one level; cut and compress each row of tiles once it is full."""
+        buffer, width = self.tile_rows[level], self.shapes[level][0]
+        while rows.shape[0]:
+            if self.filled[level] == 0 and rows.shape[0] >= self.size and width % self.size == 0:
+                self._cut(level, rows[: self.size])  # whole tiles: cut from the rows directly
+                taken = self.size
+            else:
+                taken = min(self.size - self.filled[level], rows.shape[0])
+                buffer[self.filled[level] : self.filled[level] + taken, :width] = rows[:taken]
+                self.filled[level] += taken
+                if self.filled[level] == self.size:
+                    self._cut(level, buffer)
+            self.rows[level] += taken
+            rows = rows[taken:]
+
+    def _cut(self, level: int, tile_row: np.ndarray) -> None:
+        """Queue the compression of a row of tiles (rows below `filled` are padding)."""
+        if self.filled[level]:
+            tile_row[self.filled[level] :] = self.spec.nodata
+        futures = []
+        for left in range(0, tile_row.shape[1], self.size):
+            tile = tile_row[:, left : left + self.size]
+            encoded = np.empty(tile.shape, tile.dtype)
+            if self.predictor:  # horizontal differencing, wrapping like TIFF's predictor 2
+                encoded[:, 0] = tile[:, 0]
+                np.subtract(tile[:, 1:], tile[:, :-1], out=encoded[:, 1:])
+            else:
+                encoded[...] = tile
+            futures.append(self.pool.submit(self.compress, memoryview(encoded).cast("B")))
+        self.filled[level] = 0
+        self.in_flight.append((level, futures))
+        while len(self.in_flight) > len(self.shapes):  # bound the tiles held in memory
+            self._store_oldest()
+
+    def _store_oldest(self) -> None:
+        """Append the oldest compressed row of tiles to the scratch file, in cutting order."""
+        level, futures = self.in_flight.popleft()
+        for future in futures:
+            data = future.result()
+            self.tiles[level].append((self.data.tell(), len(data)))
+            self.data.write(data)
+
     def close(self) -> Path:
-        """Lay the levels out as a COG, validate it, move it into place."""
-        for level, dataset in enumerate(self.datasets):
-            if self.filled[level]:
-                self._flush(level, self.tile_rows[level][: self.filled[level]])
-                self.filled[level] = 0
-            dataset.close()
+        """Compress the last rows, lay the levels out as a COG, validate it, move it."""
+        for level, filled in enumerate(self.filled):
+            if filled:
+                self._cut(level, self.tile_rows[level])
+        while self.in_flight:
+            self._store_oldest()
+        self.pool.shutdown()
+        self.data.close()
         expected = [height for _width, height in self.shapes]
         if self.rows != expected:
             raise ProcessingError(
                 f"{self.final.name}: got {self.rows} rows per level, expected {expected}"
             )
-        images = [tiff.image_of(self.paths[0])]
-        images += [tiff.image_of(path, tiff.OVERVIEW_TAGS) for path in self.paths[1:]]
+        geo = georeferencing_tags(self.spec, self.grid, self.scratch)
+        images = []
+        for level, (width, height) in enumerate(self.shapes):
+            tags = tiff.structural_tags(
+                width, height, self.size, self.spec.dtype, self.options.compression,
+                self.predictor,
+            )  # fmt: skip
+            if level == 0:
+                tags.update(geo)
+            elif tiff.GDAL_NODATA in geo:
+                tags[tiff.GDAL_NODATA] = geo[tiff.GDAL_NODATA]
+            offsets, sizes = zip(*self.tiles[level], strict=True)
+            images.append(tiff.Image(tags, self.data_path, offsets, sizes))
         with atomic_path(self.final) as temporary:
             tiff.write_cog(temporary, images)
             validate_cog(temporary)
@@ -255,9 +293,7 @@ class COGWriter:
         return self.final
 
     def discard(self) -> None:
-        """Remove the level files (after `close`, or instead of it on failure)."""
-        for dataset in self.datasets:
-            if not dataset.closed:
-                dataset.close()
-        for path in self.paths:
-            path.unlink(missing_ok=True)
+        """Remove the scratch file (after `close`, or instead of it on failure)."""
+        self.pool.shutdown(cancel_futures=True)
+        self.data.close()
+        self.data_path.unlink(missing_ok=True)

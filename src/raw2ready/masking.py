@@ -6,6 +6,7 @@ aligned grids). The mask product keeps *why* a pixel was masked, as small class 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import numpy as np
@@ -56,21 +57,29 @@ def upsample_scl(scl: np.ndarray, factor: int) -> np.ndarray:
     """Bring a 20 m SCL block to 10 m by replicating each pixel factor x factor times."""
     if factor == 1:
         return scl
-    return np.repeat(np.repeat(scl, factor, axis=0), factor, axis=1)
+    return np.repeat(np.repeat(scl, factor, axis=1), factor, axis=0)
 
 
 def classify(
-    scl: np.ndarray, factor: int, bands: Iterable[np.ndarray], lookup: np.ndarray
+    scl: np.ndarray,
+    factor: int,
+    bands: Iterable[np.ndarray],
+    lookup: np.ndarray,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Mask codes at band resolution: SCL classes via `lookup`, no data where a band DN is 0.
 
-    The lookup runs on the coarse SCL block (factor**2 fewer pixels) before upsampling.
+    The lookup runs on the coarse SCL block (factor**2 fewer pixels) before upsampling;
+    `out`, when given, receives the codes (e.g. a slice of a strip buffer).
     """
-    codes = upsample_scl(lookup[scl], factor)
-    band_nodata: np.ndarray | None = None
-    for dn in bands:
-        zero = dn == 0
-        band_nodata = zero if band_nodata is None else np.logical_or(band_nodata, zero, out=zero)
-    if band_nodata is not None:
-        np.putmask(codes, band_nodata, MASK_NODATA)
-    return codes
+    codes = upsample_scl(np.take(lookup, scl), factor)
+    if out is None:
+        out = codes
+    else:
+        out[...] = codes
+    dns = list(bands)
+    if dns:
+        darkest = dns[0] if len(dns) == 1 else functools.reduce(np.minimum, dns)
+        # codes | 255 is 255 (MASK_NODATA), and codes | 0 is codes: no masked assignment.
+        out |= np.equal(darkest, 0).view(np.uint8) * np.uint8(MASK_NODATA)
+    return out

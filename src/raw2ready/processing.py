@@ -53,8 +53,13 @@ class ProcessingOptions:
 
 @dataclass
 class RunningStatistics:
-    """Statistics of a product accumulated strip by strip (for STAC raster:statistics)."""
+    """Statistics of a product accumulated strip by strip (for STAC raster:statistics).
 
+    `moments` (mean, stddev) are left out for class codes such as the mask, where they
+    mean nothing; minimum, maximum and valid_percent are always kept.
+    """
+
+    moments: bool = True
     pixels: int = 0
     count: int = 0
     total: float = 0.0
@@ -84,16 +89,17 @@ class RunningStatistics:
         count = int(np.count_nonzero(valid))
         if count == 0:
             return
-        missing = encoded.size - count
-        values = encoded.astype(np.float64).ravel()
-        total = float(values.sum()) - missing * spec.nodata
-        squares = float(np.einsum("i,i->", values, values)) - missing * spec.nodata**2
-        low, high = _valid_range(encoded, valid, spec.nodata)
         scale, offset = spec.scale, spec.offset
         self.count += count
-        self.total += scale * total + offset * count
-        self.total_squares += scale * scale * squares + 2 * scale * offset * total
-        self.total_squares += offset * offset * count
+        if self.moments:
+            missing = encoded.size - count
+            values = encoded.astype(np.float64).ravel()
+            total = float(values.sum()) - missing * spec.nodata
+            squares = float(np.einsum("i,i->", values, values)) - missing * spec.nodata**2
+            self.total += scale * total + offset * count
+            self.total_squares += scale * scale * squares + 2 * scale * offset * total
+            self.total_squares += offset * offset * count
+        low, high = _valid_range(encoded, valid, spec.nodata)
         decoded = sorted((offset + scale * low, offset + scale * high))
         self.minimum = min(self.minimum, decoded[0])
         self.maximum = max(self.maximum, decoded[1])
@@ -102,23 +108,24 @@ class RunningStatistics:
         """The STAC raster extension's `statistics` object."""
         if self.count == 0:
             return {"valid_percent": 0.0}
-        mean = self.total / self.count
-        variance = max(0.0, self.total_squares / self.count - mean * mean)
-        return {
-            "minimum": round(self.minimum, 6),
-            "maximum": round(self.maximum, 6),
-            "mean": round(mean, 6),
-            "stddev": round(math.sqrt(variance), 6),
-            "valid_percent": round(100.0 * self.count / max(self.pixels, 1), 4),
-        }
+        result = {"minimum": round(self.minimum, 6), "maximum": round(self.maximum, 6)}
+        if self.moments:
+            mean = self.total / self.count
+            variance = max(0.0, self.total_squares / self.count - mean * mean)
+            result |= {"mean": round(mean, 6), "stddev": round(math.sqrt(variance), 6)}
+        return result | {"valid_percent": round(100.0 * self.count / max(self.pixels, 1), 4)}
 
 
 def _valid_range(encoded: np.ndarray, valid: np.ndarray, nodata: int) -> tuple[int, int]:
-    """Smallest and largest valid value; fast when nodata is the dtype's minimum (int16)."""
+    """Smallest and largest valid value; fast when nodata is the dtype's minimum (int16
+    products) or maximum (the uint8 mask), using integer wrap-around instead of a mask."""
     info = np.iinfo(encoded.dtype)
     if nodata == info.min and info.min < 0:
         # Negation wraps the minimum onto itself, so nodata never wins either maximum.
         return -int(np.negative(encoded).max()), int(encoded.max())
+    if nodata == info.max and info.min == 0:
+        # Adding one wraps the maximum to zero, below every valid value.
+        return int(encoded.min()), int(np.add(encoded, 1, dtype=encoded.dtype).max()) - 1
     low = int(np.min(encoded, where=valid, initial=info.max))
     return low, int(np.max(encoded, where=valid, initial=info.min))
 
@@ -226,22 +233,29 @@ def _read_ahead(
 
 def _process_strip(
     raw: dict[str, np.ndarray],
-    codes: np.ndarray,
+    scl: np.ndarray,
+    factor: int,
+    lookup: np.ndarray,
     record: SceneRecord,
     options: ProcessingOptions,
     encoded: dict[str, np.ndarray],
     stats: dict[str, RunningStatistics],
 ) -> None:
-    """Fill the strip's encoded outputs chunk by chunk and accumulate their statistics."""
+    """Fill the strip's mask codes and encoded products chunk by chunk; accumulate stats."""
     computed = [name for name in options.products if name != "mask"]
-    for top in range(0, codes.shape[0], CHUNK_ROWS):
-        rows = slice(top, top + CHUNK_ROWS)
+    codes = encoded["mask"]
+    step = max(factor, CHUNK_ROWS - CHUNK_ROWS % factor)  # whole SCL rows per chunk
+    for top in range(0, codes.shape[0], step):
+        rows = slice(top, top + step)
+        dn = {band: values[rows] for band, values in raw.items()}
+        scl_rows = scl[top // factor : (top + step) // factor]
+        chunk_codes = masking.classify(scl_rows, factor, dn.values(), lookup, out=codes[rows])
         if "mask" in stats:
-            stats["mask"].add_encoded(codes[rows], PRODUCTS["mask"])
+            stats["mask"].add_encoded(chunk_codes, PRODUCTS["mask"])
         if not computed:
             continue
-        clear = codes[rows] == masking.MASK_CLEAR
-        surface = {band: reflectance(dn[rows], record.boa_add_offset) for band, dn in raw.items()}
+        clear = chunk_codes == masking.MASK_CLEAR
+        surface = {band: reflectance(values, record.boa_add_offset) for band, values in dn.items()}
         for name in computed:
             spec = PRODUCTS[name]
             values = product_values(name, surface, options.lai_model)
@@ -295,16 +309,12 @@ def process_scene(
         for name, spec in specs.items():
             writers[name] = COGWriter(outputs[name], spec, grid, options.cog, scratch)
             stack.callback(writers[name].discard)
-        stats = {name: RunningStatistics() for name in specs}
+        stats = {name: RunningStatistics(moments=name != "mask") for name in specs}
         lookup = masking.mask_lookup(options.masked_classes)
         strip_rows = next(_strips(height, reference.block_shapes[0][0]))[1]
         # Strip i is encoded into buffer set i % 2 while strip i - 1 is being written.
         buffers = [
-            {
-                name: np.empty((strip_rows, width), spec.dtype)
-                for name, spec in specs.items()
-                if name != "mask"
-            }
+            {name: np.empty((strip_rows, width), spec.dtype) for name, spec in specs.items()}
             for _ in range(2)
         ]
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as pool:
@@ -312,10 +322,9 @@ def process_scene(
             strips = _read_ahead(datasets, reflective, factor, height)
             for index, (top, raw, scl) in enumerate(strips):
                 rows = next(iter(raw.values())).shape[0]
-                codes = masking.classify(scl, factor, raw.values(), lookup)
                 encoded = {name: buffer[:rows] for name, buffer in buffers[index % 2].items()}
-                _process_strip(raw, codes, record, options, encoded, stats)
-                encoded["mask"] = codes
+                encoded.setdefault("mask", np.empty((rows, width), PRODUCTS["mask"].dtype))
+                _process_strip(raw, scl, factor, lookup, record, options, encoded, stats)
                 if written is not None:
                     written.result()
                 written = pool.submit(_write_strip, writers, encoded)

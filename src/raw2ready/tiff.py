@@ -1,12 +1,12 @@
-"""TIFF structure at the byte level: read a file's tags, lay out a Cloud-Optimized GeoTIFF.
+"""TIFF structure at the byte level: tags, and the Cloud-Optimized GeoTIFF layout.
 
-GDAL compresses and tags each level of a product in its own tiled GeoTIFF; `write_cog`
-then assembles them into one file in COG order (header, every IFD, then the tile data of
-the smallest overview first and the full resolution last), copying the already-compressed
-tiles byte for byte. The tiles are thus compressed once, and the COG is written without a
-second decode-encode pass over the product. Little-endian classic TIFF and BigTIFF only
-(GDAL writes little-endian on every platform we run on); BigTIFF is chosen when the file
-would not fit in 4 GiB.
+`COGWriter` (cog.py) compresses a product's tiles as they stream; `write_cog` then writes
+the file in COG order (header, every IFD, then the tile data of the smallest overview first
+and the full resolution last), copying the compressed tiles byte for byte. The tags that
+describe the grid (GeoTIFF keys) and GDAL's metadata (scale, offset, description, nodata)
+are read from a one-pixel GeoTIFF that GDAL writes (cog.py), so they are exactly GDAL's.
+Little-endian classic TIFF and BigTIFF; BigTIFF is chosen when the file would not fit in
+4 GiB.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 # Field types (TIFF 6.0 and BigTIFF) and their sizes in bytes.
 BYTE, ASCII, SHORT, LONG, RATIONAL = 1, 2, 3, 4, 5
@@ -28,8 +30,13 @@ NEW_SUBFILE_TYPE = 254
 REDUCED_RESOLUTION = 1
 TILE_OFFSETS = 324
 TILE_BYTE_COUNTS = 325
-#: Tags an overview IFD keeps (GDAL's choice): structure, encoding and GDAL_NODATA.
-OVERVIEW_TAGS = frozenset({256, 257, 258, 259, 262, 277, 284, 317, 322, 323, 339, 42113})
+#: Compression tag values (TIFF 6.0 Adobe Deflate; libtiff's ZSTD).
+COMPRESSION = {"DEFLATE": 8, "ZSTD": 50000}
+#: Tags taken from GDAL's one-pixel GeoTIFF: the GeoTIFF grid and GDAL's metadata.
+GEOREFERENCING_TAGS = frozenset({33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113})
+GDAL_NODATA = 42113
+#: SampleFormat per numpy kind: unsigned, signed integer, floating point.
+SAMPLE_FORMATS = {"u": 1, "i": 2, "f": 3}
 
 CLASSIC_LIMIT = 2**32 - 1
 
@@ -91,13 +98,26 @@ def read_ifd(path: Path) -> dict[int, Tag]:
     return tags
 
 
-def image_of(path: Path, keep: frozenset[int] | None = None) -> Image:
-    """An Image from a tiled TIFF's first IFD (all tags, or only those in `keep`)."""
-    tags = read_ifd(path)
-    offsets, sizes = tags.pop(TILE_OFFSETS).values(), tags.pop(TILE_BYTE_COUNTS).values()
-    if keep is not None:
-        tags = {code: tag for code, tag in tags.items() if code in keep}
-    return Image(tags, path, offsets, sizes)
+def structural_tags(
+    width: int, height: int, blocksize: int, dtype: str, compression: str, predictor: bool
+) -> dict[int, Tag]:
+    """The tags of one tiled, single-band level (tile offsets and sizes come later)."""
+    kind = np.dtype(dtype)
+    tags = {
+        256: Tag.integers(LONG, [width]),
+        257: Tag.integers(LONG, [height]),
+        258: Tag.integers(SHORT, [kind.itemsize * 8]),
+        259: Tag.integers(SHORT, [COMPRESSION[compression]]),
+        262: Tag.integers(SHORT, [1]),  # min-is-black
+        277: Tag.integers(SHORT, [1]),
+        284: Tag.integers(SHORT, [1]),  # contiguous
+        322: Tag.integers(LONG, [blocksize]),
+        323: Tag.integers(LONG, [blocksize]),
+        339: Tag.integers(SHORT, [SAMPLE_FORMATS[kind.kind]]),
+    }
+    if predictor:
+        tags[317] = Tag.integers(SHORT, [2])  # horizontal differencing
+    return tags
 
 
 def ghost_header() -> bytes:
