@@ -215,6 +215,14 @@ def warm_page_cache(inputs: dict[str, Path]) -> None:
                 pass
 
 
+def contenders(args: argparse.Namespace) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Row name -> (approach, raw2ready COG options): the approaches, then the variants."""
+    rows = {approach: (approach, args.cog) for approach in args.approaches}
+    for label, options in args.variants:
+        rows[f"raw2ready[{label}]"] = ("raw2ready", args.cog | options)
+    return rows
+
+
 def session(args: argparse.Namespace) -> dict[str, Any]:
     """Generate or reuse the tile, run the rounds, and summarize medians and ratios."""
     sys.path.insert(0, str(HERE))
@@ -223,32 +231,46 @@ def session(args: argparse.Namespace) -> dict[str, Any]:
     inputs = generate_tile(args.cache / f"{args.size}-seed{args.seed}", args.size, args.seed)
     warm_page_cache(inputs)
     work = Path(tempfile.mkdtemp(prefix="tile_chain_", dir=args.workdir))
-    runs: dict[str, list[dict]] = {approach: [] for approach in args.approaches}
+    rows = contenders(args)
+    runs: dict[str, list[dict]] = {name: [] for name in rows}
     try:
         for round_index in range(args.repeats):
-            order = args.approaches if round_index % 2 == 0 else args.approaches[::-1]
-            for approach in order:
-                result = measure(approach, inputs, work / approach, args.cog)
-                runs[approach].append(result)
+            order = list(rows) if round_index % 2 == 0 else list(rows)[::-1]
+            for name in order:
+                approach, cog = rows[name]
+                result = measure(approach, inputs, work / "run", cog)
+                result |= outputs_report(result["outputs"], cogs=approach != "floor")
+                shutil.rmtree(work / "run", ignore_errors=True)
+                runs[name].append(result)
                 if not args.json:
                     print(
-                        f"round {round_index + 1} {approach:>9}: {result['wall']:6.2f} s wall, "
+                        f"round {round_index + 1} {name:>24}: {result['wall']:6.2f} s wall, "
                         f"{result['cpu']:6.2f} s CPU, {result['peak_rss_mb']:6.0f} MB",
                         file=sys.stderr,
                     )
-        summary = {}
-        for approach, results in runs.items():
-            outputs = results[-1]["outputs"]
-            summary[approach] = {
-                "wall_s": statistics.median(r["wall"] for r in results),
-                "cpu_s": statistics.median(r["cpu"] for r in results),
-                "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
-                "output_mb": sum(os.path.getsize(p) for p in outputs.values()) / 2**20,
-                "valid_cogs": validate(outputs) if approach != "floor" else None,
-            }
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    summary = {
+        name: {
+            "wall_s": statistics.median(r["wall"] for r in results),
+            "cpu_s": statistics.median(r["cpu"] for r in results),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+            "output_mb": statistics.median(r["output_mb"] for r in results),
+            "valid_cogs": None
+            if rows[name][0] == "floor"
+            else all(r["valid_cogs"] for r in results),
+        }
+        for name, results in runs.items()
+    }
     return {"size": args.size, "repeats": args.repeats, "cog": args.cog, "approaches": summary}
+
+
+def outputs_report(outputs: dict[str, str], cogs: bool) -> dict[str, Any]:
+    """Output size of one run and, for COGs, whether all pass validation."""
+    return {
+        "output_mb": sum(os.path.getsize(p) for p in outputs.values()) / 2**20,
+        "valid_cogs": validate(outputs) if cogs else None,
+    }
 
 
 def report(summary: dict[str, Any]) -> dict[str, Any]:
@@ -277,7 +299,7 @@ def print_table(summary: dict[str, Any]) -> None:
     if summary["cog"]:
         print(f"raw2ready COG options: {summary['cog']}")
     header = (
-        f"{'approach':<10} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>12} {'output MB':>10}"
+        f"{'approach':<24} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>12} {'output MB':>10}"
         "  valid COGs"
     )
     print(header)
@@ -285,7 +307,7 @@ def print_table(summary: dict[str, Any]) -> None:
     for name, row in summary["approaches"].items():
         valid = "-" if row["valid_cogs"] is None else ("yes" if row["valid_cogs"] else "NO")
         print(
-            f"{name:<10} {row['wall_s']:8.2f} {row['cpu_s']:8.2f} {row['peak_rss_mb']:12.0f} "
+            f"{name:<24} {row['wall_s']:8.2f} {row['cpu_s']:8.2f} {row['peak_rss_mb']:12.0f} "
             f"{row['output_mb']:10.1f}  {valid}"
         )
     ratios = report(summary)
@@ -296,12 +318,18 @@ def print_table(summary: dict[str, Any]) -> None:
 
 
 def parse_cog(values: list[str]) -> dict[str, Any]:
-    """`--cog key=value` overrides of raw2ready's COGOptions (ints stay ints)."""
+    """`key=value` overrides of raw2ready's COGOptions (ints stay ints)."""
     result: dict[str, Any] = {}
     for item in values:
         key, _, value = item.partition("=")
         result[key] = int(value) if value.isdigit() else value
     return result
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    """`label:key=value,key=value` -> (label, COG options of an extra raw2ready row)."""
+    label, _, options = text.partition(":")
+    return label, parse_cog(options.split(","))
 
 
 def main() -> None:
@@ -320,6 +348,16 @@ def main() -> None:
         default=[],
         metavar="KEY=VALUE",
         help="override a raw2ready COG option, e.g. --cog compression=DEFLATE",
+    )
+    parser.add_argument(
+        "--variant",
+        dest="variants",
+        action="append",
+        default=[],
+        type=parse_variant,
+        metavar="LABEL:KEY=VALUE,...",
+        help="an extra raw2ready row in the same rounds, e.g. --variant deflate6:compression="
+        "DEFLATE,level=6",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--child", choices=APPROACHES, help=argparse.SUPPRESS)

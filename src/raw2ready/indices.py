@@ -55,7 +55,8 @@ def evi(blue: np.ndarray, red: np.ndarray, nir: np.ndarray) -> np.ndarray:
 
 def lai_savi_metric(red: np.ndarray, nir: np.ndarray) -> np.ndarray:
     """LAI from SAVI after Allen et al. (2007), limited to [0, 6]."""
-    value = np.minimum(savi(red, nir), _F(SAVI_CAP))
+    value = savi(red, nir)
+    np.clip(value, -np.inf, SAVI_CAP, out=value)  # two-sided clip: numpy's fast path
     np.subtract(_F(0.69), value, out=value)
     value *= _F(1 / 0.59)
     with np.errstate(invalid="ignore"):
