@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from raw2ready.config import Settings, validate_config
+from raw2ready.demo_archive import write_demo_archive
 
 PROJECT = Path(__file__).resolve().parents[1]
 REAL_S2 = PROJECT.parent / "shared" / "fixtures" / "real-s2"
@@ -35,3 +37,12 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     data["work_dir"] = str(tmp_path / "work")
     data.update(overrides)
     return validate_config(data, "test config")
+
+
+def write_demo_campaign(root: Path, size: int) -> Path:
+    """The sample archive in root/archive and root/demo.yaml (config/demo.yaml pointing at it)."""
+    write_demo_archive(root / "archive", seed=42, size=size)
+    config = yaml.safe_load((PROJECT / "config" / "demo.yaml").read_text())
+    config["archive"]["url"] = str(root / "archive" / "catalog.json")
+    (root / "demo.yaml").write_text(yaml.safe_dump(config))
+    return root / "demo.yaml"
