@@ -26,6 +26,7 @@ include: "rules/common.smk"
 include: "rules/search.smk"
 include: "rules/sen2cor.smk"
 include: "rules/scene.smk"
+include: "rules/sentinel1.smk"
 include: "rules/catalog.smk"
 
 
@@ -33,4 +34,5 @@ rule all:
     default_target: True
     input:
         CAMPAIGN.out("stac/collection.json"),
+        sentinel1_campaign_scenes,
         campaign_scenes,

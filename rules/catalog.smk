@@ -32,6 +32,7 @@ rule collection:
             CAMPAIGN.work("tiles/{tile}.summary.json"),
             tile=CAMPAIGN.settings.tiles,
         ),
+        SENTINEL1_COLLECTION,
     output:
         CAMPAIGN.out("stac/collection.json"),
     log:

@@ -311,8 +311,11 @@ def digest(path: Path, algorithm: str) -> str:
     return hashlib.sha3_256(path.read_bytes()).hexdigest().upper()
 
 
-def write_manifest(safe: Path, algorithm: str = "MD5") -> None:
-    """manifest.safe (XFDU) listing every other file with its size and checksum."""
+def write_manifest(
+    safe: Path, algorithm: str = "MD5", footprint: list[tuple[float, float]] | None = None
+) -> None:
+    """manifest.safe (XFDU) listing every other file with its size and checksum; with a
+    (lat, lon) footprint, the measurement frame set Sentinel-1 products carry."""
     objects = []
     for index, path in enumerate(sorted(p for p in safe.rglob("*") if p.is_file())):
         relative = path.relative_to(safe).as_posix()
@@ -326,10 +329,24 @@ def write_manifest(safe: Path, algorithm: str = "MD5") -> None:
             "      </byteStream>\n    </dataObject>"
         )
     body = "\n".join(objects)
+    frame = ""
+    if footprint:
+        coordinates = " ".join(f"{lat:.6f},{lon:.6f}" for lat, lon in footprint)
+        frame = (
+            '  <metadataSection>\n    <metadataObject ID="measurementFrameSet" '
+            'classification="DESCRIPTION" category="DMD">\n      <metadataWrap mimeType='
+            '"text/xml" vocabularyName="SAFE" textInfo="Frame Set"><xmlData>\n'
+            "        <safe:frameSet><safe:frame><safe:footPrint "
+            'srsName="http://www.opengis.net/gml/srs/epsg.xml#4326">'
+            f"<gml:coordinates>{coordinates}</gml:coordinates></safe:footPrint></safe:frame>"
+            "</safe:frameSet>\n      </xmlData></metadataWrap>\n    </metadataObject>\n"
+            "  </metadataSection>\n"
+        )
     (safe / "manifest.safe").write_text(
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<xfdu:XFDU xmlns:xfdu="urn:ccsds:schema:xfdu:1" version="esa/safe/sentinel/1.1">\n'
-        f"  <dataObjectSection>\n{body}\n  </dataObjectSection>\n</xfdu:XFDU>\n"
+        '<xfdu:XFDU xmlns:xfdu="urn:ccsds:schema:xfdu:1" xmlns:gml="http://www.opengis.net/gml" '
+        'xmlns:safe="http://www.esa.int/safe/sentinel-1.0" version="esa/safe/sentinel/1.1">\n'
+        f"{frame}  <dataObjectSection>\n{body}\n  </dataObjectSection>\n</xfdu:XFDU>\n"
     )
 
 
@@ -432,13 +449,14 @@ def write_s1_grd(parent: Path, tile: str = "47PPR", name: str = S1_NAME, seed: i
             extra.write_text(f"<{kind}/>\n")
     (safe / "preview").mkdir()
     (safe / "support").mkdir()
-    write_manifest(safe)
+    corners = [(lat0, lon0), (lat0, lon1), (lat1, lon1), (lat1, lon0)]
+    write_manifest(safe, footprint=corners)
     return safe
 
 
-def make_s1_grd_zip(folder: Path, tile: str = "47PPR") -> Path:
+def make_s1_grd_zip(folder: Path, tile: str = "47PPR", name: str = S1_NAME) -> Path:
     """A zipped synthetic GRD product in `folder`."""
-    build = folder / ".build-s1"
-    archive = zip_safe(write_s1_grd(build, tile), folder / f"{S1_NAME}.zip")
+    build = folder / f".build-{name}"
+    archive = zip_safe(write_s1_grd(build, tile, name), folder / f"{name}.zip")
     shutil.rmtree(build)
     return archive

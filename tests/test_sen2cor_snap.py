@@ -27,15 +27,18 @@ from raw2ready.catalog import write_collection, write_tile_catalog
 from raw2ready.config import Settings
 from raw2ready.errors import ConfigError, ExternalToolError
 from raw2ready.external import SEN2COR, SNAP_GPT, locate
+from raw2ready.grd import S1Product
 from raw2ready.grid import parse_tile
-from raw2ready.reprocess import layout_of, reprocess_scene
+from raw2ready.reprocess import layout_of, reprocess_s1_scene, reprocess_scene
 from raw2ready.safe import extract_safe
+from raw2ready.scene import BandAsset
 from raw2ready.sen2cor import restore_folders
-from raw2ready.snap import biophysical_graph, s1_grd_graph, s1_grd_products
+from raw2ready.snap import biophysical_graph, s1_grd_graph
 from raw2ready.sources.search import SearchQuery, search
 
 from .conftest import PROJECT, make_settings
 from .safe_factory import (
+    S1_NAME,
     SafeSpec,
     downsample,
     make_s1_grd_zip,
@@ -299,7 +302,11 @@ def test_s1_grd_chain_stores_gamma0_db_x1000_per_tile(
 ) -> None:
     settings = make_settings(tmp_path, tiles=["47PPR"])
     layout = layout_of(settings)
-    item_path = s1_grd_products(settings, make_s1_grd_zip(tmp_path), "47PPR", layout)
+    archive = str(make_s1_grd_zip(tmp_path))
+    record = S1Product.from_name(S1_NAME).record("47PPR", archive, BandAsset(archive))
+    reprocess_s1_scene(settings, record)
+    item_path = layout.item(record)
+    assert item_path.parent.parts[-6:-4] == ("sentinel-1", "47PPR")
 
     item = json.loads(item_path.read_text())
     assert item["properties"]["constellation"] == "sentinel-1"

@@ -4,6 +4,10 @@ a root collection, all with relative links.
 Every file has exactly one writer: the scene job writes its item (its links' relative
 targets follow from the layout), the tile job writes the tile's catalogs, the collection job
 the root. No job rewrites another job's output, so reruns stay local.
+
+Optional product families (Sentinel-1 backscatter) have their own collection, a child of
+the root, with the same per-tile Year -> Quarter -> Month catalogs below it (layout.py puts
+them in the family's subfolder).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from rasterio.warp import transform_geom
 
 from raw2ready.atomic import write_json
 from raw2ready.errors import ProductValidationError
-from raw2ready.layout import Layout
+from raw2ready.layout import SENTINEL1, Layout, family_of
 from raw2ready.masking import MASK_CLASSES
 from raw2ready.processing import ProductResult
 from raw2ready.products import PRODUCTS
@@ -46,9 +50,41 @@ LICENSE_URL = "https://sentinel.esa.int/documents/247904/690755/Sentinel_Data_Le
 _MULTIHASH_SHA256 = "1220"
 
 
-def collection_id(campaign: str) -> str:
-    """Id of a campaign's root collection."""
-    return f"raw2ready-{campaign}"
+@dataclass(frozen=True)
+class FamilyText:
+    """How a product family's collection and tile catalogs describe themselves."""
+
+    title: str
+    description: str
+    constellation: str
+    instruments: tuple[str, ...]
+    tile: str
+
+
+#: Family subfolder (None: the root, Sentinel-2) -> its collection's texts.
+FAMILY_TEXTS: dict[str | None, FamilyText] = {
+    None: FamilyText(
+        "raw2ready campaign {campaign}",
+        "Analysis-ready Sentinel-2 products (NDVI, LAI, cloud/cirrus/shadow mask) as "
+        "Cloud-Optimized GeoTIFFs, reprocessed per MGRS tile by raw2ready.",
+        "sentinel-2",
+        ("msi",),
+        "Sentinel-2 MGRS tile {tile}",
+    ),
+    SENTINEL1: FamilyText(
+        "raw2ready campaign {campaign}: Sentinel-1 backscatter",
+        "Terrain-flattened gamma0 backscatter (dB, stored as int16 x 1000 Cloud-Optimized "
+        "GeoTIFFs) from Sentinel-1 GRD products by ESA SNAP, cut to MGRS tiles by raw2ready.",
+        "sentinel-1",
+        ("c-sar",),
+        "Sentinel-1 backscatter on MGRS tile {tile}",
+    ),
+}
+
+
+def collection_id(campaign: str, family: str | None = None) -> str:
+    """Id of a campaign's root collection, or of a family's collection."""
+    return f"raw2ready-{campaign}" + (f"-{family}" if family else "")
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -163,6 +199,7 @@ def create_item(
     geometry = footprint(first)
     item_path = layout.item(record)
     item_dir = item_path.parent
+    family = family_of(record)
     item = pystac.Item(
         id=record.id,
         geometry=geometry,
@@ -176,7 +213,7 @@ def create_item(
             "raw2ready:boa_offset_applied_here": record.apply_boa_offset,
             "raw2ready:config_sha256": config_digest,
         },
-        collection=collection_id(campaign),
+        collection=collection_id(campaign, family),
     )
     if record.cloud_cover is not None:
         EOExtension.ext(item, add_if_missing=True).cloud_cover = record.cloud_cover
@@ -189,8 +226,9 @@ def create_item(
     for result in results.values():
         _product_asset(item, result, item_dir)
     item.clear_links()
-    collection_href = _relative(layout.collection(), item_dir)
-    item.add_link(pystac.Link("root", collection_href, JSON_MEDIA_TYPE))
+    root_href = _relative(layout.collection(), item_dir)
+    collection_href = _relative(layout.collection(family), item_dir)
+    item.add_link(pystac.Link("root", root_href, JSON_MEDIA_TYPE))
     item.add_link(pystac.Link("collection", collection_href, JSON_MEDIA_TYPE))
     item.add_link(pystac.Link("parent", "../catalog.json", JSON_MEDIA_TYPE))
     item.add_link(
@@ -265,11 +303,15 @@ def _union_bbox(boxes: list[list[float]]) -> list[float]:
     ]
 
 
-def write_tile_catalog(tile: str, item_paths: list[Path], layout: Layout) -> TileSummary:
+def write_tile_catalog(
+    tile: str, item_paths: list[Path], layout: Layout, family: str | None = None
+) -> TileSummary:
     """Write a tile's Year -> Quarter -> Month catalogs linking its items; summarize them."""
-    tile_path = layout.tile_catalog(tile)
+    tile_path = layout.tile_catalog(tile, family)
     tile_dir = tile_path.parent
     collection_href = _relative(layout.collection(), tile_dir)
+    parent_href = _relative(layout.collection(family), tile_dir)
+    prefix = f"{family}-" if family else ""
     months: dict[tuple[str, str, str], list[Path]] = defaultdict(list)
     items: list[dict[str, Any]] = []
     for path in sorted(item_paths):
@@ -294,14 +336,14 @@ def write_tile_catalog(tile: str, item_paths: list[Path], layout: Layout) -> Til
         ]
         write_json(
             month_dir / "catalog.json",
-            _catalog(f"{tile}-{year}-{month}", f"Tile {tile}, {year}-{month}", month_links),
+            _catalog(f"{prefix}{tile}-{year}-{month}", f"Tile {tile}, {year}-{month}", month_links),
         )
     for year, quarters in sorted(tree.items()):
         for quarter, month_names in sorted(quarters.items()):
             write_json(
                 tile_dir / year / quarter / "catalog.json",
                 _catalog(
-                    f"{tile}-{year}-{quarter}",
+                    f"{prefix}{tile}-{year}-{quarter}",
                     f"Tile {tile}, {year} {quarter}",
                     links("../catalog.json", 2)
                     + [
@@ -313,7 +355,7 @@ def write_tile_catalog(tile: str, item_paths: list[Path], layout: Layout) -> Til
         write_json(
             tile_dir / year / "catalog.json",
             _catalog(
-                f"{tile}-{year}",
+                f"{prefix}{tile}-{year}",
                 f"Tile {tile}, {year}",
                 links("../catalog.json", 1)
                 + [
@@ -325,9 +367,9 @@ def write_tile_catalog(tile: str, item_paths: list[Path], layout: Layout) -> Til
     write_json(
         tile_path,
         _catalog(
-            tile,
-            f"Sentinel-2 MGRS tile {tile}",
-            links(collection_href, 0)
+            f"{prefix}{tile}",
+            FAMILY_TEXTS[family].tile.format(tile=tile),
+            links(parent_href, 0)
             + [pystac.Link("child", f"./{y}/catalog.json", JSON_MEDIA_TYPE) for y in sorted(tree)],
         ),
     )
@@ -339,7 +381,7 @@ def write_tile_catalog(tile: str, item_paths: list[Path], layout: Layout) -> Til
         start=times[0] if times else "",
         end=times[-1] if times else "",
         platforms=sorted({data["properties"]["platform"] for data in items}),
-        baselines=sorted({data["properties"]["s2:processing_baseline"] for data in items}),
+        baselines=sorted({d["properties"].get("s2:processing_baseline") for d in items} - {None}),
         projections=sorted({data["properties"]["proj:code"] for data in items}),
         cloud_cover=[
             data["properties"]["eo:cloud_cover"]
@@ -349,9 +391,17 @@ def write_tile_catalog(tile: str, item_paths: list[Path], layout: Layout) -> Til
     )
 
 
-def write_collection(campaign: str, summaries: list[TileSummary], layout: Layout) -> Path:
-    """Write the campaign's root collection linking every tile catalog; keep it only if the
-    whole tree then validates against the STAC JSON schemas."""
+def write_collection(
+    campaign: str,
+    summaries: list[TileSummary],
+    layout: Layout,
+    family: str | None = None,
+    children: tuple[str, ...] = (),
+) -> Path:
+    """Write the campaign's root collection (or a family's) linking every tile catalog and
+    the `children` families' collections; keep it only if the whole tree then validates
+    against the STAC JSON schemas."""
+    text = FAMILY_TEXTS[family]
     present = [s for s in summaries if s.items]
     if present:
         start = min(s.start for s in present)
@@ -361,12 +411,9 @@ def write_collection(campaign: str, summaries: list[TileSummary], layout: Layout
         start = end = None
         bbox = [-180.0, -90.0, 180.0, 90.0]
     collection = pystac.Collection(
-        id=collection_id(campaign),
-        title=f"raw2ready campaign {campaign}",
-        description=(
-            "Analysis-ready Sentinel-2 products (NDVI, LAI, cloud/cirrus/shadow mask) as "
-            "Cloud-Optimized GeoTIFFs, reprocessed per MGRS tile by raw2ready."
-        ),
+        id=collection_id(campaign, family),
+        title=text.title.format(campaign=campaign),
+        description=text.description,
         extent=pystac.Extent(
             pystac.SpatialExtent([bbox]),
             pystac.TemporalExtent([[_parse_time(start), _parse_time(end)]]),
@@ -382,19 +429,25 @@ def write_collection(campaign: str, summaries: list[TileSummary], layout: Layout
         summaries=pystac.Summaries(
             {
                 "platform": sorted({p for s in present for p in s.platforms}),
-                "constellation": ["sentinel-2"],
-                "instruments": ["msi"],
-                "s2:processing_baseline": sorted({b for s in present for b in s.baselines}),
+                "constellation": [text.constellation],
+                "instruments": list(text.instruments),
                 "proj:code": sorted({p for s in present for p in s.projections}),
                 "grid:code": [f"MGRS-{s.tile}" for s in present],
             }
         ),
     )
+    if family is None:
+        baselines = sorted({b for s in present for b in s.baselines})
+        collection.summaries.add("s2:processing_baseline", baselines)
     clouds = [c for s in present for c in s.cloud_cover]
     if clouds:
         collection.summaries.add("eo:cloud_cover", pystac.RangeSummary(min(clouds), max(clouds)))
+    path = layout.collection(family)
+    root_href = f"./{_relative(layout.collection(), path.parent)}"
     collection.clear_links()
-    collection.add_link(pystac.Link("root", "./collection.json", JSON_MEDIA_TYPE))
+    collection.add_link(pystac.Link("root", root_href, JSON_MEDIA_TYPE))
+    if family is not None:
+        collection.add_link(pystac.Link("parent", root_href, JSON_MEDIA_TYPE))
     collection.add_link(pystac.Link("license", LICENSE_URL, "text/html"))
     for summary in summaries:
         collection.add_link(
@@ -405,7 +458,10 @@ def write_collection(campaign: str, summaries: list[TileSummary], layout: Layout
                 title=f"Tile {summary.tile}",
             )
         )
-    path = layout.collection()
+    for child in children:
+        child_href = _relative(layout.collection(child), path.parent)
+        title = FAMILY_TEXTS[child].title.format(campaign=campaign)
+        collection.add_link(pystac.Link("child", child_href, JSON_MEDIA_TYPE, title=title))
     write_json(path, collection.to_dict(include_self_link=False, transform_hrefs=False))
     try:
         count = validate_stac_tree(path)

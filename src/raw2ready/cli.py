@@ -37,6 +37,14 @@ config_options = [
 ]
 
 
+family_option = click.option(
+    "--family",
+    type=click.Choice(["sentinel-1"]),
+    default=None,
+    help="An optional product family's tree instead of the Sentinel-2 one.",
+)
+
+
 def with_config(function: Any) -> Any:
     """Add the --configfile/--settings options to a command."""
     for option in reversed(config_options):
@@ -156,8 +164,13 @@ def sen2cor(
 @with_config
 @click.option("--tile", required=True)
 @click.option("--inventory", type=click.Path(path_type=Path), required=True)
+@family_option
 def tile_catalog(
-    configfile: Path | None, settings_json: str | None, tile: str, inventory: Path
+    configfile: Path | None,
+    settings_json: str | None,
+    tile: str,
+    inventory: Path,
+    family: str | None,
 ) -> None:
     """Write a tile's Year -> Quarter -> Month STAC catalogs."""
     from raw2ready.atomic import write_json
@@ -167,23 +180,27 @@ def tile_catalog(
 
     layout = layout_of(_settings(configfile, settings_json))
     items = [layout.item(record) for record in read_inventory(inventory)]
-    summary = write_tile_catalog(tile, items, layout)
-    write_json(layout.tile_summary(tile), summary.to_dict())
+    summary = write_tile_catalog(tile, items, layout, family)
+    write_json(layout.tile_summary(tile, family), summary.to_dict())
 
 
 @cli.command()
 @with_config
-def collection(configfile: Path | None, settings_json: str | None) -> None:
-    """Write the campaign's root STAC collection and validate the whole catalog."""
+@family_option
+def collection(configfile: Path | None, settings_json: str | None, family: str | None) -> None:
+    """Write the campaign's root STAC collection (or a family's) and validate its tree."""
     from raw2ready.catalog import TileSummary, write_collection
+    from raw2ready.layout import SENTINEL1
     from raw2ready.reprocess import layout_of
 
     settings = _settings(configfile, settings_json)
     layout = layout_of(settings)
     summaries = [
-        TileSummary(**json.loads(layout.tile_summary(tile).read_text())) for tile in settings.tiles
+        TileSummary(**json.loads(layout.tile_summary(tile, family).read_text()))
+        for tile in settings.tiles
     ]
-    path = write_collection(settings.campaign, summaries, layout)
+    children = (SENTINEL1,) if family is None and settings.raw["sentinel1"]["enabled"] else ()
+    path = write_collection(settings.campaign, summaries, layout, family, children)
     click.echo(f"STAC collection: {path}")
 
 
@@ -219,11 +236,82 @@ def inspect(item_file: Path, as_json: bool, bands: str) -> None:
 @click.option("--tile", required=True, help="MGRS tile to cut the backscatter to.")
 def s1_grd(configfile: Path | None, settings_json: str | None, product: Path, tile: str) -> None:
     """Sentinel-1 GRD zip -> SNAP gpt gamma0 (dB x 1000) COGs and STAC item for one tile."""
-    from raw2ready.reprocess import layout_of
-    from raw2ready.snap import s1_grd_products
+    from raw2ready.grd import S1Product
+    from raw2ready.grid import parse_tile
+    from raw2ready.reprocess import layout_of, reprocess_s1_scene
+    from raw2ready.scene import BandAsset
 
     settings = _settings(configfile, settings_json)
-    click.echo(s1_grd_products(settings, product, tile, layout_of(settings)))
+    href = str(product.resolve())
+    record = S1Product.from_name(product.name).record(parse_tile(tile).id, href, BandAsset(href))
+    reprocess_s1_scene(settings, record)
+    click.echo(layout_of(settings).item(record))
+
+
+@cli.command("s1-search")
+@with_config
+@click.option("--tile", required=True, help="MGRS tile id.")
+@click.option("--output", type=click.Path(path_type=Path), required=True)
+def s1_search(configfile: Path | None, settings_json: str | None, tile: str, output: Path) -> None:
+    """Find the Sentinel-1 GRD products covering one tile; write its Sentinel-1 inventory."""
+    from raw2ready.download import DownloadOptions
+    from raw2ready.inventory import write_inventory
+    from raw2ready.sources.sentinel1 import search_sentinel1
+
+    settings = _settings(configfile, settings_json)
+    retries = settings.raw["download"]
+    options = DownloadOptions(
+        retries["attempts"], retries["backoff_seconds"], retries["timeout_seconds"]
+    )
+    result = search_sentinel1(settings, tile, options)
+    changed = write_inventory(output, result.records)
+    log.info("inventory %s: %d Sentinel-1 scene(s)%s", output, len(result.records),
+             "" if changed else " (unchanged)")  # fmt: skip
+
+
+@cli.command("s1-scene")
+@with_config
+@click.option("--inventory", type=click.Path(path_type=Path), required=True)
+@click.option("--scene", "scene_id", required=True, help="Scene id from the inventory.")
+def s1_scene(
+    configfile: Path | None, settings_json: str | None, inventory: Path, scene_id: str
+) -> None:
+    """Fetch, check and SNAP-process one Sentinel-1 product on one tile; write its item."""
+    from raw2ready.reprocess import reprocess_s1_scene
+
+    settings = _settings(configfile, settings_json)
+    reprocess_s1_scene(settings, _inventory_record(inventory, scene_id))
+
+
+@cli.command()
+@click.option(
+    "--configfile", type=click.Path(dir_okay=False, path_type=Path), required=True,
+    help="Campaign YAML (the one given to snakemake).",
+)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON instead of the summary.")
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the JSON summary [default: <work_dir>/plan.json].",
+)  # fmt: skip
+@click.option("--no-search", is_flag=True, help="Do not search tiles that have no inventory.")
+def plan(configfile: Path, as_json: bool, output: Path | None, no_search: bool) -> None:
+    """Show what a run of the campaign would do and cost, without running it.
+
+    Searches the tiles that have no inventory yet (unless --no-search), then prints scenes
+    per tile and year, jobs per rule, what already exists, and estimated core-hours and
+    volumes. Run it from the folder you run snakemake in (the config's paths are relative).
+    """
+    from raw2ready.atomic import write_json
+    from raw2ready.layout import Layout
+    from raw2ready.planning import make_plan, render, search_missing
+
+    settings = load_settings(configfile)
+    layout = Layout(settings.output_dir, settings.work_dir)
+    if not no_search:
+        search_missing(settings, layout)
+    summary = make_plan(settings)
+    write_json(output or layout.plan(), summary)
+    click.echo(json.dumps(summary, indent=2) if as_json else render(summary))
 
 
 @cli.command("safe-check")

@@ -124,7 +124,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
             f"allowed keys: {', '.join(allowed)}"
         )
     if error.validator == "required":
-        return error.message.replace("property", "key")
+        message = error.message.replace("property", "key")
+        return f"key '{where}': {message}" if where else message
     return f"key '{where}': {error.message}"
 
 

@@ -2,7 +2,8 @@
 
 The patterns use Snakemake wildcard syntax ({tile}, {scene}, ...); `Layout` fills them in.
 Products and STAC items are addressed by tile, date parts and scene id, so a dry-run can
-list them from the inventories alone.
+list them from the inventories alone. Optional product families (Sentinel-1 backscatter)
+live in their own subfolder of inventories/, tiles/, products/ and stac/.
 """
 
 from __future__ import annotations
@@ -11,6 +12,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from raw2ready.scene import SceneRecord
+
+#: Product families published beside Sentinel-2: scene record collection -> subfolder.
+FAMILY_FOLDERS = {"sentinel-1-grd": "sentinel-1"}
+SENTINEL1 = "sentinel-1"
+
+
+def family_pattern(pattern: str, family: str | None) -> str:
+    """A pattern in a family's subfolder: `stac/{tile}/...` -> `stac/sentinel-1/{tile}/...`."""
+    if family is None:
+        return pattern
+    top, _, rest = pattern.partition("/")
+    return f"{top}/{family}/{rest}"
+
+
+def family_of(record: SceneRecord) -> str | None:
+    """The family subfolder of a scene's outputs (None: the Sentinel-2 tree)."""
+    return FAMILY_FOLDERS.get(record.collection)
+
 
 INVENTORY = "inventories/{tile}.jsonl"
 DOWNLOADS = "downloads/{tile}/{scene}"
@@ -32,9 +51,9 @@ class Layout:
     output_dir: Path
     work_dir: Path
 
-    def inventory(self, tile: str) -> Path:
+    def inventory(self, tile: str, family: str | None = None) -> Path:
         """Inventory of scene records found for a tile (one JSON record per line)."""
-        return self.work_dir / INVENTORY.format(tile=tile)
+        return self.work_dir / family_pattern(INVENTORY, family).format(tile=tile)
 
     def downloads(self, record: SceneRecord) -> Path:
         """Folder the scene's bands are fetched into."""
@@ -44,31 +63,31 @@ class Layout:
         """Scratch folder for the scene's intermediate rasters."""
         return self.work_dir / SCRATCH.format(scene=record.id)
 
-    def tile_summary(self, tile: str) -> Path:
+    def tile_summary(self, tile: str, family: str | None = None) -> Path:
         """Extent and counts of a tile's items, read by the collection job."""
-        return self.work_dir / TILE_SUMMARY.format(tile=tile)
+        return self.work_dir / family_pattern(TILE_SUMMARY, family).format(tile=tile)
 
     def product(self, record: SceneRecord, product: str) -> Path:
         """A product COG of a scene."""
-        return self.output_dir / PRODUCT.format(
+        return self.output_dir / family_pattern(PRODUCT, family_of(record)).format(
             tile=record.tile, year=record.year, quarter=record.quarter,
             month=record.month, scene=record.id, product=product,
         )  # fmt: skip
 
     def item(self, record: SceneRecord) -> Path:
         """The STAC item of a scene's products."""
-        return self.output_dir / ITEM.format(
+        return self.output_dir / family_pattern(ITEM, family_of(record)).format(
             tile=record.tile, year=record.year, quarter=record.quarter,
             month=record.month, scene=record.id,
         )  # fmt: skip
 
-    def tile_catalog(self, tile: str) -> Path:
+    def tile_catalog(self, tile: str, family: str | None = None) -> Path:
         """The root of a tile's Year -> Quarter -> Month catalogs."""
-        return self.output_dir / TILE_CATALOG.format(tile=tile)
+        return self.output_dir / family_pattern(TILE_CATALOG, family).format(tile=tile)
 
-    def collection(self) -> Path:
-        """The campaign's root STAC collection."""
-        return self.output_dir / COLLECTION
+    def collection(self, family: str | None = None) -> Path:
+        """The campaign's root STAC collection, or a family's collection (a child of it)."""
+        return self.output_dir / family_pattern(COLLECTION, family)
 
     def l2a(self, record: SceneRecord) -> Path:
         """Folder of the L2A SAFE that Sen2Cor made from a scene's L1C."""

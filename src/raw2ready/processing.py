@@ -212,22 +212,38 @@ def product_values(name: str, surface: dict[str, np.ndarray], lai_model: str) ->
 def _read_ahead(
     datasets: dict[str, Any], reflective: list[str], factor: int, height: int
 ) -> Iterator[tuple[int, dict[str, np.ndarray], np.ndarray]]:
-    """Yield (top row, band DNs, SCL) per strip; the next strip decodes in the background."""
+    """Yield (top row, band DNs, SCL) per strip; the next strip decodes in the background.
+
+    Strips alternate between two sets of buffers: strip i + 1 is decoded into one while
+    strip i, in the other, is being computed.
+    """
     width = datasets[reflective[0]].width
     strips = list(_strips(height, datasets[reflective[0]].block_shapes[0][0]))
+    rows = strips[0][1]
+    buffers = [
+        (
+            {band: np.empty((rows, width), datasets[band].dtypes[0]) for band in reflective},
+            np.empty((rows // factor, width // factor), datasets["SCL"].dtypes[0]),
+        )
+        for _ in range(2)
+    ]
 
-    def read(top: int, bottom: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        window = Window(0, top, width, bottom - top)
-        raw = {band: datasets[band].read(1, window=window) for band in reflective}
-        scl_window = Window(0, top // factor, width // factor, (bottom - top) // factor)
-        return raw, datasets["SCL"].read(1, window=scl_window)
+    def read(index: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        top, bottom = strips[index]
+        bands, scl = buffers[index % 2]
+        raw = {band: bands[band][: bottom - top] for band in reflective}
+        for band, out in raw.items():
+            datasets[band].read(1, window=Window(0, top, width, bottom - top), out=out)
+        scl_rows = scl[: (bottom - top) // factor]
+        scl_window = Window(0, top // factor, width // factor, scl_rows.shape[0])
+        return raw, datasets["SCL"].read(1, window=scl_window, out=scl_rows)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
-        pending = pool.submit(read, *strips[0])
+        pending = pool.submit(read, 0)
         for index, (top, _bottom) in enumerate(strips):
             raw, scl = pending.result()
             if index + 1 < len(strips):
-                pending = pool.submit(read, *strips[index + 1])
+                pending = pool.submit(read, index + 1)
             yield top, raw, scl
 
 

@@ -1,4 +1,5 @@
-"""The per-scene job: download -> mask -> indices -> COG -> STAC item, in one process.
+"""The per-scene jobs: download -> mask -> indices -> COG -> STAC item, in one process (and
+for the optional Sentinel-1 family: download -> check -> SNAP gpt -> gamma0 COGs -> item).
 
 One job per scene keeps the campaign DAG small (see the planning notes in the README) while
 each stage stays a separate, testable function in its own module. The item is written
@@ -20,9 +21,9 @@ from raw2ready.processing import ProcessingOptions, process_scene
 from raw2ready.products import required_bands
 from raw2ready.provenance import software_versions
 from raw2ready.scene import SceneRecord
-from raw2ready.sen2cor import is_safe_scene, l2a_inputs, l2a_product
+from raw2ready.sen2cor import fetch_safe, is_safe_scene, l2a_inputs, l2a_product
 from raw2ready.sen2cor import lineage_note as safe_lineage_note
-from raw2ready.snap import biophysical_products, snap_products
+from raw2ready.snap import biophysical_products, s1_grd_products, snap_products
 from raw2ready.snap import lineage_note as snap_lineage_note
 from raw2ready.sources.plausibility import check_offset
 
@@ -109,3 +110,14 @@ def reprocess_scene(settings: Settings, record: SceneRecord) -> None:
     if not settings.raw["download"]["keep"]:
         shutil.rmtree(downloads, ignore_errors=True)
     log.info("scene %s done", record.id)
+
+
+def reprocess_s1_scene(settings: Settings, record: SceneRecord) -> None:
+    """Make the gamma0 products and STAC item of one Sentinel-1 product on one tile."""
+    layout = layout_of(settings)
+    downloads = layout.downloads(record)
+    archive = fetch_safe(record, downloads, download_options(settings))
+    s1_grd_products(settings, archive, record, layout)
+    if not settings.raw["download"]["keep"]:
+        shutil.rmtree(downloads, ignore_errors=True)
+    log.info("Sentinel-1 scene %s done", record.id)

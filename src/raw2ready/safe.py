@@ -28,8 +28,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-import rasterio
-
 from raw2ready.errors import ArchiveError, GridError, ItemError, ProcessingError
 from raw2ready.grid import parse_tile
 from raw2ready.scene import BOA_ADD_OFFSET, BOA_QUANTIFICATION, BandAsset, SceneRecord
@@ -187,7 +185,7 @@ def _plan(archive: Path, zf: zipfile.ZipFile) -> _Plan:
     return _Plan(root, files, links)
 
 
-def _parse_xml(data: bytes, source: str) -> ET.Element:
+def parse_xml(data: bytes, source: str) -> ET.Element:
     """Parse product XML; a DTD (the vehicle of entity-expansion attacks) is refused."""
     if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data[:4096]:
         raise ArchiveError(f"{source}: XML with a DTD or entities is not SAFE metadata")
@@ -205,7 +203,7 @@ def _local(tag: str) -> str:
 def parse_manifest(data: bytes, source: str) -> dict[str, ManifestEntry]:
     """Files listed in manifest.safe (paths relative to the product folder) with checksums."""
     entries: dict[str, ManifestEntry] = {}
-    for element in _parse_xml(data, source).iter():
+    for element in parse_xml(data, source).iter():
         if _local(element.tag) != "byteStream":
             continue
         location = next((c for c in element if _local(c.tag) == "fileLocation"), None)
@@ -536,7 +534,7 @@ def _tile(product_id: str, tile_root: ET.Element | None, source: str) -> str:
 
 def parse_metadata(product_xml: bytes, tile_xml: bytes | None, source: str) -> SafeMetadata:
     """Parse a product's MTD_MSIL1C/2A.xml (and MTD_TL.xml when given) into SafeMetadata."""
-    root = _parse_xml(product_xml, source)
+    root = parse_xml(product_xml, source)
     level = _level(root, source)
     uri = _text(root, "PRODUCT_URI")
     baseline_text = _text(root, "PROCESSING_BASELINE")
@@ -559,7 +557,7 @@ def parse_metadata(product_xml: bytes, tile_xml: bytes | None, source: str) -> S
     granule = next(_elements(root, "Granule"), None)
     image_format = granule.get("imageFormat", "JPEG2000") if granule is not None else "JPEG2000"
     spacecraft = _text(root, "SPACECRAFT_NAME") or f"Sentinel-2{product_id[2]}"
-    tile_root = _parse_xml(tile_xml, f"{source} ({TILE_METADATA})") if tile_xml else None
+    tile_root = parse_xml(tile_xml, f"{source} ({TILE_METADATA})") if tile_xml else None
     epsg = sun = None
     views: dict[str, Angles] = {}
     if tile_root is not None:
@@ -615,12 +613,27 @@ def read_product_metadata(product_dir: Path) -> SafeMetadata:
     return parse_metadata((product_dir / product).read_bytes(), tile_xml, str(product_dir))
 
 
+def _files(archive: Path, zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """The files of a zip by path inside the product, once every member name passed."""
+    plan = _plan(archive, zf)
+    return {"/".join(_member_parts(archive, i.filename)[1:]): i for i in plan.files}
+
+
+def read_archive_member(archive: Path, relative: str) -> bytes:
+    """One file of a SAFE zip (e.g. manifest.safe) read in place, its names checked first."""
+    archive = Path(archive)
+    with _open(archive) as zf:
+        info = _files(archive, zf).get(relative)
+        if info is None:
+            raise _reject(archive, f"the product has no {relative}")
+        return zf.read(info)
+
+
 def read_archive_metadata(archive: Path) -> SafeMetadata:
     """Metadata of a SAFE zip read in place (member names checked, nothing extracted)."""
     archive = Path(archive)
     with _open(archive) as zf:
-        plan = _plan(archive, zf)
-        by_path = {"/".join(_member_parts(archive, i.filename)[1:]): i for i in plan.files}
+        by_path = _files(archive, zf)
         try:
             product, tile = _metadata_members(list(by_path))
         except ItemError as exc:
@@ -631,6 +644,8 @@ def read_archive_metadata(archive: Path) -> SafeMetadata:
 
 def require_jp2_support() -> None:
     """Fail early, and clearly, when this GDAL cannot read JPEG 2000 (SAFE band format)."""
+    import rasterio  # here: archive checks and metadata also serve jobs without rasters
+
     with rasterio.Env() as env:
         if "JP2OpenJPEG" not in env.drivers():
             raise ProcessingError(

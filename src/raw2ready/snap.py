@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -37,31 +35,26 @@ from rasterio.windows import Window
 from raw2ready.catalog import create_item, write_item
 from raw2ready.cog import COGOptions, scratch_profile, translate_to_cog
 from raw2ready.config import Settings
-from raw2ready.errors import ConfigError, ExternalToolError, ItemError, ProcessingError
+from raw2ready.errors import ExternalToolError, ItemError, ProcessingError
 from raw2ready.external import SNAP_GPT, locate, run
+from raw2ready.grd import GAMMA0, S1Product
 from raw2ready.grid import TILE_SIZE_10M, parse_tile
 from raw2ready.layout import Layout
 from raw2ready.masking import MASK_CLEAR, mask_lookup
 from raw2ready.processing import STRIP_ROWS, ProductResult, RunningStatistics, encode
 from raw2ready.products import PRODUCTS, ProductSpec
 from raw2ready.provenance import software_versions
-from raw2ready.safe import extract_safe, read_product_metadata
+from raw2ready.safe import read_product_metadata
 from raw2ready.scene import SceneRecord
+from raw2ready.sen2cor import extract_fetched
 
 log = logging.getLogger(__name__)
 
 #: Product name -> BiophysicalOp switch (its output band has the product's name).
 BIOPHYSICAL = {"lai": "computeLAI", "fapar": "computeFapar", "fcover": "computeFcover"}
 BIOPHYSICAL_SENSORS = ("S2A", "S2B", "S2C")
-#: Sentinel-1 polarisation -> product; Terrain-Flattening names its bands Gamma0_<pol>.
-GAMMA0 = {"VV": "gamma0_vv", "VH": "gamma0_vh"}
 S1_PIXEL_SPACING = 10.0
 S1_DEM = "SRTM 1Sec HGT"
-_S1_NAME = re.compile(
-    r"^(?P<mission>S1[A-D])_(?P<mode>IW|EW|SM|WV)_GRD(?P<res>[HMF])_1S(?P<pols>SV|SH|DV|DH)_"
-    r"(?P<start>\d{8}T\d{6})_\d{8}T\d{6}_(?P<orbit>\d{6})_[0-9A-F]{6}_[0-9A-F]{4}$"
-)
-_POLARISATIONS = {"SV": ("VV",), "SH": ("HH",), "DV": ("VV", "VH"), "DH": ("HH", "HV")}
 
 
 @dataclass(frozen=True)
@@ -291,45 +284,6 @@ def lineage_note(settings: Settings) -> str:
 # --------------------------------------------------------------------------- Sentinel-1 GRD
 
 
-@dataclass(frozen=True)
-class S1Product:
-    """What a Sentinel-1 GRD product name says."""
-
-    id: str
-    mission: str
-    mode: str
-    start: datetime
-    absolute_orbit: int
-    polarisations: tuple[str, ...]
-
-    @classmethod
-    def from_name(cls, name: str) -> S1Product:
-        """Parse `S1A_IW_GRDH_1SDV_<start>_<stop>_<orbit>_<take>_<crc>[.SAFE]`."""
-        product_id = name.removesuffix(".SAFE")
-        match = _S1_NAME.match(product_id)
-        if not match:
-            raise ItemError(f"'{name}' is not a Sentinel-1 GRD product name")
-        start = datetime.strptime(match["start"], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
-        return cls(
-            product_id, match["mission"], match["mode"], start, int(match["orbit"]),
-            _POLARISATIONS[match["pols"]],
-        )  # fmt: skip
-
-    def record(self, tile: str, source_href: str) -> SceneRecord:
-        """The record naming this product's outputs for one tile (layout and STAC item)."""
-        return SceneRecord(
-            id=f"{self.id}_T{tile}",
-            tile=tile,
-            datetime=self.start.isoformat().replace("+00:00", "Z"),
-            platform=f"sentinel-{self.mission[1:].lower()}",
-            processing_baseline="",
-            apply_boa_offset=False,
-            cloud_cover=None,
-            collection="sentinel-1-grd",
-            source_href=source_href,
-        )
-
-
 def tile_window_grid(
     tile: str, bounds: tuple[float, float, float, float], crs: object
 ) -> tuple[rasterio.Affine, int, int]:
@@ -348,25 +302,27 @@ def tile_window_grid(
     return transform, col1 - col0, row1 - row0
 
 
-def s1_grd_products(settings: Settings, archive: Path, tile: str, layout: Layout) -> Path:
-    """Check and extract a GRD zip, run the gpt chain, write gamma0 COGs and a STAC item."""
-    product = S1Product.from_name(archive.name.removesuffix(".zip"))
-    parsed = parse_tile(tile)
-    record = product.record(parsed.id, str(Path(archive).resolve()))
+def s1_grd_products(settings: Settings, archive: Path, record: SceneRecord, layout: Layout) -> Path:
+    """Check and extract a fetched GRD zip, run the gpt chain for the configured
+    polarisations, write gamma0 COGs cut to the record's tile and its STAC item."""
+    product = S1Product.of(record)
+    polarisations = tuple(settings.raw["sentinel1"]["polarisations"])
+    missing = product.missing(polarisations)
+    if missing:
+        raise ItemError(f"{product.id} lacks polarisation(s) {', '.join(missing)}")
+    parsed = parse_tile(record.tile)
     scratch = layout.scratch(record)
     try:
-        safe = extract_safe(archive, scratch / "safe")
+        safe = extract_fetched(archive, scratch / "safe")
         log_file = layout.tool_log(record, "gpt-s1-grd")
-        graph = s1_grd_graph(parsed.epsg, product.polarisations)
+        graph = s1_grd_graph(parsed.epsg, polarisations)
         options = SnapOptions.from_settings(settings)
         data = run_graph(
             graph, safe / "manifest.safe", scratch / "snap", "s1_grd", options, log_file
         )
         cog = COGOptions.from_config(settings.raw["cog"])
         results: dict[str, ProductResult] = {}
-        for pol in product.polarisations:
-            if pol not in GAMMA0:
-                raise ConfigError(f"{product.id}: polarisation {pol} has no raw2ready product")
+        for pol in polarisations:
             name = GAMMA0[pol]
             with rasterio.open(_band_file(data, f"Gamma0_{pol}", log_file)) as source:
                 transform, width, height = tile_window_grid(parsed.id, source.bounds, source.crs)
@@ -388,14 +344,14 @@ def s1_grd_products(settings: Settings, archive: Path, tile: str, layout: Layout
                 f"cut to tile {parsed.id}; gamma0 stored as int16 = dB x 1000."
             ),
         )  # fmt: skip
-        _as_sentinel1(item, product)
+        _as_sentinel1(item, product, polarisations)
         write_item(item, layout.item(record))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return layout.item(record)
 
 
-def _as_sentinel1(item: pystac.Item, product: S1Product) -> None:
+def _as_sentinel1(item: pystac.Item, product: S1Product, polarisations: tuple[str, ...]) -> None:
     """Turn the S2-shaped item from catalog.create_item into a Sentinel-1 GRD item."""
     for key in ("s2:processing_baseline", "raw2ready:boa_offset_applied_here"):
         item.properties.pop(key, None)
@@ -405,6 +361,6 @@ def _as_sentinel1(item: pystac.Item, product: S1Product) -> None:
     sar.apply(
         instrument_mode=product.mode,
         frequency_band=FrequencyBand.C,
-        polarizations=[Polarization(pol) for pol in product.polarisations],
+        polarizations=[Polarization(pol) for pol in polarisations],
         product_type="GRD",
     )

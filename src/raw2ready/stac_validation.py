@@ -123,7 +123,8 @@ def _geojson(name: str, sha256: str) -> SchemaSpec:
 _PROJECTION_SDIST = "pystac-ext-projection==2.0.1"
 _PROJECTION_CASSETTE = "tests/cassettes/test_projection/test_validate_proj.yaml"
 
-# The extension versions pystac 1.15.2 and pystac-ext-processing 1.2.0 write by default,
+# The extension versions pystac 1.15.2 and pystac-ext-processing 1.2.0 write by default
+# (sar: the Sentinel-1 items of the optional backscatter family),
 # every schema they reference, and the core schemas stac-validator needs for STAC 1.1.0.
 SCHEMAS: tuple[SchemaSpec, ...] = (
     _ext(
@@ -175,6 +176,12 @@ SCHEMAS: tuple[SchemaSpec, ...] = (
         "v1.2.0",
         "d1b66adb98c0c793a3fb51b034e15e289c27111083d2e67ecb9ebab5bebb73d2",
         Cassette("pystac-ext-version==1.2.1", "tests/cassettes/test_version/test_add_version.yaml"),
+    ),
+    _ext(
+        "sar",
+        "v1.0.0",
+        "e73559e97787ec332bc27e52494dec8fb2efb41cb5f513ebd10ae573678bb933",
+        Cassette("pystac-ext-sar==1.0.1", "tests/cassettes/test_sar/test_required.yaml"),
     ),
     _ext(
         "processing",

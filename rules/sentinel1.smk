@@ -1,0 +1,101 @@
+# The optional Sentinel-1 family (config: sentinel1; src/raw2ready/sources/sentinel1.py): per
+# tile, the GRD products covering it (a checkpoint); one job per product and tile: fetch,
+# check, ESA SNAP gpt (orbit, noise, beta0, terrain-flattened gamma0, terrain correction),
+# gamma0 COGs cut to the tile and a STAC item; then the family's tile catalogs and its
+# collection (stac/sentinel-1/), a child of the campaign's root collection. gpt comes from
+# ESA's installer: processors.snap.gpt, PATH, or processors.snap.modules (--use-envmodules).
+
+
+checkpoint sentinel1_search:
+    output:
+        CAMPAIGN.work("inventories/sentinel-1/{tile}.jsonl"),
+    log:
+        CAMPAIGN.log("sentinel1_search/{tile}"),
+    retries: 2
+    conda:
+        "../envs/search.yaml"
+    resources:
+        mem_mb=500,
+        runtime=30,
+    params:
+        settings=CAMPAIGN.settings_json,
+    shell:
+        "raw2ready s1-search --settings {params.settings:q} --tile {wildcards.tile} "
+        "--output {output} 2> {log}"
+
+
+rule sentinel1_scene:
+    output:
+        products=expand(
+            CAMPAIGN.out(
+                "products/sentinel-1/{tile}/{year}/{quarter}/{month}/{scene}/{scene}_{product}.tif"
+            ),
+            product=product_names(SENTINEL1["polarisations"]),
+            allow_missing=True,
+        ),
+        item=CAMPAIGN.out(
+            "stac/sentinel-1/{tile}/{year}/{quarter}/{month}/{scene}/{scene}.json"
+        ),
+    log:
+        CAMPAIGN.log("sentinel1_scene/{tile}/{year}/{quarter}/{month}/{scene}"),
+    retries: 2
+    conda:
+        "../envs/processing.yaml"
+    envmodules:
+        *CAMPAIGN.settings.raw["processors"]["snap"]["modules"],
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=90,
+    params:
+        settings=CAMPAIGN.settings_json,
+        inventory=CAMPAIGN.work("inventories/sentinel-1/{tile}.jsonl"),
+    shell:
+        "raw2ready s1-scene --settings {params.settings:q} "
+        "--inventory {params.inventory} --scene {wildcards.scene} 2> {log}"
+
+
+rule sentinel1_tile_catalog:
+    input:
+        inventory=CAMPAIGN.work("inventories/sentinel-1/{tile}.jsonl"),
+        scenes=sentinel1_scenes,
+    output:
+        catalog=CAMPAIGN.out("stac/sentinel-1/{tile}/catalog.json"),
+        summary=CAMPAIGN.work("tiles/sentinel-1/{tile}.summary.json"),
+    log:
+        CAMPAIGN.log("sentinel1_tile_catalog/{tile}"),
+    conda:
+        "../envs/processing.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    params:
+        settings=CAMPAIGN.settings_json,
+    shell:
+        "raw2ready tile-catalog --family sentinel-1 --settings {params.settings:q} "
+        "--tile {wildcards.tile} --inventory {input.inventory} 2> {log}"
+
+
+rule sentinel1_collection:
+    input:
+        expand(
+            CAMPAIGN.out("stac/sentinel-1/{tile}/catalog.json"),
+            tile=CAMPAIGN.settings.tiles,
+        ),
+        expand(
+            CAMPAIGN.work("tiles/sentinel-1/{tile}.summary.json"),
+            tile=CAMPAIGN.settings.tiles,
+        ),
+    output:
+        CAMPAIGN.out("stac/sentinel-1/collection.json"),
+    log:
+        CAMPAIGN.log("sentinel1_collection"),
+    conda:
+        "../envs/processing.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        settings=CAMPAIGN.settings_json,
+    shell:
+        "raw2ready collection --family sentinel-1 --settings {params.settings:q} 2> {log}"

@@ -1,0 +1,223 @@
+"""The optional Sentinel-1 family: GRD products found per tile (their footprint against the
+tile's square, their polarisations), from a local folder or the CDSE catalogue stand-in, and
+a real Snakemake run through the gpt double that publishes the family's own STAC collection,
+a child of the campaign's root, which validates offline as one tree.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pystac
+import pytest
+
+from raw2ready.config import Settings
+from raw2ready.download import DownloadOptions
+from raw2ready.errors import ConfigError, SearchError
+from raw2ready.grid import parse_tile
+from raw2ready.safe import SAFE_ASSET
+from raw2ready.sources.cdse_auth import CdseSettings
+from raw2ready.sources.sentinel1 import (
+    manifest_footprint,
+    overlaps,
+    search_sentinel1,
+)
+from raw2ready.stac_validation import validate_stac_tree
+
+from .cdse_server import CATALOGUE, CdseStandIn
+from .conftest import make_settings
+from .safe_factory import S1_NAME, SafeSpec, make_s1_grd_zip, make_safe_zip
+from .test_sen2cor_snap import doubles  # noqa: F401  (fixture)
+from .test_workflow import snakemake
+
+#: Same take as S1_NAME, one day later, single polarisation (VV only).
+VV_ONLY = "S1A_IW_GRDH_1SSV_20230616T112233_20230616T112258_049027_05E4D0_BEEF"
+#: Before the campaign's dates.
+TOO_EARLY = "S1A_IW_GRDH_1SDV_20220101T112233_20220101T112258_041200_04E5A0_CAFE"
+#: 47PPR and its northern neighbour share the product's footprint; 48PUB is far away.
+TILES = ["47PPR", "47PPS"]
+
+
+def _settings(tmp_path: Path, url: str, kind: str = "safe_folder", **s1: Any) -> Settings:
+    return make_settings(
+        tmp_path, tiles=[*TILES, "48PUB"], start="2023-01-01", end="2023-12-31",
+        sentinel1={"enabled": True, "archive": {"kind": kind, "url": url}, **s1},
+    )  # fmt: skip
+
+
+def test_footprint_decides_the_tiles_a_product_serves(tmp_path: Path) -> None:
+    archive = make_s1_grd_zip(tmp_path)
+    with zipfile.ZipFile(archive) as zf:
+        manifest = zf.read(f"{S1_NAME}.SAFE/manifest.safe")
+    ring = manifest_footprint(manifest, "manifest.safe")
+    assert len(ring) == 4 and all(99 < lon < 101 and 14 < lat < 17 for lon, lat in ring)
+    assert [overlaps(parse_tile(tile), ring) for tile in [*TILES, "47PNR", "48PUB"]] == [
+        True, True, True, False,
+    ]  # fmt: skip
+    # A footprint just east of the tile's square does not overlap it.
+    west, north = parse_tile("47PPR").upper_left
+    from pyproj import Transformer
+
+    to_lonlat = Transformer.from_crs(32647, 4326, always_xy=True)
+    east = west + 109_800
+    corners = [(east + 10, north - 10), (east + 5000, north - 10), (east + 5000, north - 5000)]
+    outside = [to_lonlat.transform(x, y) for x, y in corners]
+    inside = [to_lonlat.transform(x - 20, y) for x, y in corners]
+    assert not overlaps(parse_tile("47PPR"), outside)
+    assert overlaps(parse_tile("47PPR"), inside)
+
+
+def test_folder_search_keeps_products_with_the_tile_dates_and_polarisations(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "grd"
+    folder.mkdir()
+    make_s1_grd_zip(folder)
+    make_s1_grd_zip(folder, name=VV_ONLY)
+    make_s1_grd_zip(folder, name=TOO_EARLY)
+    (folder / "S1A_IW_GRDH_1SDV_broken.zip").write_bytes(b"not a zip")
+    settings = _settings(tmp_path, str(folder))
+    options = DownloadOptions()
+
+    per_tile = {tile: search_sentinel1(settings, tile, options) for tile in [*TILES, "48PUB"]}
+
+    for tile in TILES:
+        (record,) = per_tile[tile].records
+        assert record.id == f"{S1_NAME}_T{tile}" and record.tile == tile
+        assert record.collection == "sentinel-1-grd" and record.platform == "sentinel-1a"
+        assert record.datetime == "2023-06-15T11:22:33Z"
+        assert record.bands[SAFE_ASSET].href == str((folder / f"{S1_NAME}.zip").resolve())
+    assert per_tile["48PUB"].records == []
+    assert [name for name, _ in per_tile["47PPR"].rejected] == ["S1A_IW_GRDH_1SDV_broken.zip"]
+    vv_only = search_sentinel1(_settings(tmp_path, str(folder), polarisations=["VV"]), "47PPR",
+                               options)  # fmt: skip
+    assert sorted(r.id[:33] for r in vv_only.records) == [S1_NAME[:33], VV_ONLY[:33]]
+
+
+def test_misconfigured_family_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"key 'sentinel1': 'archive' is a required key"):
+        make_settings(tmp_path, sentinel1={"enabled": True})
+    with pytest.raises(SearchError, match=r"sentinel1\.archive folder .*nowhere does not exist"):
+        search_sentinel1(_settings(tmp_path, str(tmp_path / "nowhere")), "47PPR", DownloadOptions())
+    disabled = make_settings(tmp_path)
+    with pytest.raises(SearchError, match=r"sentinel1\.enabled is false"):
+        search_sentinel1(disabled, "47PPR", DownloadOptions())
+
+
+def _s1_entity(number: int, name: str, ring: list[list[float]], **extra: Any) -> dict[str, Any]:
+    start = datetime.strptime(name.split("_")[4], "%Y%m%dT%H%M%S")
+    return {
+        "Id": f"10000000-0000-4000-8000-{number:012d}", "Name": f"{name}.SAFE",
+        "ContentLength": 1000 + number, "Online": True,
+        "S3Path": f"/eodata/Sentinel-1/SAR/GRD/{start:%Y/%m/%d}/{name}.SAFE",
+        "Checksum": [], "ContentDate": {"Start": f"{start:%Y-%m-%dT%H:%M:%S}.000Z"},
+        "GeoFootprint": {"type": "Polygon", "coordinates": [ring]},
+        "Attributes": [{"@odata.type": "#OData.CSC.StringAttribute", "Name": "productType",
+                        "Value": "IW_GRDH_1S", "ValueType": "String"}],
+        **extra,
+    }  # fmt: skip
+
+
+def test_cdse_search_asks_for_iw_grd_over_the_tile(tmp_path: Path) -> None:
+    # 47PPR spans about lon 99.92-100.95, lat 13.47-14.47.
+    covering = [[100.2, 13.0], [101.5, 13.0], [101.5, 14.0], [100.2, 14.0], [100.2, 13.0]]
+    far = [[10.0, 50.0], [11.0, 50.0], [11.0, 51.0], [10.0, 51.0], [10.0, 50.0]]
+    # Its bounding box touches the tile's (the stand-in returns it), the diamond does not.
+    corner = [[101.2, 14.42], [101.5, 14.72], [101.2, 15.02], [100.9, 14.72], [101.2, 14.42]]
+    with CdseStandIn({}) as cdse:
+        cdse.add("SENTINEL-1", _s1_entity(1, S1_NAME, covering))
+        cdse.add("SENTINEL-1", _s1_entity(2, VV_ONLY, covering))
+        cdse.add("SENTINEL-1", _s1_entity(3, TOO_EARLY, covering))
+        cdse.add("SENTINEL-1", _s1_entity(4, S1_NAME.replace("0615T", "0627T"), far))
+        cdse.add("SENTINEL-1", _s1_entity(5, S1_NAME.replace("0615T", "0709T"), corner))
+        cdse.script(CATALOGUE, "429:0")
+        settings = make_settings(
+            tmp_path, tiles=["47PPR"], start="2023-01-01", end="2023-12-31",
+            archive={"kind": "static_catalog", "url": "x",
+                     "cdse": {"download_url": cdse.catalogue_url}},
+            sentinel1={"enabled": True, "archive": {"kind": "cdse_odata",
+                                                    "url": cdse.catalogue_url}},
+        )  # fmt: skip
+        result = search_sentinel1(
+            settings, "47PPR", DownloadOptions(backoff_seconds=0, sleep=lambda _s: None)
+        )
+        sent = parse_qs(urlsplit(cdse.catalogue_requests()[-1].path).query)["$filter"][0]
+        # The server's (bounding box) filter passes the corner product, the client drops it.
+        assert cdse.products[4].matches(sent) and not cdse.products[3].matches(sent)
+    assert [r.id for r in result.records] == [f"{S1_NAME}_T47PPR"]
+    asset = result.records[0].bands[SAFE_ASSET]
+    assert asset.href == CdseSettings(download_url=cdse.catalogue_url).product_href(
+        "10000000-0000-4000-8000-000000000001"
+    )
+    assert "SENTINEL-1" in sent and "IW_GRDH_1S" in sent and "OData.CSC.Intersects" in sent
+
+
+# ------------------------------------------------------------------ the workflow
+
+
+def test_workflow_publishes_sentinel1_items_in_their_own_collection(
+    tmp_path: Path,
+    doubles: dict[str, Path],  # noqa: F811
+) -> None:
+    s2 = tmp_path / "s2"
+    s2.mkdir()
+    make_safe_zip(s2, SafeSpec(level="L2A"))
+    grd = tmp_path / "grd"
+    grd.mkdir()
+    make_s1_grd_zip(grd)
+    config = {
+        "campaign": "s1",
+        "archive": {"kind": "safe_folder", "url": str(s2)},
+        "tiles": TILES, "start": "2023-01-01", "end": "2023-12-31",
+        "products": ["ndvi", "mask"], "cog": {"blocksize": 256},
+        "sentinel1": {"enabled": True, "archive": {"kind": "safe_folder", "url": str(grd)}},
+    }  # fmt: skip
+    (tmp_path / "s1.yaml").write_text(json.dumps(config))
+
+    result = snakemake(tmp_path, tmp_path / "s1.yaml")
+
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stderr.count("rule sentinel1_scene:") == 2
+    assert len(doubles["gpt_calls"].read_text().splitlines()) == 2
+    stac = tmp_path / "results/stac"
+    root = json.loads((stac / "collection.json").read_text())
+    children = {link["href"] for link in root["links"] if link["rel"] == "child"}
+    assert children == {
+        "./47PPR/catalog.json",
+        "./47PPS/catalog.json",
+        "sentinel-1/collection.json",
+    }
+    family = json.loads((stac / "sentinel-1/collection.json").read_text())
+    assert family["id"] == "raw2ready-s1-sentinel-1"
+    assert family["summaries"]["constellation"] == ["sentinel-1"]
+    assert "s2:processing_baseline" not in family["summaries"]
+    # Objects: root, 2 S2 tiles with 4 catalogs for their one item each (the 47PPS one
+    # empty), the family collection, 2 S1 tile catalogs, each with year/quarter/month and
+    # its item.
+    assert validate_stac_tree(stac / "collection.json") == 1 + (4 + 1) + 1 + 1 + 2 * 5
+    catalog = pystac.read_file(stac / "collection.json")
+    items = {item.id: item for item in catalog.get_items(recursive=True)}
+    s1_items = sorted(i for i in items if i.startswith("S1A"))
+    assert s1_items == [f"{S1_NAME}_T{tile}" for tile in TILES]
+    item = items[s1_items[0]]
+    assert item.collection_id == "raw2ready-s1-sentinel-1"
+    assert item.properties["sar:polarizations"] == ["VV", "VH"]
+    assert item.get_root().id == "raw2ready-s1"
+    assert set(item.assets) == {"gamma0_vv", "gamma0_vh"}
+    product = Path(item.assets["gamma0_vv"].get_absolute_href())
+    assert product.is_file() and product.parts[-7:-5] == ("sentinel-1", "47PPR")
+    assert not list((tmp_path / "work").glob("downloads/*/S1A_*/*.zip")), "downloads removed"
+    # A lost product makes its scene (and only it) run again.
+    product.unlink()
+    rerun = snakemake(tmp_path, tmp_path / "s1.yaml", "-n")
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    plan = rerun.stdout + rerun.stderr
+    assert re.search(r"^sentinel1_scene\s+1$", plan, re.MULTILINE), plan[-3000:]
+    assert f"scene={s1_items[0]}" in plan and f"scene={s1_items[1]}" not in plan
+    assert not re.search(r"^(scenes?|sen2cor|tile_catalog)\s+\d+$", plan, re.MULTILINE)
