@@ -1,4 +1,5 @@
 # STAC: a Year -> Quarter -> Month catalog per tile, then the campaign's root collection.
+# Local rules: seconds of JSON work each, not worth a cluster submission.
 
 
 rule tile_catalog:
@@ -10,6 +11,7 @@ rule tile_catalog:
         summary=CAMPAIGN.work("tiles/{tile}.summary.json"),
     log:
         CAMPAIGN.log("tile_catalog/{tile}"),
+    localrule: True
     conda:
         "../envs/processing.yaml"
     resources:
@@ -37,6 +39,7 @@ rule collection:
         CAMPAIGN.out("stac/collection.json"),
     log:
         CAMPAIGN.log("collection"),
+    localrule: True
     conda:
         "../envs/processing.yaml"
     resources:

@@ -1,5 +1,6 @@
 # Search the archive for one tile and write its inventory of canonical scene records.
-# A checkpoint: the scenes of a tile are known once its inventory exists.
+# A checkpoint: the scenes of a tile are known once its inventory exists. A local rule: a
+# light STAC query, run where snakemake runs (cluster compute nodes often lack internet).
 
 
 checkpoint search:
@@ -8,6 +9,7 @@ checkpoint search:
     log:
         CAMPAIGN.log("search/{tile}"),
     retries: 2
+    localrule: True
     conda:
         "../envs/search.yaml"
     resources:
