@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 import rasterio
+from pyproj import Transformer
 from rio_cogeo.cogeo import cog_validate
 
 from raw2ready.catalog import write_collection, write_tile_catalog
@@ -33,7 +34,7 @@ from raw2ready.reprocess import layout_of, reprocess_s1_scene, reprocess_scene
 from raw2ready.safe import extract_safe
 from raw2ready.scene import BandAsset
 from raw2ready.sen2cor import restore_folders
-from raw2ready.snap import biophysical_graph, s1_grd_graph
+from raw2ready.snap import biophysical_graph, s1_grd_graph, tile_region
 from raw2ready.sources.search import SearchQuery, search
 
 from .conftest import PROJECT, make_settings
@@ -199,6 +200,20 @@ def test_graphs_chain_the_documented_operators(tmp_path: Path) -> None:
     calibration = {p.tag: p.text for p in nodes[3].find("parameters")}
     assert calibration["outputBetaBand"] == "true"
     assert nodes[5].findtext("parameters/mapProjection") == "EPSG:32647"
+    # Per tile, a Subset to the tile (with a margin) comes before the costly steps.
+    region = tile_region("47PPR")
+    tiled = list(ET.fromstring(s1_grd_graph(32647, ("VV",), region)).iter("node"))
+    assert [n.findtext("operator") for n in tiled][3:6] == [
+        "Calibration", "Subset", "Terrain-Flattening",
+    ]  # fmt: skip
+    assert tiled[4].findtext("parameters/geoRegion") == region
+    to_utm = Transformer.from_crs(4326, 32647, always_xy=True)
+    corners = [to_utm.transform(*map(float, p.split())) for p in region[9:-2].split(", ")]
+    west, north = parse_tile("47PPR").upper_left
+    assert [(round(x - west), round(y - north)) for x, y in corners[:4]] == [
+        (-2000, 2000), (111_800, 2000), (111_800, -111_800), (-2000, -111_800),
+    ]  # fmt: skip
+    assert tile_region("01WCP") is None  # across the antimeridian: no subset
     # The double checks parameters against SNAP's documented ones.
     graph = tmp_path / "bad.xml"
     graph.write_text(biophysical_graph("S2A", 20, ("lai",)).replace("computeCab", "computeCabbage"))
@@ -312,6 +327,7 @@ def test_s1_grd_chain_stores_gamma0_db_x1000_per_tile(
     assert item["properties"]["constellation"] == "sentinel-1"
     assert item["properties"]["sar:polarizations"] == ["VV", "VH"]
     assert "s2:processing_baseline" not in item["properties"]
+    assert "Subset to the tile" in item["properties"]["processing:lineage"]
     assert set(item["assets"]) == {"gamma0_vv", "gamma0_vh"}
     calls = _calls(doubles["gpt_calls"])
     assert len(calls) == 1 and "-Pinput=" in calls[0] and "manifest.safe" in calls[0]

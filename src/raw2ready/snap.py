@@ -4,7 +4,8 @@
   Resample to one resolution, BiophysicalOp (LAI, FAPAR, FCOVER; S2TBX neural nets that
   read B3 B4 B5 B6 B7 B8A B11 B12 and the sun/view angles), Write BEAM-DIMAP.
 - Sentinel-1 GRD backscatter: Read, Apply-Orbit-File, ThermalNoiseRemoval, Calibration
-  (beta0), Terrain-Flattening (gamma0), Terrain-Correction into the tile's UTM zone, Write.
+  (beta0), Subset to the tile, Terrain-Flattening (gamma0), Terrain-Correction into the
+  tile's UTM zone, Write.
 
 Graphs take `${input}` and `${target}` as gpt -P parameters, so the same file can be rerun
 by hand. gpt's float bands are stored as int16 = value x 1000 COGs (cog.translate_to_cog,
@@ -29,7 +30,7 @@ import rasterio
 from pystac.extensions.sar import FrequencyBand, Polarization, SarExtension
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
-from rasterio.warp import transform_bounds
+from rasterio.warp import transform_bounds, transform_geom
 from rasterio.windows import Window
 
 from raw2ready.catalog import create_item, write_item
@@ -55,6 +56,8 @@ BIOPHYSICAL = {"lai": "computeLAI", "fapar": "computeFapar", "fcover": "computeF
 BIOPHYSICAL_SENSORS = ("S2A", "S2B", "S2C")
 S1_PIXEL_SPACING = 10.0
 S1_DEM = "SRTM 1Sec HGT"
+#: Margin around the tile kept by the Subset before flattening (edge effects stay outside).
+S1_SUBSET_MARGIN_M = 2_000.0
 
 
 @dataclass(frozen=True)
@@ -132,10 +135,13 @@ def biophysical_graph(sensor: str, resolution: int, products: tuple[str, ...]) -
     )  # fmt: skip
 
 
-def s1_grd_graph(epsg: int, polarisations: tuple[str, ...]) -> str:
-    """Orbit, thermal noise, beta0, terrain-flattened gamma0, terrain-corrected to UTM."""
+def s1_grd_graph(epsg: int, polarisations: tuple[str, ...], region: str | None = None) -> str:
+    """Orbit, thermal noise, beta0, [subset to `region`], terrain-flattened gamma0,
+    terrain-corrected to UTM. SNAP pulls only what the output needs, so with a region the
+    costly steps (flattening, geocoding) run on one tile's part of the product, not on all."""
     pols = ",".join(polarisations)
     dem = {"demName": S1_DEM, "demResamplingMethod": "BILINEAR_INTERPOLATION"}
+    subset = [("Subset", {"geoRegion": region, "copyMetadata": "true"})] if region else []
     return graph_xml(
         "raw2ready-s1-grd",
         _read_write([
@@ -148,6 +154,7 @@ def s1_grd_graph(epsg: int, polarisations: tuple[str, ...]) -> str:
                 "selectedPolarisations": pols, "outputBetaBand": "true",
                 "outputSigmaBand": "false", "outputImageScaleInDb": "false",
             }),
+            *subset,
             ("Terrain-Flattening", {**dem, "outputSimulatedImage": "false"}),
             ("Terrain-Correction", {
                 **dem, "imgResamplingMethod": "BILINEAR_INTERPOLATION",
@@ -156,6 +163,24 @@ def s1_grd_graph(epsg: int, polarisations: tuple[str, ...]) -> str:
             }),
         ]),
     )  # fmt: skip
+
+
+def tile_region(tile: str, margin: float = S1_SUBSET_MARGIN_M) -> str | None:
+    """The tile's square widened by `margin` metres, as a WKT POLYGON in lon/lat (Subset's
+    geoRegion); None across the antimeridian, where the whole product is processed."""
+    parsed = parse_tile(tile)
+    west, north = parsed.upper_left
+    east, south = west + TILE_SIZE_10M * 10.0 + margin, north - TILE_SIZE_10M * 10.0 - margin
+    west, north = west - margin, north + margin
+    square = [[west, north], [east, north], [east, south], [west, south], [west, north]]
+    geometry = transform_geom(
+        f"EPSG:{parsed.epsg}", "EPSG:4326", {"type": "Polygon", "coordinates": [square]},
+        antimeridian_cutting=True, precision=6,
+    )  # fmt: skip
+    if geometry["type"] != "Polygon":
+        return None
+    ring = ", ".join(f"{lon:.6f} {lat:.6f}" for lon, lat in geometry["coordinates"][0])
+    return f"POLYGON(({ring}))"
 
 
 def run_graph(
@@ -315,7 +340,7 @@ def s1_grd_products(settings: Settings, archive: Path, record: SceneRecord, layo
     try:
         safe = extract_fetched(archive, scratch / "safe")
         log_file = layout.tool_log(record, "gpt-s1-grd")
-        graph = s1_grd_graph(parsed.epsg, polarisations)
+        graph = s1_grd_graph(parsed.epsg, polarisations, tile_region(parsed.id))
         options = SnapOptions.from_settings(settings)
         data = run_graph(
             graph, safe / "manifest.safe", scratch / "snap", "s1_grd", options, log_file
@@ -339,7 +364,8 @@ def s1_grd_products(settings: Settings, archive: Path, record: SceneRecord, layo
             config_digest=settings.digest(), software=software_versions(),
             lineage=(
                 f"Sentinel-1 GRD {product.id}: ESA SNAP gpt Apply-Orbit-File, "
-                "ThermalNoiseRemoval, Calibration (beta0), Terrain-Flattening (gamma0), "
+                "ThermalNoiseRemoval, Calibration (beta0), Subset to the tile, "
+                "Terrain-Flattening (gamma0), "
                 f"Terrain-Correction ({S1_DEM}, EPSG:{parsed.epsg}, {S1_PIXEL_SPACING:g} m); "
                 f"cut to tile {parsed.id}; gamma0 stored as int16 = dB x 1000."
             ),
