@@ -21,6 +21,7 @@ from raw2ready.config import Settings
 from raw2ready.download import DownloadOptions
 from raw2ready.errors import ConfigError, SearchError
 from raw2ready.grid import parse_tile
+from raw2ready.reprocess import layout_of, reprocess_s1_scene
 from raw2ready.safe import SAFE_ASSET
 from raw2ready.sources.cdse_auth import CdseSettings
 from raw2ready.sources.sentinel1 import (
@@ -156,6 +157,37 @@ def test_cdse_search_asks_for_iw_grd_over_the_tile(tmp_path: Path) -> None:
         "10000000-0000-4000-8000-000000000001"
     )
     assert "SENTINEL-1" in sent and "IW_GRDH_1S" in sent and "OData.CSC.Intersects" in sent
+
+
+def test_cdse_product_is_downloaded_with_a_token_checked_and_processed(
+    tmp_path: Path,
+    doubles: dict[str, Path],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CDSE_USERNAME", "s1-user")
+    monkeypatch.setenv("CDSE_PASSWORD", "s1-password")
+    data = make_s1_grd_zip(tmp_path).read_bytes()
+    covering = [[99.9, 13.4], [101.0, 13.4], [101.0, 14.6], [99.9, 14.6], [99.9, 13.4]]
+    with CdseStandIn({"s1-user": "s1-password"}) as cdse:
+        entity = _s1_entity(1, S1_NAME, covering, ContentLength=len(data))
+        cdse.add("SENTINEL-1", entity, data)
+        cdse.script(f"/odata/v1/Products({entity['Id']})/$value", "503")
+        cdse_settings = {"download_url": cdse.catalogue_url, "token_url": cdse.token_url}
+        settings = make_settings(
+            tmp_path, tiles=["47PPR"], start="2023-01-01", end="2023-12-31",
+            archive={"kind": "static_catalog", "url": "x", "cdse": cdse_settings},
+            download={"backoff_seconds": 0},
+            sentinel1={"enabled": True, "polarisations": ["VH"],
+                       "archive": {"kind": "cdse_odata", "url": cdse.catalogue_url}},
+        )  # fmt: skip
+        (record,) = search_sentinel1(settings, "47PPR", DownloadOptions()).records
+        reprocess_s1_scene(settings, record)
+        assert cdse.grants == ["password"]
+    item = json.loads(layout_of(settings).item(record).read_text())
+    assert set(item["assets"]) == {"gamma0_vh"}
+    assert item["properties"]["sar:polarizations"] == ["VH"]
+    assert len(doubles["gpt_calls"].read_text().splitlines()) == 1
+    assert not (doubles["gpt_keep"] / "s1_grd.Gamma0_VV.img").exists(), "only VH selected"
 
 
 # ------------------------------------------------------------------ the workflow
