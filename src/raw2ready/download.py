@@ -449,7 +449,8 @@ class Fetcher:
         status = response.status_code
         shown = shown_href(href)
         raise_if_transient(response, shown)
-        if status == 401 and self._cdse_tokens is not None and self._authorization(href):
+        cdse = self.options.cdse
+        if status == 401 and self._cdse_tokens is not None and cdse and cdse.serves(href):
             self._cdse_tokens.expire()
             raise TransientError(f"{shown}: HTTP 401 (access token expired or revoked; renewing)")
         if status == 403 and url != href:
