@@ -20,6 +20,7 @@ wildcard_constraints:
     quarter=r"Q[1-4]",
     month=r"\d{2}",
     scene=r"[^/]+",
+    repair=r"\d+",
 
 
 include: "rules/common.smk"
@@ -35,4 +36,4 @@ rule all:
     input:
         CAMPAIGN.out("stac/collection.json"),
         sentinel1_campaign_scenes,
-        campaign_scenes,
+        campaign_batches,

@@ -4,8 +4,7 @@
 
 rule tile_catalog:
     input:
-        inventory=CAMPAIGN.work("inventories/{tile}.jsonl"),
-        scenes=tile_scenes,
+        batches=tile_batches,
     output:
         catalog=CAMPAIGN.out("stac/{tile}/catalog.json"),
         summary=CAMPAIGN.work("tiles/{tile}.summary.json"),
@@ -19,9 +18,10 @@ rule tile_catalog:
         runtime=30,
     params:
         settings=CAMPAIGN.settings_json,
+        inventory=CAMPAIGN.work("inventories/{tile}.jsonl"),
     shell:
         "raw2ready tile-catalog --settings {params.settings:q} --tile {wildcards.tile} "
-        "--inventory {input.inventory} 2> {log}"
+        "--inventory {params.inventory} 2> {log}"
 
 
 rule collection:

@@ -1,26 +1,58 @@
-# Input functions shared by the rules: scenes are enumerated from the tile inventories.
+# Input functions shared by the rules: batches are enumerated from the tile inventories.
+from raw2ready.batches import Batch
 
 
-def scenes_of(tile):
-    """Products and items of every scene of a tile, known once the tile's search has run."""
-    inventory = checkpoints.search.get(tile=tile).output[0]
-    return CAMPAIGN.scene_outputs(inventory)
+def inventory_of(tile):
+    """A tile's inventory: read as it is when it exists, else once its search checkpoint ran.
+
+    Only a missing inventory puts its search in the DAG (the jobs asking for it wait for
+    the checkpoint); existing ones are read directly, which spares the dry-run the
+    checkpoint's second pass over the whole DAG. To search a tile again, delete its
+    inventory.
+    """
+    if CAMPAIGN.searched(tile):
+        return CAMPAIGN.layout.inventory(tile)
+    return checkpoints.search.get(tile=tile).output[0]
 
 
-def tile_scenes(wildcards):
-    """Input function: the scenes of the tile a catalog job is for."""
-    return scenes_of(wildcards.tile)
+def tile_batches_of(tile):
+    """The batch records of a tile, known once its search has run."""
+    return CAMPAIGN.batch_targets(inventory_of(tile))
 
 
-def campaign_scenes(wildcards):
-    """Products and items of every scene of the campaign: targets, so a missing one reruns."""
-    return [path for tile in CAMPAIGN.settings.tiles for path in scenes_of(tile)]
+def tile_batches(wildcards):
+    """Input function: the batch records of the tile a catalog job is for."""
+    return tile_batches_of(wildcards.tile)
 
 
-def sen2cor_l2a(wildcards):
-    """Input function: the Sen2Cor L2A of an L1C SAFE scene (none when its L2A exists)."""
-    inventory = checkpoints.search.get(tile=wildcards.tile).output[0]
-    return CAMPAIGN.sen2cor_inputs(inventory, wildcards.scene)
+def campaign_batches(wildcards):
+    """Every batch record of the campaign, as targets of `all`.
+
+    Snakemake looks for missing files only upstream of jobs that must run; `all` always
+    runs, so a batch whose record is missing (or who needs a repair) is found.
+    """
+    return [path for tile in CAMPAIGN.settings.tiles for path in tile_batches_of(tile)]
+
+
+def batch_of(wildcards):
+    """The batch a scenes job is for."""
+    return Batch(wildcards.tile, wildcards.year, wildcards.month)
+
+
+def batch_l2a(wildcards):
+    """Input function: the Sen2Cor L2A of a batch's unfinished L1C SAFE scenes."""
+    return CAMPAIGN.sen2cor_inputs(inventory_of(wildcards.tile), batch_of(wildcards))
+
+
+def per_scene(minutes):
+    """A runtime resource: `minutes` for each scene of the batch."""
+
+    def runtime(wildcards):
+        return minutes * CAMPAIGN.scene_count(
+            inventory_of(wildcards.tile), batch_of(wildcards)
+        )
+
+    return runtime
 
 
 # The optional Sentinel-1 family (rules/sentinel1.smk): its scenes, from its tile inventories.

@@ -1,30 +1,36 @@
-# One job per scene: download -> mask -> NDVI/LAI -> COG -> STAC item (src/raw2ready/reprocess.py).
+# One job per batch, the scenes of one tile and month (src/raw2ready/batches.py): each scene
+# whose outputs are missing goes download -> mask -> NDVI/LAI -> COG -> STAC item
+# (src/raw2ready/reprocess.py); scenes already done are skipped, so a rerun redoes only them.
+# Batches, not scenes, keep the dry-run of a 25,000-scene campaign to seconds (docs/reruns.md).
 
 
-rule scene:
+rule scenes:
     input:
-        l2a=sen2cor_l2a,
+        l2a=batch_l2a if CAMPAIGN.uses_sen2cor else [],
     output:
-        products=expand(
-            CAMPAIGN.out(
-                "products/{tile}/{year}/{quarter}/{month}/{scene}/{scene}_{product}.tif"
-            ),
-            product=CAMPAIGN.settings.products,
-            allow_missing=True,
-        ),
-        item=CAMPAIGN.out("stac/{tile}/{year}/{quarter}/{month}/{scene}/{scene}.json"),
+        CAMPAIGN.work("batches/{tile}/{year}/{quarter}/{month}.json"),
     log:
-        CAMPAIGN.log("scene/{tile}/{year}/{quarter}/{month}/{scene}"),
+        CAMPAIGN.log("batch/{tile}/{year}/{quarter}/{month}"),
     retries: 2
     conda:
         "../envs/processing.yaml"
     threads: 2
     resources:
         mem_mb=1000,
-        runtime=20,
+        runtime=per_scene(minutes=20),
     params:
         settings=CAMPAIGN.settings_json,
         inventory=CAMPAIGN.work("inventories/{tile}.jsonl"),
     shell:
-        "raw2ready process-scene --settings {params.settings:q} "
-        "--inventory {params.inventory} --scene {wildcards.scene} 2> {log}"
+        "raw2ready process-batch --settings {params.settings:q} "
+        "--inventory {params.inventory} --tile {wildcards.tile} "
+        "--month {wildcards.year}-{wildcards.month} --output {output} 2> {log}"
+
+
+# A finished batch that lost an output (or gained a scene) is asked for its next repair
+# record: the same job, which redoes only the scenes whose outputs are missing.
+use rule scenes as repair_scenes with:
+    output:
+        CAMPAIGN.work("batches/{tile}/{year}/{quarter}/{month}.repair-{repair}.json"),
+    log:
+        CAMPAIGN.log("batch/{tile}/{year}/{quarter}/{month}.repair-{repair}"),

@@ -94,29 +94,10 @@ def check_config(configfile: Path) -> None:
 @click.option("--output", type=click.Path(path_type=Path), required=True)
 def search(configfile: Path | None, settings_json: str | None, tile: str, output: Path) -> None:
     """Search the archive for one tile and write its inventory."""
-    from raw2ready.download import DownloadOptions
-    from raw2ready.inventory import write_inventory
-    from raw2ready.sources.search import SearchQuery, search_archive
+    from raw2ready.inventory import search_inventory
 
-    settings = _settings(configfile, settings_json)
-    archive = settings.raw["archive"]
-    query = SearchQuery(
-        tile=tile, start=settings.start, end=settings.end,
-        max_cloud_cover=float(settings.raw["max_cloud_cover"]),
-        collection=archive["collection"], bands=settings.bands,
-    )  # fmt: skip
-    retries = settings.raw["download"]  # catalogue requests retry like downloads (CDSE OData)
-    options = DownloadOptions(
-        retries["attempts"], retries["backoff_seconds"], retries["timeout_seconds"]
-    )
-    result = search_archive(archive, query, options)
-    changed = write_inventory(output, result.records)
-    log.info(
-        "inventory %s: %d scene(s)%s",
-        output,
-        len(result.records),
-        "" if changed else " (unchanged)",
-    )
+    count, changed = search_inventory(_settings(configfile, settings_json), tile, output)
+    log.info("inventory %s: %d scene(s)%s", output, count, "" if changed else " (unchanged)")
 
 
 @cli.command("process-scene")
@@ -131,6 +112,35 @@ def process_scene(
 
     settings = _settings(configfile, settings_json)
     reprocess_scene(settings, _inventory_record(inventory, scene_id))
+
+
+@cli.command("process-batch")
+@with_config
+@click.option("--inventory", type=click.Path(path_type=Path), required=True)
+@click.option("--tile", required=True, help="MGRS tile id.")
+@click.option("--month", required=True, help="Sensing month, YYYY-MM.")
+@click.option("--output", type=click.Path(path_type=Path), required=True, help="Batch record.")
+def process_batch(
+    configfile: Path | None,
+    settings_json: str | None,
+    inventory: Path,
+    tile: str,
+    month: str,
+    output: Path,
+) -> None:
+    """Process the scenes of one tile and month whose outputs are missing; record the batch."""
+    from raw2ready.batches import Batch, group
+    from raw2ready.batches import process_batch as run_batch
+    from raw2ready.inventory import read_inventory
+    from raw2ready.reprocess import layout_of, reprocess_scene
+
+    settings = _settings(configfile, settings_json)
+    batch = Batch.parse(tile, month)
+    records = group(read_inventory(inventory)).get(batch, [])
+    outcomes = run_batch(settings, layout_of(settings), batch, records, output, reprocess_scene)
+    done = sum(outcome.status == "processed" for outcome in outcomes)
+    log.info("batch %s: %d scene(s) processed, %d already complete", batch, done,
+             len(outcomes) - done)  # fmt: skip
 
 
 def _inventory_record(inventory: Path, scene_id: str) -> SceneRecord:
@@ -312,6 +322,45 @@ def plan(configfile: Path, as_json: bool, output: Path | None, no_search: bool) 
     summary = make_plan(settings)
     write_json(output or layout.plan(), summary)
     click.echo(json.dumps(summary, indent=2) if as_json else render(summary))
+
+
+@cli.command("synth-inventory")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--scenes", type=int, required=True, help="Scenes in total.")
+@click.option("--tiles", type=int, required=True, help="MGRS tiles they are spread over.")
+@click.option("--years", type=int, default=4, show_default=True, help="Years they span.")
+@click.option("--start-year", type=int, default=2022, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a campaign config using them (OUT_DIR must be <work_dir>/inventories).",
+)
+def synth_inventory(
+    out_dir: Path,
+    scenes: int,
+    tiles: int,
+    years: int,
+    start_year: int,
+    seed: int,
+    config_path: Path | None,
+) -> None:
+    """Write realistic tile inventories (no rasters) to OUT_DIR, for planning at scale."""
+    import yaml
+
+    from raw2ready.synthetic_inventory import (
+        campaign_config,
+        campaign_tiles,
+        write_synthetic_inventories,
+    )
+
+    config = config_path and campaign_config(out_dir, campaign_tiles(tiles), years, start_year)
+    tile_ids = write_synthetic_inventories(out_dir, scenes, tiles, years, start_year, seed)
+    click.echo(f"{scenes} scene(s) over {len(tile_ids)} tile(s) and {years} year(s): {out_dir}")
+    if config_path and config:
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        click.echo(f"campaign config: {config_path}")
 
 
 @cli.command("safe-check")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from raw2ready.atomic import write_text
+from raw2ready.config import Settings
 from raw2ready.errors import ConfigError
 from raw2ready.scene import SceneRecord
 
@@ -34,3 +35,25 @@ def read_inventory(path: Path) -> list[SceneRecord]:
     except FileNotFoundError as exc:
         raise ConfigError(f"inventory {path} does not exist; run the search first") from exc
     return [SceneRecord.from_json(line) for line in lines if line.strip()]
+
+
+def search_inventory(settings: Settings, tile: str, output: Path) -> tuple[int, bool]:
+    """Search the campaign's archive for a tile and write its inventory.
+
+    Returns the number of scenes found and whether the inventory changed.
+    """
+    from raw2ready.download import DownloadOptions
+    from raw2ready.sources.search import SearchQuery, search_archive
+
+    archive = settings.raw["archive"]
+    query = SearchQuery(
+        tile=tile, start=settings.start, end=settings.end,
+        max_cloud_cover=float(settings.raw["max_cloud_cover"]),
+        collection=archive["collection"], bands=settings.bands,
+    )  # fmt: skip
+    retries = settings.raw["download"]  # catalogue requests retry like downloads (CDSE OData)
+    options = DownloadOptions(
+        retries["attempts"], retries["backoff_seconds"], retries["timeout_seconds"]
+    )
+    records = search_archive(archive, query, options).records
+    return len(records), write_inventory(output, records)

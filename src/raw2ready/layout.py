@@ -42,6 +42,10 @@ TILE_CATALOG = "stac/{tile}/catalog.json"
 COLLECTION = "stac/collection.json"
 L2A = "l2a/{tile}/{scene}"
 TOOL_LOG = "logs/tools/{tile}/{scene}.{tool}.log"
+BATCH = "batches/{tile}/{year}/{quarter}/{month}.json"
+BATCH_REPAIR = "batches/{tile}/{year}/{quarter}/{month}.repair-{repair}.json"
+SCENE_LOG = "logs/scene/{tile}/{year}/{quarter}/{month}/{scene}.log"
+PLAN = "plan.json"
 
 
 @dataclass(frozen=True)
@@ -96,3 +100,24 @@ class Layout:
     def tool_log(self, record: SceneRecord, tool: str) -> Path:
         """Full output of an external tool (Sen2Cor, gpt) run for a scene."""
         return self.work_dir / TOOL_LOG.format(tile=record.tile, scene=record.id, tool=tool)
+
+    def batch(self, tile: str, year: str, quarter: str, month: str) -> Path:
+        """Record of a finished batch: the scenes of one tile and month, and how they went."""
+        return self.work_dir / BATCH.format(tile=tile, year=year, quarter=quarter, month=month)
+
+    def batch_repair(self, tile: str, year: str, quarter: str, month: str, repair: int) -> Path:
+        """Record of the `repair`-th rerun of a finished batch whose outputs went missing."""
+        return self.work_dir / BATCH_REPAIR.format(
+            tile=tile, year=year, quarter=quarter, month=month, repair=repair
+        )
+
+    def plan(self) -> Path:
+        """The latest `raw2ready plan` summary, as JSON for scripts."""
+        return self.work_dir / PLAN
+
+    def scene_log(self, record: SceneRecord) -> Path:
+        """Log of one scene's processing inside its batch job."""
+        return self.work_dir / SCENE_LOG.format(
+            tile=record.tile, year=record.year, quarter=record.quarter,
+            month=record.month, scene=record.id,
+        )  # fmt: skip

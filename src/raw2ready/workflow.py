@@ -1,7 +1,8 @@
 """What the Snakefile needs from the package: the validated campaign and its job list.
 
-The Snakefile stays a DAG declaration; enumerating scenes from inventories and naming
-their files happens here, where it can be tested without Snakemake.
+The Snakefile stays a DAG declaration; enumerating batches from inventories and naming
+their files happens here, where it can be tested without Snakemake. Inventories are read
+once per version of the file, since input functions run once per job.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from raw2ready import layout as patterns
+from raw2ready.batches import Batch, group, is_complete, target
 from raw2ready.config import Settings, validate_config
 from raw2ready.errors import ConfigError
 from raw2ready.inventory import read_inventory
@@ -45,35 +47,65 @@ class Campaign:
         """A per-job log file pattern under the work folder."""
         return f"{self.layout.work_dir.as_posix()}/{patterns.LOGS}/{name}.log"
 
-    def scene_outputs(self, inventory: str | Path) -> list[str]:
-        """Products and STAC item of every scene in an inventory.
+    @property
+    def uses_sen2cor(self) -> bool:
+        """True when L1C scenes are made into L2A by Sen2Cor jobs before their batch job."""
+        return self.settings.raw["processors"]["l2a"] == "sen2cor"
 
-        All of them, not only the items: Snakemake reruns a job for a missing output only
-        when a consumer asks for that output.
+    def searched(self, tile: str) -> bool:
+        """True when the tile's inventory exists, so its jobs can be listed without a search."""
+        return self.layout.inventory(tile).exists()
+
+    def batch_targets(self, inventory: str | Path) -> list[str]:
+        """The batch records a tile catalog waits for: one per month with scenes.
+
+        A finished batch that lost outputs is asked for its next repair record, which makes
+        Snakemake rerun it (see batches.target). Computed once per inventory version: the
+        answer does not change while jobs run (a batch job writes the record asked for).
         """
-        outputs: list[str] = []
-        for record in read_inventory(Path(inventory)):
-            outputs.extend(
-                self.layout.product(record, name).as_posix() for name in self.settings.products
-            )
-            outputs.append(self.layout.item(record).as_posix())
-        return outputs
+        return _targets(
+            self.layout, tuple(self.settings.products), str(inventory), _mtime(inventory)
+        )
 
-    def sen2cor_inputs(self, inventory: str | Path, scene: str) -> list[str]:
-        """The Sen2Cor L2A folder a scene job needs: one for L1C SAFE scenes, else none."""
-        if self.settings.raw["processors"]["l2a"] != "sen2cor":
+    def scene_count(self, inventory: str | Path, batch: Batch) -> int:
+        """How many scenes a batch has (for its runtime resource)."""
+        return len(_batches(str(inventory), _mtime(inventory)).get(batch, []))
+
+    def unfinished(self, inventory: str | Path, batch: Batch) -> list[SceneRecord]:
+        """The scenes of a batch whose outputs are not all there yet."""
+        records = _batches(str(inventory), _mtime(inventory)).get(batch, [])
+        products = self.settings.products
+        return [record for record in records if not is_complete(self.layout, record, products)]
+
+    def sen2cor_inputs(self, inventory: str | Path, batch: Batch) -> list[str]:
+        """The Sen2Cor L2A folders a batch job needs: of its unfinished L1C SAFE scenes."""
+        if not self.uses_sen2cor:
             return []
-        path = Path(inventory)
-        record = _records_by_id(str(path), path.stat().st_mtime_ns).get(scene)
-        if record is None or not is_safe_scene(record) or record.collection != L1C_COLLECTION:
-            return []
-        return [self.layout.l2a(record).as_posix()]
+        return [
+            self.layout.l2a(record).as_posix()
+            for record in self.unfinished(inventory, batch)
+            if is_safe_scene(record) and record.collection == L1C_COLLECTION
+        ]
 
 
-@lru_cache(maxsize=256)
-def _records_by_id(path: str, _mtime_ns: int) -> dict[str, SceneRecord]:
-    """An inventory's records by id, read once per version of the file (a job per scene)."""
-    return {record.id: record for record in read_inventory(Path(path))}
+def _mtime(path: str | Path) -> int:
+    """Modification time of a file in ns: part of cache keys, so a rewritten file is reread."""
+    return Path(path).stat().st_mtime_ns
+
+
+@lru_cache(maxsize=1024)
+def _batches(path: str, _mtime_ns: int) -> dict[Batch, list[SceneRecord]]:
+    """An inventory's scenes by batch, read once per version of the file."""
+    return group(read_inventory(Path(path)))
+
+
+@lru_cache(maxsize=1024)
+def _targets(layout: Layout, products: tuple[str, ...], path: str, mtime_ns: int) -> list[str]:
+    """The batch records asked of an inventory's batches (see Campaign.batch_targets)."""
+    return [
+        target(layout, batch, records, list(products)).as_posix()
+        for batch, records in _batches(path, mtime_ns).items()
+    ]
 
 
 def load_campaign(config: dict[str, Any], configfiles: list[Any]) -> Campaign:

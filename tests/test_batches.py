@@ -1,0 +1,129 @@
+"""Batches: grouping, the record the workflow asks for, and the batch job's skip/fail rules.
+
+The scene processing is replaced by a stand-in that writes empty outputs, so these tests
+check only what the batch layer decides: which scenes run, what is recorded, what a failure
+leaves behind.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from raw2ready.batches import Batch, group, is_complete, process_batch, target
+from raw2ready.config import Settings
+from raw2ready.errors import DownloadError, ProcessingError
+from raw2ready.inventory import read_inventory
+from raw2ready.layout import Layout
+from raw2ready.scene import SceneRecord
+from raw2ready.synthetic_inventory import write_synthetic_inventories
+
+from .conftest import make_settings
+
+
+@pytest.fixture
+def campaign(tmp_path: Path) -> tuple[Settings, Layout, dict[Batch, list[SceneRecord]]]:
+    """Settings, layout and the batches of one synthetic tile of 40 scenes over a year."""
+    (tile,) = write_synthetic_inventories(tmp_path / "work" / "inventories", 40, 1, 1)
+    settings = make_settings(tmp_path, tiles=[tile])
+    layout = Layout(settings.output_dir, settings.work_dir)
+    return settings, layout, group(read_inventory(layout.inventory(tile)))
+
+
+def finish(layout: Layout, record: SceneRecord, products: list[str]) -> None:
+    """Stand-in for a scene's processing: every output of the scene, empty."""
+    for path in [layout.item(record), *(layout.product(record, p) for p in products)]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+
+
+def test_batches_are_the_scenes_of_one_tile_and_month(campaign) -> None:
+    _settings, _layout, batches = campaign
+    assert len(batches) == 12
+    assert list(batches) == sorted(batches)
+    for batch, records in batches.items():
+        assert {(r.tile, r.year, r.month) for r in records} == {
+            (batch.tile, batch.year, batch.month)
+        }
+        assert batch.quarter == f"Q{(int(batch.month) - 1) // 3 + 1}"
+    assert sum(len(records) for records in batches.values()) == 40
+    assert Batch.parse("47NLG", "2022-07") == Batch("47NLG", "2022", "07")
+
+
+def test_a_batch_is_asked_for_its_record_then_a_repair_when_an_output_is_lost(campaign) -> None:
+    settings, layout, batches = campaign
+    products = settings.products
+    batch, records = next(iter(batches.items()))
+    record_path = batch.record(layout)
+    assert target(layout, batch, records, products) == record_path  # never run
+    for record in records:
+        finish(layout, record, products)
+    assert target(layout, batch, records, products) == record_path  # done, record missing
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    record_path.write_text("{}")
+    assert target(layout, batch, records, products) == record_path  # done and recorded
+
+    lost = layout.product(records[0], "lai")
+    lost.unlink()
+    assert not is_complete(layout, records[0], products)
+    first_repair = target(layout, batch, records, products)
+    assert first_repair == record_path.with_name(f"{batch.month}.repair-1.json")
+    finish(layout, records[0], products)
+    first_repair.write_text("{}")
+    assert target(layout, batch, records, products) == first_repair  # the latest record
+
+    layout.item(records[-1]).unlink()
+    assert target(layout, batch, records, products).name == f"{batch.month}.repair-2.json"
+
+
+def test_the_batch_job_processes_only_unfinished_scenes_and_records_them(campaign) -> None:
+    settings, layout, batches = campaign
+    batch, records = next(iter(batches.items()))
+    assert len(records) >= 3
+    finish(layout, records[0], settings.products)
+    calls: list[str] = []
+
+    def process(_settings: Settings, record: SceneRecord) -> None:
+        calls.append(record.id)
+        finish(layout, record, settings.products)
+
+    outcomes = process_batch(settings, layout, batch, records, batch.record(layout), process)
+
+    assert calls == [r.id for r in records[1:]]
+    assert [o.status for o in outcomes] == ["complete"] + ["processed"] * (len(records) - 1)
+    written = json.loads(batch.record(layout).read_text())
+    assert written["config_sha256"] == settings.digest()
+    assert [s["id"] for s in written["scenes"]] == [r.id for r in records]
+    assert all(is_complete(layout, r, settings.products) for r in records)
+
+
+def test_a_failed_scene_fails_its_batch_after_the_others_and_leaves_no_record(
+    campaign,
+) -> None:
+    settings, layout, batches = campaign
+    batch, records = next(iter(batches.items()))
+    broken = records[1].id
+
+    def process(_settings: Settings, record: SceneRecord) -> None:
+        if record.id == broken:
+            raise DownloadError(f"{record.id}/B08.tif: HTTP 503 (gave up after 3 attempts)")
+        finish(layout, record, settings.products)
+
+    with pytest.raises(ProcessingError, match=f"1 of {len(records)} scene.*{broken}.*HTTP 503"):
+        process_batch(settings, layout, batch, records, batch.record(layout), process)
+
+    assert not batch.record(layout).exists()
+    assert [is_complete(layout, r, settings.products) for r in records] == [
+        r.id != broken for r in records
+    ]
+    log = layout.scene_log(records[1]).read_text().strip().splitlines()
+    assert log[-1] == f"raw2ready: error: {broken}/B08.tif: HTTP 503 (gave up after 3 attempts)"
+
+
+def test_an_empty_batch_is_an_error(campaign) -> None:
+    settings, layout, _batches = campaign
+    batch = Batch("47NLG", "1999", "01")
+    with pytest.raises(ProcessingError, match="no scene of the inventory"):
+        process_batch(settings, layout, batch, [], batch.record(layout), lambda *_: None)
