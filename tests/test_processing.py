@@ -44,6 +44,15 @@ def test_strips_cover_the_rows_once_in_even_block_multiples(height: int, block_r
     assert all(top % 2 == 0 for top, _ in strips)
 
 
+@pytest.mark.parametrize(("rows", "parts", "step"), [(1024, 2, 64), (740, 2, 64), (100, 3, 10)])
+def test_parts_split_a_strip_into_whole_chunks(rows: int, parts: int, step: int) -> None:
+    pieces = processing._parts(rows, parts, step)
+    assert len(pieces) <= parts
+    assert pieces[0].start == 0 and pieces[-1].stop == rows
+    assert all(a.stop == b.start for a, b in itertools.pairwise(pieces))
+    assert all(piece.start % step == 0 for piece in pieces)
+
+
 # ------------------------------------------------------------------------------- encoding
 
 
@@ -432,28 +441,29 @@ def test_process_scene_matches_an_independent_computation(
     assert not any((tmp_path / "scratch").iterdir())  # no level files left behind
 
 
-def test_process_scene_does_not_depend_on_strip_or_chunk_size(
+def test_process_scene_does_not_depend_on_strip_chunk_or_thread_counts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     paths = _scene(tmp_path / "in", 600, 1030)
     paths.pop("B02")
-    options = ProcessingOptions(products=("ndvi", "lai", "mask"), cog=COGOptions(blocksize=256))
+    products = ("ndvi", "lai", "mask")
 
-    def run(label: str) -> tuple[dict[str, bytes], dict]:
-        outputs = {name: tmp_path / label / f"{name}.tif" for name in options.products}
+    def run(label: str, threads: int) -> tuple[dict[str, bytes], dict]:
+        options = ProcessingOptions(products, cog=COGOptions(blocksize=256, threads=threads))
+        outputs = {name: tmp_path / label / f"{name}.tif" for name in products}
         results = process_scene(_record(), paths, outputs, options, tmp_path / "scratch")
-        return {name: path.read_bytes() for name, path in outputs.items()}, {
-            name: result.statistics for name, result in results.items()
-        }
+        files = {name: path.read_bytes() for name, path in outputs.items()}
+        return files, {name: result.statistics for name, result in results.items()}
 
-    reference = run("default")
+    reference_files, reference_stats = run("default", 2)
     monkeypatch.setattr(processing, "STRIP_ROWS", 256)
     monkeypatch.setattr(processing, "CHUNK_ROWS", 10)
     monkeypatch.setattr(overviews, "CHUNK_ROWS", 6)
-    files, stats = run("small")
-    assert files == reference[0]  # byte for byte, overviews included
-    for name, values in stats.items():
-        assert values == pytest.approx(reference[1][name], rel=1e-12)
+    for threads in (1, 3):
+        files, stats = run(f"small{threads}", threads)
+        assert files == reference_files  # byte for byte, overviews included
+        for name, values in stats.items():
+            assert values == pytest.approx(reference_stats[name], rel=1e-12)
 
 
 def test_process_scene_leaves_no_product_when_a_band_is_unreadable(tmp_path: Path) -> None:

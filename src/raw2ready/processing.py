@@ -104,6 +104,15 @@ class RunningStatistics:
         self.minimum = min(self.minimum, decoded[0])
         self.maximum = max(self.maximum, decoded[1])
 
+    def merge(self, other: RunningStatistics) -> None:
+        """Add the statistics of another part of the same product."""
+        self.pixels += other.pixels
+        self.count += other.count
+        self.total += other.total
+        self.total_squares += other.total_squares
+        self.minimum = min(self.minimum, other.minimum)
+        self.maximum = max(self.maximum, other.maximum)
+
     def as_stac(self) -> dict[str, float]:
         """The STAC raster extension's `statistics` object."""
         if self.count == 0:
@@ -247,42 +256,112 @@ def _read_ahead(
             yield top, raw, scl
 
 
-def _process_strip(
+@dataclass(frozen=True)
+class _Chain:
+    """What the computation of every strip of one scene needs."""
+
+    record: SceneRecord
+    options: ProcessingOptions
+    factor: int  # SCL pixels are factor x factor band pixels
+    lookup: np.ndarray  # SCL class -> mask code
+
+    @property
+    def step(self) -> int:
+        """Rows per chunk: CHUNK_ROWS, whole SCL rows."""
+        return max(self.factor, CHUNK_ROWS - CHUNK_ROWS % self.factor)
+
+
+def _process_part(
+    chain: _Chain,
     raw: dict[str, np.ndarray],
     scl: np.ndarray,
-    factor: int,
-    lookup: np.ndarray,
-    record: SceneRecord,
-    options: ProcessingOptions,
     encoded: dict[str, np.ndarray],
     stats: dict[str, RunningStatistics],
 ) -> None:
-    """Fill the strip's mask codes and encoded products chunk by chunk; accumulate stats."""
-    computed = [name for name in options.products if name != "mask"]
-    codes = encoded["mask"]
-    step = max(factor, CHUNK_ROWS - CHUNK_ROWS % factor)  # whole SCL rows per chunk
+    """Fill a part of a strip's mask codes and encoded products chunk by chunk; add stats."""
+    computed = [name for name in chain.options.products if name != "mask"]
+    codes, factor, step = encoded["mask"], chain.factor, chain.step
     for top in range(0, codes.shape[0], step):
         rows = slice(top, top + step)
         dn = {band: values[rows] for band, values in raw.items()}
         scl_rows = scl[top // factor : (top + step) // factor]
-        chunk_codes = masking.classify(scl_rows, factor, dn.values(), lookup, out=codes[rows])
+        chunk_codes = masking.classify(scl_rows, factor, dn.values(), chain.lookup, codes[rows])
         if "mask" in stats:
             stats["mask"].add_encoded(chunk_codes, PRODUCTS["mask"])
         if not computed:
             continue
         clear = chunk_codes == masking.MASK_CLEAR
-        surface = {band: reflectance(values, record.boa_add_offset) for band, values in dn.items()}
+        offset = chain.record.boa_add_offset
+        surface = {band: reflectance(values, offset) for band, values in dn.items()}
         for name in computed:
             spec = PRODUCTS[name]
-            values = product_values(name, surface, options.lai_model)
+            values = product_values(name, surface, chain.options.lai_model)
             block = encode(values, clear, spec, out=encoded[name][rows])
             stats[name].add_encoded(block, spec)
 
 
-def _write_strip(writers: dict[str, COGWriter], encoded: dict[str, np.ndarray]) -> None:
-    """Hand one strip of every product to its writer (runs in the writer thread)."""
-    for name, writer in writers.items():
-        writer.write(encoded[name])
+def _parts(rows: int, parts: int, step: int) -> list[slice]:
+    """Row ranges splitting a strip between `parts` threads, each a whole number of chunks."""
+    size = -(-rows // parts)
+    size = -(-size // step) * step
+    return [slice(top, min(rows, top + size)) for top in range(0, rows, size)]
+
+
+def _stream(
+    chain: _Chain,
+    datasets: dict[str, Any],
+    reflective: list[str],
+    writers: dict[str, COGWriter],
+) -> dict[str, RunningStatistics]:
+    """Read, compute and hand every strip to the writers; return the products' statistics.
+
+    Three stages overlap: the next strip decodes (read-ahead thread), this strip is computed
+    in `threads` parts side by side, and the previous one goes through the writers (one
+    thread per product, each taking its strips in order). Strip i is encoded into buffer
+    set i % 2 while strip i - 1 is being written.
+    """
+    reference = datasets[reflective[0]]
+    width, height = reference.width, reference.height
+    parts = max(1, chain.options.cog.threads)
+    part_stats = [
+        {name: RunningStatistics(moments=name != "mask") for name in writers} for _ in range(parts)
+    ]
+    strip_rows = next(_strips(height, reference.block_shapes[0][0]))[1]
+    buffers = [
+        {name: np.empty((strip_rows, width), PRODUCTS[name].dtype) for name in writers}
+        for _ in range(2)
+    ]
+    with (
+        ThreadPoolExecutor(max_workers=parts, thread_name_prefix="compute") as compute,
+        ThreadPoolExecutor(max_workers=len(writers), thread_name_prefix="write") as write,
+    ):
+        written: list[Future[None]] = []
+        strips = _read_ahead(datasets, reflective, chain.factor, height)
+        for index, (top, raw, scl) in enumerate(strips):
+            rows = next(iter(raw.values())).shape[0]
+            encoded = {name: buffer[:rows] for name, buffer in buffers[index % 2].items()}
+            encoded.setdefault("mask", np.empty((rows, width), PRODUCTS["mask"].dtype))
+            computed = []
+            for number, part in enumerate(_parts(rows, parts, chain.step)):
+                part_raw = {band: values[part] for band, values in raw.items()}
+                part_scl = scl[part.start // chain.factor : part.stop // chain.factor]
+                part_encoded = {name: values[part] for name, values in encoded.items()}
+                computed.append(
+                    compute.submit(
+                        _process_part, chain, part_raw, part_scl, part_encoded, part_stats[number]
+                    )
+                )
+            for future in (*computed, *written):
+                future.result()
+            written = [write.submit(writers[name].write, encoded[name]) for name in writers]
+            log.debug("scene %s: rows %d-%d computed", chain.record.id, top, top + rows)
+        for future in written:
+            future.result()
+    stats = part_stats[0]
+    for other in part_stats[1:]:
+        for name, statistics in other.items():
+            stats[name].merge(statistics)
+    return stats
 
 
 def _write_all(writers: dict[str, COGWriter], threads: int) -> None:
@@ -325,28 +404,8 @@ def process_scene(
         for name, spec in specs.items():
             writers[name] = COGWriter(outputs[name], spec, grid, options.cog, scratch)
             stack.callback(writers[name].discard)
-        stats = {name: RunningStatistics(moments=name != "mask") for name in specs}
-        lookup = masking.mask_lookup(options.masked_classes)
-        strip_rows = next(_strips(height, reference.block_shapes[0][0]))[1]
-        # Strip i is encoded into buffer set i % 2 while strip i - 1 is being written.
-        buffers = [
-            {name: np.empty((strip_rows, width), spec.dtype) for name, spec in specs.items()}
-            for _ in range(2)
-        ]
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as pool:
-            written: Future[None] | None = None
-            strips = _read_ahead(datasets, reflective, factor, height)
-            for index, (top, raw, scl) in enumerate(strips):
-                rows = next(iter(raw.values())).shape[0]
-                encoded = {name: buffer[:rows] for name, buffer in buffers[index % 2].items()}
-                encoded.setdefault("mask", np.empty((rows, width), PRODUCTS["mask"].dtype))
-                _process_strip(raw, scl, factor, lookup, record, options, encoded, stats)
-                if written is not None:
-                    written.result()
-                written = pool.submit(_write_strip, writers, encoded)
-                log.debug("scene %s: rows %d-%d computed", record.id, top, top + rows)
-            if written is not None:
-                written.result()
+        chain = _Chain(record, options, factor, masking.mask_lookup(options.masked_classes))
+        stats = _stream(chain, datasets, reflective, writers)
         _write_all(writers, options.cog.threads)
         transform = tuple(reference.transform)[:6]
         epsg = reference.crs.to_epsg() if reference.crs else None
