@@ -2,17 +2,17 @@
 
 Every rule that runs a command names an env file (`conda:`); every package an env file lists
 is pinned to exactly the version pyproject.toml pins; and the `raw2ready` subcommand a rule
-runs imports no pinned dependency that its env lacks (measured by importing the modules that
-subcommand imports, in a fresh interpreter). The envs themselves cannot be built here (no
-conda, no conda-forge access): these checks are static, the import check is real.
+runs may import no pinned package (runtime dependency or archive extra) that its env lacks:
+the static closure of its imports, lazy ones included. The envs themselves cannot be built
+here (no conda, no conda-forge access), so these checks are static.
 """
 
 from __future__ import annotations
 
-import json
+import ast
+import importlib.metadata
+import importlib.util
 import re
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from .conftest import PROJECT
 
 RULE_FILES = [PROJECT / "Snakefile", *sorted((PROJECT / "rules").glob("*.smk"))]
 RULE_HEADER = re.compile(r"^(?:rule|checkpoint) (\w+):", re.MULTILINE)
+USE_RULE = re.compile(r"^use rule (\w+) as (\w+)", re.MULTILINE)
 CONDA = re.compile(r"^    conda:\s*\n\s+\"([^\"]+)\"", re.MULTILINE)
 COMMAND = re.compile(r"\braw2ready ([a-z][\w-]*)")
 DIRECTIVE_RUNS = re.compile(r"^    (shell|run|script|notebook|wrapper):", re.MULTILINE)
@@ -55,9 +56,17 @@ def package_pins() -> dict[str, str]:
     return pins
 
 
-def runtime_dependencies() -> set[str]:
-    """Names of the package's runtime (non-extra) dependencies."""
-    return {normalize(Requirement(text).name) for text in pyproject()["project"]["dependencies"]}
+def runtime_packages() -> set[str]:
+    """What the package itself may import: its dependencies and its archive extras.
+
+    The extras `workflow`, `hpc` and `test` are tools around the package, not imported by it.
+    """
+    project = pyproject()["project"]
+    requirements = list(project["dependencies"])
+    for extra, texts in project["optional-dependencies"].items():
+        if extra not in ("workflow", "hpc", "test"):
+            requirements.extend(texts)
+    return {normalize(Requirement(text).name) for text in requirements}
 
 
 def env_packages(path: Path) -> dict[str, str | None]:
@@ -93,49 +102,67 @@ def rules() -> dict[str, dict[str, str | None]]:
                 "env": str((path.parent / conda.group(1)).resolve()) if conda else None,
                 "command": command.group(1) if command else None,
             }
+    for path in RULE_FILES:  # `use rule A as B with:` inherits A's env and command
+        for base, derived in USE_RULE.findall(path.read_text()):
+            if base in found:
+                found[derived] = dict(found[base], file=path.name)
     return found
 
 
-IMPORTS_OF_COMMAND = """
-import ast, importlib, importlib.metadata, json, sys
-import raw2ready.cli as cli
-tree = ast.parse(open(cli.__file__).read())
-wanted = sys.argv[1]
-for node in tree.body:
-    if not isinstance(node, ast.FunctionDef):
-        continue
-    for decorator in node.decorator_list:
-        called = getattr(getattr(decorator, "func", None), "attr", "")
-        if not (isinstance(decorator, ast.Call) and called == "command"):
+def _imports(nodes: list[ast.AST]) -> list[str]:
+    """Absolute module names imported anywhere in these nodes (`from a import b`: a and a.b)."""
+    names: list[str] = []
+    for node in (n for root in nodes for n in ast.walk(root)):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+            names.extend(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _command_function(tree: ast.Module, command: str) -> ast.FunctionDef:
+    """The click function of a `raw2ready` subcommand in cli.py."""
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef):
             continue
-        name = decorator.args[0].value if decorator.args else node.name.replace("_", "-")
-        if name != wanted:
-            continue
-        for statement in ast.walk(node):
-            if isinstance(statement, ast.ImportFrom):
-                importlib.import_module(statement.module)
-            elif isinstance(statement, ast.Import):
-                for alias in statement.names:
-                    importlib.import_module(alias.name)
-        break
-    else:
-        continue
-    break
-else:
-    sys.exit(f"no raw2ready command {wanted!r}")
-owners = importlib.metadata.packages_distributions()
-print(json.dumps(sorted({d for m in list(sys.modules) for d in owners.get(m.split(".")[0], [])})))
-"""
+        for decorator in node.decorator_list:
+            if isinstance(decorator, ast.Call) and getattr(decorator.func, "attr", "") == "command":
+                name = decorator.args[0].value if decorator.args else node.name.replace("_", "-")
+                if name == command:
+                    return node
+    raise AssertionError(f"no raw2ready command {command!r} in cli.py")
 
 
 def imported_distributions(command: str) -> set[str]:
-    """Distributions loaded by the CLI and the modules a subcommand imports, fresh process."""
-    result = subprocess.run(
-        [sys.executable, "-c", IMPORTS_OF_COMMAND, command],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    return {normalize(name) for name in json.loads(result.stdout)}
+    """Distributions a subcommand may import: the static closure of its imports.
+
+    Starts from cli.py's module-level imports and the subcommand's own (lazy) imports and
+    follows every raw2ready module they reach, counting imports anywhere in a module (lazy
+    ones inside functions too), without importing anything.
+    """
+    cli = Path(str(importlib.util.find_spec("raw2ready.cli").origin))
+    tree = ast.parse(cli.read_text())
+    module_level = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+    pending = _imports([*module_level, _command_function(tree, command)])
+    seen: set[str] = set()
+    third_party: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name.split(".")[0] != "raw2ready":
+            third_party.add(name.split(".")[0])
+            continue
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            spec = importlib.util.find_spec(name)
+        except ModuleNotFoundError:
+            spec = None  # `from raw2ready.x import some_function`
+        if spec is not None and spec.origin and spec.origin.endswith(".py"):
+            pending.extend(_imports([ast.parse(Path(spec.origin).read_text())]))
+    owners = importlib.metadata.packages_distributions()
+    return {normalize(dist) for top in third_party for dist in owners.get(top, [])}
 
 
 RULES = rules()
@@ -190,7 +217,7 @@ def test_env_installs_raw2ready_without_touching_the_pins(env: Path) -> None:
 @pytest.mark.parametrize("rule", sorted(RULES))
 def test_env_holds_every_pinned_dependency_its_command_imports(rule: str) -> None:
     info = RULES[rule]
-    needed = imported_distributions(str(info["command"])) & runtime_dependencies()
+    needed = imported_distributions(str(info["command"])) & runtime_packages()
     assert {"click", "pystac"} <= needed  # the measurement sees the CLI's own imports
     present = set(env_packages(Path(str(info["env"]))))
     missing = sorted(needed - present)
