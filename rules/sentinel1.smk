@@ -4,6 +4,8 @@
 # gamma0 COGs cut to the tile and a STAC item; then the family's tile catalogs and its
 # collection (stac/sentinel-1/), a child of the campaign's root collection. gpt comes from
 # ESA's installer: processors.snap.gpt, PATH, or processors.snap.modules (--use-envmodules).
+# Search and catalogs are local rules (light, run where snakemake runs); the scene jobs are
+# the cluster work.
 
 
 checkpoint sentinel1_search:
@@ -12,6 +14,7 @@ checkpoint sentinel1_search:
     log:
         CAMPAIGN.log("sentinel1_search/{tile}"),
     retries: 2
+    localrule: True
     conda:
         "../envs/search.yaml"
     resources:
@@ -64,6 +67,7 @@ rule sentinel1_tile_catalog:
         summary=CAMPAIGN.work("tiles/sentinel-1/{tile}.summary.json"),
     log:
         CAMPAIGN.log("sentinel1_tile_catalog/{tile}"),
+    localrule: True
     conda:
         "../envs/processing.yaml"
     resources:
@@ -90,6 +94,7 @@ rule sentinel1_collection:
         CAMPAIGN.out("stac/sentinel-1/collection.json"),
     log:
         CAMPAIGN.log("sentinel1_collection"),
+    localrule: True
     conda:
         "../envs/processing.yaml"
     resources:
