@@ -190,8 +190,13 @@ def measure(approach: str, inputs: dict[str, Path], out: Path, cog: dict[str, An
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
-    stdout = process.stdout.read()
-    _pid, status, usage = os.wait4(process.pid, 0)
+    try:
+        stdout = process.stdout.read()
+        _pid, status, usage = os.wait4(process.pid, 0)
+    except BaseException:  # e.g. Ctrl-C: do not leave the child running
+        process.kill()
+        process.wait()
+        raise
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"{approach} failed with exit status {process.returncode}")

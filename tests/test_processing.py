@@ -227,6 +227,12 @@ def test_mode_2x2_is_the_most_frequent_valid_class() -> None:
     block[0:2, 0:2] = 255
     block[2:4, 0:2] = [[3, 255], [255, 255]]
     np.testing.assert_array_equal(overviews.mode_2x2(block, 255), _reference_mode(block, 255))
+    # Cells that agree (the mask's first level: one 20 m SCL pixel per cell) take a shortcut.
+    cells = rng.choice(np.array([0, 1, 2, 3, 255], np.uint8), size=(5, 7))
+    uniform = np.repeat(np.repeat(cells, 2, axis=0), 2, axis=1)
+    uniform[rng.random(uniform.shape) < 0.2] = 255
+    assert overviews._uniform_cells(uniform, 255) is not None
+    np.testing.assert_array_equal(overviews.mode_2x2(uniform, 255), _reference_mode(uniform, 255))
 
 
 @pytest.mark.parametrize("reducer", [overviews.average_2x2, overviews.nearest_2x2])

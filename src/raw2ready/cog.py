@@ -197,10 +197,7 @@ class COGWriter:
         self.data_path = scratch / f"{final.stem}.tiles"
         self.data = open(self.data_path, "wb", buffering=0)  # noqa: SIM115 (closed in close)
         self.tiles: list[list[tuple[int, int]]] = [[] for _ in self.shapes]
-        self.tile_rows = [  # padded to whole tiles with nodata
-            np.full((self.size, -(-level_width // self.size) * self.size), spec.nodata, spec.dtype)
-            for level_width, _ in self.shapes
-        ]
+        self.tile_rows = [np.empty((self.size, w), spec.dtype) for w, _ in self.shapes]
         self.filled = [0] * len(self.shapes)
         self.rows = [0] * len(self.shapes)
         self.compress = tile_compressor(options)
@@ -217,27 +214,30 @@ class COGWriter:
 
     def _add(self, level: int, rows: np.ndarray) -> None:
         """Append rows to one level; cut and compress each row of tiles once it is full."""
-        buffer, width = self.tile_rows[level], self.shapes[level][0]
+        buffer = self.tile_rows[level]
         while rows.shape[0]:
-            if self.filled[level] == 0 and rows.shape[0] >= self.size and width % self.size == 0:
-                self._cut(level, rows[: self.size])  # whole tiles: cut from the rows directly
+            if self.filled[level] == 0 and rows.shape[0] >= self.size:
+                self._cut(level, rows[: self.size])  # a whole row of tiles: no copy
                 taken = self.size
             else:
                 taken = min(self.size - self.filled[level], rows.shape[0])
-                buffer[self.filled[level] : self.filled[level] + taken, :width] = rows[:taken]
+                buffer[self.filled[level] : self.filled[level] + taken] = rows[:taken]
                 self.filled[level] += taken
                 if self.filled[level] == self.size:
                     self._cut(level, buffer)
+                    self.filled[level] = 0
             self.rows[level] += taken
             rows = rows[taken:]
 
     def _cut(self, level: int, tile_row: np.ndarray) -> None:
-        """Queue the compression of a row of tiles (rows below `filled` are padding)."""
-        if self.filled[level]:
-            tile_row[self.filled[level] :] = self.spec.nodata
+        """Queue the compression of a row of tiles; edge tiles are padded with nodata."""
         futures = []
         for left in range(0, tile_row.shape[1], self.size):
             tile = tile_row[:, left : left + self.size]
+            if tile.shape != (self.size, self.size):
+                padded = np.full((self.size, self.size), self.spec.nodata, tile.dtype)
+                padded[: tile.shape[0], : tile.shape[1]] = tile
+                tile = padded
             encoded = np.empty(tile.shape, tile.dtype)
             if self.predictor:  # horizontal differencing, wrapping like TIFF's predictor 2
                 encoded[:, 0] = tile[:, 0]
@@ -245,7 +245,6 @@ class COGWriter:
             else:
                 encoded[...] = tile
             futures.append(self.pool.submit(self.compress, memoryview(encoded).cast("B")))
-        self.filled[level] = 0
         self.in_flight.append((level, futures))
         while len(self.in_flight) > len(self.shapes):  # bound the tiles held in memory
             self._store_oldest()
@@ -262,7 +261,8 @@ class COGWriter:
         """Compress the last rows, lay the levels out as a COG, validate it, move it."""
         for level, filled in enumerate(self.filled):
             if filled:
-                self._cut(level, self.tile_rows[level])
+                self._cut(level, self.tile_rows[level][:filled])
+                self.filled[level] = 0
         while self.in_flight:
             self._store_oldest()
         self.pool.shutdown()

@@ -72,11 +72,34 @@ def nearest_2x2(block: np.ndarray, _nodata: int) -> np.ndarray:
     return np.ascontiguousarray(block[0::2, 0 : block.shape[1] - block.shape[1] % 2 : 2])
 
 
+def _uniform_cells(block: np.ndarray, nodata: int) -> np.ndarray | None:
+    """Each cell's value when all valid pixels of every cell agree (else None).
+
+    Cheap, from row pairs, for unsigned codes whose nodata is the dtype's maximum: the cell
+    minimum skips nodata, and adding one wraps nodata below every valid value for the
+    maximum. The mask's first level is such a case: its codes come from 20 m SCL pixels
+    that cover whole 2 x 2 cells.
+    """
+    if nodata != np.iinfo(block.dtype).max or np.iinfo(block.dtype).min != 0:
+        return None
+    even = block.shape[1] - block.shape[1] % 2
+    top, bottom = block[0::2, :even], block[1::2, :even]
+    low_pairs = np.minimum(top, bottom)
+    low = np.minimum(low_pairs[:, 0::2], low_pairs[:, 1::2])
+    high_pairs = np.maximum(np.add(top, 1, dtype=block.dtype), np.add(bottom, 1, dtype=block.dtype))
+    high = np.maximum(high_pairs[:, 0::2], high_pairs[:, 1::2])
+    high -= 1  # wraps back: nodata where the whole cell is nodata
+    return low if np.array_equal(low, high) else None
+
+
 def mode_2x2(block: np.ndarray, nodata: int) -> np.ndarray:
     """Most frequent valid class of each 2 x 2 cell (ties: the first of them); nodata if none.
 
     With four pixels, the first one that equals a later valid one has the highest count.
     """
+    uniform = _uniform_cells(block, nodata)
+    if uniform is not None:
+        return uniform
     a, b, c, d = _quadrants(block)
     valid_a, valid_b, valid_c = a != nodata, b != nodata, c != nodata
     first_valid = np.where(valid_a, a, np.where(valid_b, b, np.where(valid_c, c, d)))
