@@ -29,6 +29,7 @@ include: "rules/sen2cor.smk"
 include: "rules/scene.smk"
 include: "rules/sentinel1.smk"
 include: "rules/catalog.smk"
+include: "rules/provenance.smk"
 
 
 rule all:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -304,24 +305,82 @@ def s1_scene(
     help="Where to write the JSON summary [default: <work_dir>/plan.json].",
 )  # fmt: skip
 @click.option("--no-search", is_flag=True, help="Do not search tiles that have no inventory.")
-def plan(configfile: Path, as_json: bool, output: Path | None, no_search: bool) -> None:
+@click.option(
+    "--directory", "-d", type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="The folder snakemake runs in (its --directory) [default: the current folder].",
+)  # fmt: skip
+def plan(
+    configfile: Path, as_json: bool, output: Path | None, no_search: bool, directory: Path | None
+) -> None:
     """Show what a run of the campaign would do and cost, without running it.
 
     Searches the tiles that have no inventory yet (unless --no-search), then prints scenes
     per tile and year, jobs per rule, what already exists, and estimated core-hours and
-    volumes. Run it from the folder you run snakemake in (the config's paths are relative).
+    volumes. Run it in the folder snakemake runs in, or give that folder with --directory.
     """
     from raw2ready.atomic import write_json
     from raw2ready.layout import Layout
     from raw2ready.planning import make_plan, render, search_missing
 
     settings = load_settings(configfile)
+    if directory is not None:
+        os.chdir(directory)  # the config's relative paths are relative to it, as in snakemake
     layout = Layout(settings.output_dir, settings.work_dir)
     if not no_search:
         search_missing(settings, layout)
     summary = make_plan(settings)
     write_json(output or layout.plan(), summary)
     click.echo(json.dumps(summary, indent=2) if as_json else render(summary))
+
+
+@cli.group()
+def provenance() -> None:
+    """Run records: what each workflow run started from, and what differs now."""
+
+
+@provenance.command("list")
+@click.option(
+    "--configfile", type=click.Path(dir_okay=False, path_type=Path), required=True,
+    help="Campaign YAML (the one given to snakemake).",
+)  # fmt: skip
+def provenance_list(configfile: Path) -> None:
+    """List the campaign's run records, oldest first."""
+    from raw2ready.layout import Layout
+    from raw2ready.provenance import run_records
+
+    settings = load_settings(configfile)
+    for path in run_records(Layout(settings.output_dir, settings.work_dir)):
+        record = json.loads(path.read_text())
+        click.echo(
+            f"{record['run']}  {record['status']:<9}  config {record['config_sha256'][:12]}  "
+            f"raw2ready {record['software'].get('raw2ready')}  "
+            f"{sum(t['scenes'] for t in record['inventories'].values())} scene(s)"
+        )
+
+
+@provenance.command("diff")
+@click.option(
+    "--configfile", type=click.Path(dir_okay=False, path_type=Path), required=True,
+    help="Campaign YAML (the one given to snakemake).",
+)  # fmt: skip
+@click.argument("run", required=False)
+@click.option("--against", help="Another run to compare with, instead of the current state.")
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+def provenance_diff(configfile: Path, run: str | None, against: str | None, as_json: bool) -> None:
+    """What differs between RUN (default: the latest run) and now: config, software and
+    inventories (scenes added, removed or changed by the archive)."""
+    from raw2ready.layout import Layout
+    from raw2ready.provenance import diff, load_record, render_diff, state
+
+    settings = load_settings(configfile)
+    layout = Layout(settings.output_dir, settings.work_dir)
+    old = load_record(layout, run)
+    if against:
+        new, label = load_record(layout, against), f"run {old['run']} vs run {against}"
+    else:
+        new, label = state(settings, layout, keep_snapshots=False), f"run {old['run']} vs now"
+    changes = diff(layout, old, new, new_is_current=not against)
+    click.echo(json.dumps(changes, indent=2) if as_json else render_diff(label, changes))
 
 
 @cli.command("synth-inventory")

@@ -46,6 +46,8 @@ BATCH = "batches/{tile}/{year}/{quarter}/{month}.json"
 BATCH_REPAIR = "batches/{tile}/{year}/{quarter}/{month}.repair-{repair}.json"
 SCENE_LOG = "logs/scene/{tile}/{year}/{quarter}/{month}/{scene}.log"
 PLAN = "plan.json"
+RUN_RECORD = "runs/{run}.json"
+INVENTORY_SNAPSHOT = "provenance/inventories/{digest}.jsonl.gz"
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,14 @@ class Layout:
     def plan(self) -> Path:
         """The latest `raw2ready plan` summary, as JSON for scripts."""
         return self.work_dir / PLAN
+
+    def run_record(self, run: str) -> Path:
+        """What one workflow run started from: config, software, inventory digests."""
+        return self.work_dir / RUN_RECORD.format(run=run)
+
+    def inventory_snapshot(self, digest: str) -> Path:
+        """An inventory's content as a run saw it, kept once per SHA-256 digest."""
+        return self.work_dir / INVENTORY_SNAPSHOT.format(digest=digest)
 
     def scene_log(self, record: SceneRecord) -> Path:
         """Log of one scene's processing inside its batch job."""

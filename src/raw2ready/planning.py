@@ -8,8 +8,10 @@ from per-job figures the benchmarks measured (data/job_figures.json says how).
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -96,22 +98,48 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
-def _outdated(outputs: list[Path], inputs: list[Path]) -> bool:
-    """Snakemake's mtime rule: an output is missing or an existing input is newer."""
+def snakemake_incomplete(workdir: Path) -> set[Path]:
+    """Outputs of jobs Snakemake started and never saw finish (killed, node lost).
+
+    Snakemake 9 marks each output of a running job under .snakemake/incomplete (file names
+    are the url-safe base64 of the path, split into 255-byte parts prefixed with '@'); with
+    --rerun-incomplete it reruns those jobs even when their outputs exist.
+    """
+    markers = workdir / ".snakemake" / "incomplete"
+    found = set()
+    for folder, _dirs, names in os.walk(markers):
+        relative = Path(folder).relative_to(markers).parts
+        for name in names:
+            if name == "migration_underway":
+                continue
+            encoded = "".join(part.removeprefix("@") for part in (*relative, name))
+            try:
+                path = Path(base64.urlsafe_b64decode(encoded).decode())
+            except (ValueError, UnicodeDecodeError):
+                continue
+            found.add(Path(os.path.abspath(workdir / path)))
+    return found
+
+
+def _outdated(outputs: list[Path], inputs: list[Path], incomplete: set[Path]) -> bool:
+    """Snakemake's rule under mtime triggers: an output is missing or marked incomplete, or
+    an existing input is newer than the oldest output."""
     output_times = [_mtime(path) for path in outputs]
     if any(time is None for time in output_times):
+        return True
+    if any(Path(os.path.abspath(path)) in incomplete for path in outputs):
         return True
     oldest = min(time for time in output_times if time is not None)
     return any((time := _mtime(path)) is not None and time > oldest for path in inputs)
 
 
-def _plan_tile(settings: Settings, layout: Layout, tile: str) -> tuple[TilePlan, list[Path]]:
-    """A tile's plan and the batch records its catalog job waits for."""
+def _plan_tile(settings: Settings, layout: Layout, tile: str, incomplete: set[Path]) -> TilePlan:
+    """A tile's scenes and the jobs its batches and catalog would run."""
     plan = TilePlan(tile, searched=layout.inventory(tile).exists())
     if not plan.searched:
         plan.jobs["search"] = 1
         plan.jobs["tile_catalog"] = 1
-        return plan, []
+        return plan
     products = settings.products
     sen2cor = settings.raw["processors"]["l2a"] == "sen2cor"
     records_by_batch = group(read_inventory(layout.inventory(tile)))
@@ -124,16 +152,16 @@ def _plan_tile(settings: Settings, layout: Layout, tile: str) -> tuple[TilePlan,
         for record in records:
             plan.scenes_per_year[record.year] = plan.scenes_per_year.get(record.year, 0) + 1
         plan.complete += len(records) - len(unfinished)
-        if not asked.exists():
+        if _outdated([asked], [], incomplete):
             plan.jobs["repair_scenes" if asked != batch.record(layout) else "scenes"] += 1
             plan.to_process += len(unfinished)
             plan.jobs["sen2cor"] += sum(_needs_sen2cor(layout, r) for r in unfinished if sen2cor)
             for record in unfinished:
                 _add_download(plan, record)
     catalog = [layout.tile_catalog(tile), layout.tile_summary(tile)]
-    if plan.jobs["scenes"] or plan.jobs["repair_scenes"] or _outdated(catalog, targets):
+    if plan.jobs["scenes"] or plan.jobs["repair_scenes"] or _outdated(catalog, targets, incomplete):
         plan.jobs["tile_catalog"] = 1
-    return plan, targets
+    return plan
 
 
 def _needs_sen2cor(layout: Layout, record: SceneRecord) -> bool:
@@ -203,20 +231,21 @@ def _estimate(
 
 
 def make_plan(settings: Settings, figures: JobFigures | None = None) -> dict[str, Any]:
-    """The campaign summary as a JSON-able mapping (see `render` for the text form)."""
+    """The campaign summary as a JSON-able mapping (see `render` for the text form).
+
+    Paths are relative to the working directory, as for snakemake: run it where you run
+    snakemake (its .snakemake folder tells which jobs were cut short).
+    """
     layout = Layout(settings.output_dir, settings.work_dir)
-    tiles, targets = [], []
-    for tile in settings.tiles:
-        plan, tile_targets = _plan_tile(settings, layout, tile)
-        tiles.append(plan)
-        targets.extend(tile_targets)
+    incomplete = snakemake_incomplete(Path.cwd())
+    tiles = [_plan_tile(settings, layout, tile, incomplete) for tile in settings.tiles]
     jobs: Counter[str] = Counter()
     for plan in tiles:
         jobs.update(plan.jobs)
     inputs = [
         p for tile in settings.tiles for p in (layout.tile_catalog(tile), layout.tile_summary(tile))
     ]
-    if jobs["tile_catalog"] or _outdated([layout.collection()], inputs):
+    if jobs["tile_catalog"] or _outdated([layout.collection()], inputs, incomplete):
         jobs["collection"] = 1
     if +jobs:
         jobs["all"] = 1

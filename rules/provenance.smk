@@ -1,0 +1,20 @@
+# Run records (src/raw2ready/provenance.py): each run that has jobs to do writes what it
+# started from (config, software versions, inventory snapshots) to work/<campaign>/runs/,
+# and marks it succeeded or failed at the end; `raw2ready provenance diff` compares.
+from raw2ready.provenance import command_line, finish_run, start_run
+
+RUN = {}
+
+
+onstart:
+    RUN["record"] = start_run(CAMPAIGN.settings, CAMPAIGN.layout, command_line())
+
+
+onsuccess:
+    if "record" in RUN:
+        finish_run(CAMPAIGN.settings, CAMPAIGN.layout, RUN["record"], "succeeded")
+
+
+onerror:
+    if "record" in RUN:
+        finish_run(CAMPAIGN.settings, CAMPAIGN.layout, RUN["record"], "failed")
