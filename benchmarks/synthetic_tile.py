@@ -6,8 +6,8 @@ shadows and a nodata swath edge. B04 and B08 are written at 10 m and SCL at 20 m
 COGs with 1024 px blocks and nearest overviews, like Earth Search's archive. Baseline 05.10:
 DN = 10000 * reflectance + 1000 (the BOA offset still to apply), 0 = nodata.
 
-Generation is streamed in strips, so memory stays small whatever the size, and the result
-depends only on (size, seed), never on the strip height.
+Generation is streamed in strips, so memory stays small whatever the size; the result is a
+function of (size, seed) only (GENERATOR_VERSION marks changes of the model).
 """
 
 from __future__ import annotations
