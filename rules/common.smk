@@ -44,12 +44,13 @@ def batch_l2a(wildcards):
     return CAMPAIGN.sen2cor_inputs(inventory_of(wildcards.tile), batch_of(wildcards))
 
 
-def per_scene(minutes):
-    """A runtime resource: `minutes` for each scene of the batch."""
+def per_unfinished_scene(minutes):
+    """A runtime resource: `minutes` for each scene the batch job still has to process."""
 
     def runtime(wildcards):
-        return minutes * CAMPAIGN.scene_count(
-            inventory_of(wildcards.tile), batch_of(wildcards)
+        inventory = inventory_of(wildcards.tile)
+        return minutes * max(
+            1, len(CAMPAIGN.unfinished(inventory, batch_of(wildcards)))
         )
 
     return runtime

@@ -17,7 +17,7 @@ rule scenes:
     threads: 2
     resources:
         mem_mb=1000,
-        runtime=per_scene(minutes=20),
+        runtime=per_unfinished_scene(minutes=20),
     params:
         settings=CAMPAIGN.settings_json,
         inventory=CAMPAIGN.work("inventories/{tile}.jsonl"),

@@ -67,10 +67,6 @@ class Campaign:
             self.layout, tuple(self.settings.products), str(inventory), _mtime(inventory)
         )
 
-    def scene_count(self, inventory: str | Path, batch: Batch) -> int:
-        """How many scenes a batch has (for its runtime resource)."""
-        return len(_batches(str(inventory), _mtime(inventory)).get(batch, []))
-
     def unfinished(self, inventory: str | Path, batch: Batch) -> list[SceneRecord]:
         """The scenes of a batch whose outputs are not all there yet."""
         records = _batches(str(inventory), _mtime(inventory)).get(batch, [])
