@@ -2,7 +2,7 @@
 
 `raw2ready plan` answers before an allocation is spent. It makes the decisions the Snakefile
 makes, with the same functions (batches.target, batches.is_complete), so its job counts are
-Snakemake's under the profiles' rerun triggers (mtime, input); core-hours and volumes come
+Snakemake's under the profiles' rerun trigger (mtime); core-hours and volumes come
 from per-job figures the benchmarks measured (data/job_figures.json says how).
 """
 
@@ -24,7 +24,7 @@ from raw2ready.config import Settings
 from raw2ready.inventory import read_inventory, search_inventory
 from raw2ready.layout import Layout
 from raw2ready.scene import SceneRecord
-from raw2ready.sen2cor import L1C_COLLECTION, is_safe_scene
+from raw2ready.workflow import Campaign
 
 log = logging.getLogger(__name__)
 
@@ -133,18 +133,17 @@ def _outdated(outputs: list[Path], inputs: list[Path], incomplete: set[Path]) ->
     return any((time := _mtime(path)) is not None and time > oldest for path in inputs)
 
 
-def _plan_tile(settings: Settings, layout: Layout, tile: str, incomplete: set[Path]) -> TilePlan:
+def _plan_tile(campaign: Campaign, tile: str, incomplete: set[Path]) -> TilePlan:
     """A tile's scenes and the jobs its batches and catalog would run."""
-    plan = TilePlan(tile, searched=layout.inventory(tile).exists())
+    layout, products = campaign.layout, campaign.settings.products
+    inventory = layout.inventory(tile)
+    plan = TilePlan(tile, searched=inventory.exists())
     if not plan.searched:
         plan.jobs["search"] = 1
         plan.jobs["tile_catalog"] = 1
         return plan
-    products = settings.products
-    sen2cor = settings.raw["processors"]["l2a"] == "sen2cor"
-    records_by_batch = group(read_inventory(layout.inventory(tile)))
     targets = []
-    for batch, records in records_by_batch.items():
+    for batch, records in group(read_inventory(inventory)).items():
         plan.batches += 1
         asked = target(layout, batch, records, products)
         targets.append(asked)
@@ -155,22 +154,14 @@ def _plan_tile(settings: Settings, layout: Layout, tile: str, incomplete: set[Pa
         if _outdated([asked], [], incomplete):
             plan.jobs["repair_scenes" if asked != batch.record(layout) else "scenes"] += 1
             plan.to_process += len(unfinished)
-            plan.jobs["sen2cor"] += sum(_needs_sen2cor(layout, r) for r in unfinished if sen2cor)
+            l2a = campaign.sen2cor_inputs(inventory, batch)
+            plan.jobs["sen2cor"] += sum(not Path(path).exists() for path in l2a)
             for record in unfinished:
                 _add_download(plan, record)
     catalog = [layout.tile_catalog(tile), layout.tile_summary(tile)]
     if plan.jobs["scenes"] or plan.jobs["repair_scenes"] or _outdated(catalog, targets, incomplete):
         plan.jobs["tile_catalog"] = 1
     return plan
-
-
-def _needs_sen2cor(layout: Layout, record: SceneRecord) -> bool:
-    """True when an unfinished scene's L2A must first be made by a Sen2Cor job."""
-    return (
-        is_safe_scene(record)
-        and record.collection == L1C_COLLECTION
-        and not layout.l2a(record).exists()
-    )
 
 
 def _add_download(plan: TilePlan, record: SceneRecord) -> None:
@@ -238,7 +229,8 @@ def make_plan(settings: Settings, figures: JobFigures | None = None) -> dict[str
     """
     layout = Layout(settings.output_dir, settings.work_dir)
     incomplete = snakemake_incomplete(Path.cwd())
-    tiles = [_plan_tile(settings, layout, tile, incomplete) for tile in settings.tiles]
+    campaign = Campaign(settings, layout)
+    tiles = [_plan_tile(campaign, tile, incomplete) for tile in settings.tiles]
     jobs: Counter[str] = Counter()
     for plan in tiles:
         jobs.update(plan.jobs)
