@@ -14,7 +14,7 @@ import pytest
 
 from raw2ready.batches import Batch, group, is_complete, process_batch, target
 from raw2ready.config import Settings
-from raw2ready.errors import DownloadError, ProcessingError
+from raw2ready.errors import ConfigError, DownloadError, ProcessingError
 from raw2ready.inventory import read_inventory
 from raw2ready.layout import Layout
 from raw2ready.scene import SceneRecord
@@ -50,6 +50,8 @@ def test_batches_are_the_scenes_of_one_tile_and_month(campaign) -> None:
         assert batch.quarter == f"Q{(int(batch.month) - 1) // 3 + 1}"
     assert sum(len(records) for records in batches.values()) == 40
     assert Batch.parse("47NLG", "2022-07") == Batch("47NLG", "2022", "07")
+    with pytest.raises(ConfigError, match="'2022-13' is not a month"):
+        Batch.parse("47NLG", "2022-13")
 
 
 def test_a_batch_is_asked_for_its_record_then_a_repair_when_an_output_is_lost(campaign) -> None:

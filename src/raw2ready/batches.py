@@ -18,13 +18,14 @@ from pathlib import Path
 
 from raw2ready.atomic import write_json
 from raw2ready.config import Settings
-from raw2ready.errors import ProcessingError, Raw2ReadyError
+from raw2ready.errors import ConfigError, ProcessingError, Raw2ReadyError
 from raw2ready.layout import Layout
 from raw2ready.provenance import software_versions
 from raw2ready.scene import SceneRecord
 
 log = logging.getLogger(__name__)
 
+_MONTHS = frozenset(f"{month:02d}" for month in range(1, 13))
 #: The last line of a failed scene's log, as the CLI prints a user error.
 _ERROR_FORMAT = "raw2ready: error: %s"
 
@@ -46,6 +47,8 @@ class Batch:
     def parse(cls, tile: str, month: str) -> Batch:
         """A batch from a tile id and `YYYY-MM` (the batch job's command line)."""
         year, _, number = month.partition("-")
+        if not (len(year) == 4 and year.isdigit() and number in _MONTHS):
+            raise ConfigError(f"--month '{month}' is not a month like 2023-07")
         return cls(tile, year, number)
 
     @property
