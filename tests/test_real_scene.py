@@ -50,7 +50,9 @@ def test_real_scene_products_match_an_independent_ndvi(tmp_path: Path) -> None:
     clear = ~np.isin(scl, [0, 1, 3, 8, 9, 10]) & (red > 0) & (nir > 0)
     expected = (nir - red) / (nir + red)
     assert clear.sum() > 1000
-    np.testing.assert_allclose(stored[clear] * 1e-4, expected[clear], atol=0.5e-4 + 1e-6)  # quantum + float32
+    np.testing.assert_allclose(
+        stored[clear] * 1e-4, expected[clear], atol=0.5e-4 + 1e-6
+    )  # quantum + float32
     assert (stored[~clear] == -32768).all()
 
     item_json = json.loads(layout.item(record).read_text())

@@ -28,7 +28,7 @@ from raw2ready.config import Settings
 from raw2ready.errors import ConfigError
 from raw2ready.layout import Layout
 
-_PACKAGES = ("numpy", "numexpr", "rasterio", "rio-cogeo", "pystac", "pystac-client")
+_PACKAGES = ("numpy", "zstandard", "rasterio", "rio-cogeo", "pystac", "pystac-client")
 #: Software that runs the workflow but does not shape the products.
 _RUNNERS = ("snakemake",)
 
