@@ -24,6 +24,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 #: Bytes a faulty response sends before it fails (more than two download chunks).
 FAULT_AFTER = 600 * 1024
@@ -191,14 +192,24 @@ class FaultyFileServer(LocalServer):
         status: int,
         headers: dict[str, str] | None = None,
     ) -> None:
-        body = json.dumps({"status": status}).encode()
-        handler.send_response(status)
-        for key, value in (headers or {}).items():
-            handler.send_header(key, value)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
+        send_json(handler, status, {"status": status}, headers)
+
+
+def send_json(
+    handler: http.server.BaseHTTPRequestHandler,
+    status: int,
+    data: Any,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Answer a request with a JSON body (and extra headers)."""
+    body = json.dumps(data).encode()
+    handler.send_response(status)
+    for key, value in (headers or {}).items():
+        handler.send_header(key, value)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 def free_port() -> int:

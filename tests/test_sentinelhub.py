@@ -36,7 +36,7 @@ from raw2ready.grid import parse_tile
 from raw2ready.sources.search import SearchQuery, search_archive
 from raw2ready.sources.sentinelhub import SentinelHubSettings, parse_band_href
 
-from .servers import LocalServer, QuietHandler
+from .servers import LocalServer, QuietHandler, send_json
 
 TILE = parse_tile("33TUL")
 CLIENT_ID, CLIENT_SECRET = "raw2ready-client", "raw2ready-secret-DO-NOT-LOG"
@@ -184,21 +184,7 @@ class SentinelHubStandIn(LocalServer):
         handler.end_headers()
         handler.wfile.write(tiff)
 
-    @staticmethod
-    def reply(
-        handler: BaseHTTPRequestHandler,
-        status: int,
-        data: Any,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        body = json.dumps(data).encode()
-        handler.send_response(status)
-        for key, value in (headers or {}).items():
-            handler.send_header(key, value)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
+    reply = staticmethod(send_json)
 
 
 @pytest.fixture
