@@ -53,6 +53,15 @@ def with_config(function: Any) -> Any:
     return function
 
 
+def with_scene(function: Any) -> Any:
+    """Add --configfile/--settings and the --inventory/--scene pair naming one scene."""
+    function = click.option(
+        "--scene", "scene_id", required=True, help="Scene id from the inventory."
+    )(function)
+    function = click.option("--inventory", type=click.Path(path_type=Path), required=True)(function)
+    return with_config(function)
+
+
 @click.group()
 @click.version_option(__version__)
 @click.option(
@@ -102,9 +111,7 @@ def search(configfile: Path | None, settings_json: str | None, tile: str, output
 
 
 @cli.command("process-scene")
-@with_config
-@click.option("--inventory", type=click.Path(path_type=Path), required=True)
-@click.option("--scene", "scene_id", required=True, help="Scene id from the inventory.")
+@with_scene
 def process_scene(
     configfile: Path | None, settings_json: str | None, inventory: Path, scene_id: str
 ) -> None:
@@ -155,9 +162,7 @@ def _inventory_record(inventory: Path, scene_id: str) -> SceneRecord:
 
 
 @cli.command("sen2cor")
-@with_config
-@click.option("--inventory", type=click.Path(path_type=Path), required=True)
-@click.option("--scene", "scene_id", required=True, help="Scene id from the inventory.")
+@with_scene
 def sen2cor(
     configfile: Path | None, settings_json: str | None, inventory: Path, scene_id: str
 ) -> None:
@@ -281,9 +286,7 @@ def s1_search(configfile: Path | None, settings_json: str | None, tile: str, out
 
 
 @cli.command("s1-scene")
-@with_config
-@click.option("--inventory", type=click.Path(path_type=Path), required=True)
-@click.option("--scene", "scene_id", required=True, help="Scene id from the inventory.")
+@with_scene
 def s1_scene(
     configfile: Path | None, settings_json: str | None, inventory: Path, scene_id: str
 ) -> None:
