@@ -9,7 +9,11 @@ from raw2ready.workflow import load_campaign
 os.environ.setdefault("RAW2READY_SOURCE", workflow.basedir)
 
 try:
-    CAMPAIGN = load_campaign(config, workflow.configfiles)
+    CAMPAIGN = load_campaign(
+        config,
+        workflow.configfiles,
+        object_storage=workflow.storage_settings.default_storage_provider is not None,
+    )
 except Raw2ReadyError as error:
     raise SystemExit(f"raw2ready: error: {error}")
 

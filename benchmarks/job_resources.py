@@ -4,7 +4,7 @@
     python benchmarks/job_resources.py --json     # one JSON object
     python benchmarks/job_resources.py --size 2000 --repeats 1   # quick look
 
-Each job is the exact command its rule runs (`raw2ready search`, `process-scene`,
+Each job is the exact command its rule runs (`raw2ready search`, `process-batch`,
 `tile-catalog`, `collection`), started as a subprocess and measured with wait4 (peak RSS of
 that process, user+system CPU) and a wall clock around it. The archive is the offline sample
 archive with one scene's red, NIR and SCL assets replaced by a full-size synthetic tile (see
@@ -110,18 +110,21 @@ def suggested(figures: dict[str, float]) -> dict[str, int]:
     }
 
 
-def run_jobs(root: Path, settings: dict[str, Any], scene_id: str, tile: str) -> dict[str, Any]:
-    """Each rule's command once, in the order the workflow runs them."""
+def run_jobs(root: Path, settings: dict[str, Any], scene: demo_archive.DemoScene) -> dict[str, Any]:
+    """Each rule's command once, in the order the workflow runs them (the campaign is the
+    one scene, so its batch is that scene)."""
     cli = [str(Path(sys.executable).parent / "raw2ready")]
     settings_json = json.dumps(settings)
-    inventory = root / "work" / "inventories" / f"{tile}.jsonl"
+    inventory = root / "work" / "inventories" / f"{scene.tile}.jsonl"
+    record = root / "work" / "batches" / f"{scene.tile}-{scene.date[:7]}.json"
     commands = {
-        "search": [*cli, "search", "--settings", settings_json, "--tile", tile,
+        "search": [*cli, "search", "--settings", settings_json, "--tile", scene.tile,
                    "--output", str(inventory)],
-        "scene": [*cli, "process-scene", "--settings", settings_json,
-                  "--inventory", str(inventory), "--scene", scene_id],
-        "tile_catalog": [*cli, "tile-catalog", "--settings", settings_json, "--tile", tile,
-                         "--inventory", str(inventory)],
+        "scenes": [*cli, "process-batch", "--settings", settings_json, "--inventory",
+                   str(inventory), "--tile", scene.tile, "--month", scene.date[:7],
+                   "--output", str(record)],
+        "tile_catalog": [*cli, "tile-catalog", "--settings", settings_json, "--tile",
+                         scene.tile, str(record)],
         "collection": [*cli, "collection", "--settings", settings_json],
     }  # fmt: skip
     return {rule: measure(command) for rule, command in commands.items()}
@@ -145,7 +148,7 @@ def main() -> None:
         for _ in range(args.repeats):
             for folder in ("results", "work"):
                 shutil.rmtree(root / folder, ignore_errors=True)
-            figures = run_jobs(root, settings, demo_archive.item_id(scene), scene.tile)
+            figures = run_jobs(root, settings, scene)
             for rule, values in figures.items():
                 kept = worst.setdefault(rule, values)
                 worst[rule] = {key: max(kept[key], values[key]) for key in values}

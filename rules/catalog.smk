@@ -1,4 +1,5 @@
-# STAC: a Year -> Quarter -> Month catalog per tile, then the campaign's root collection.
+# STAC: each batch wrote its month's catalog; per tile a catalog with a catalog per year and
+# quarter of the campaign (Year -> Quarter -> Month), then the campaign's root collection.
 # Local rules: seconds of JSON work each, not worth a cluster submission.
 
 
@@ -8,6 +9,7 @@ rule tile_catalog:
     output:
         catalog=CAMPAIGN.out("stac/{tile}/catalog.json"),
         summary=CAMPAIGN.work("tiles/{tile}.summary.json"),
+        tree=CAMPAIGN.tree_catalogs(),
     log:
         CAMPAIGN.log("tile_catalog/{tile}"),
     localrule: True
@@ -18,10 +20,10 @@ rule tile_catalog:
         runtime=30,
     params:
         settings=CAMPAIGN.settings_json,
-        inventory=CAMPAIGN.work("inventories/{tile}.jsonl"),
+        root=root_of_output(CAMPAIGN.out("stac/{tile}/catalog.json")),
     shell:
-        "raw2ready tile-catalog --settings {params.settings:q} --tile {wildcards.tile} "
-        "--inventory {params.inventory} 2> {log}"
+        "raw2ready tile-catalog --settings {params.settings:q} --root {params.root:q} "
+        "--tile {wildcards.tile} {input.batches:q} 2> {log}"
 
 
 rule collection:
@@ -34,6 +36,8 @@ rule collection:
             CAMPAIGN.work("tiles/{tile}.summary.json"),
             tile=CAMPAIGN.settings.tiles,
         ),
+        expand(CAMPAIGN.tree_catalogs(), tile=CAMPAIGN.settings.tiles),
+        stac_month_folders,
         SENTINEL1_COLLECTION,
     output:
         CAMPAIGN.out("stac/collection.json"),
@@ -47,5 +51,6 @@ rule collection:
         runtime=60,
     params:
         settings=CAMPAIGN.settings_json,
+        root=root_of_output(CAMPAIGN.out("stac/collection.json")),
     shell:
-        "raw2ready collection --settings {params.settings:q} 2> {log}"
+        "raw2ready collection --settings {params.settings:q} --root {params.root:q} 2> {log}"

@@ -1,5 +1,34 @@
 # Input functions shared by the rules: batches are enumerated from the tile inventories.
 from raw2ready.batches import Batch
+from raw2ready.workflow import storage_root
+
+INVENTORY = CAMPAIGN.work("inventories/{tile}.jsonl")
+
+# With default storage (object storage, e.g. the Kubernetes profile) Snakemake moves only
+# declared files: there a batch also declares its month's product and STAC folders. On a
+# shared file system they stay undeclared, so a rerun keeps a month's finished scenes.
+BATCH_FOLDERS = (
+    {
+        "products": directory(CAMPAIGN.out("products/{tile}/{year}/{quarter}/{month}")),
+        "stac": directory(CAMPAIGN.out("stac/{tile}/{year}/{quarter}/{month}")),
+    }
+    if CAMPAIGN.object_storage
+    else {}
+)
+
+
+def root_of_inventory(wildcards, input):
+    """Params function: the job's --root, found from where it sees the tile's inventory."""
+    return storage_root(input.inventory, INVENTORY.format(tile=wildcards.tile))
+
+
+def root_of_output(pattern):
+    """A params function: the job's --root, found from where it sees its first output."""
+
+    def root(wildcards, output):
+        return storage_root(output[0], pattern.format(**dict(wildcards.items())))
+
+    return root
 
 
 def inventory_of(tile):
@@ -12,7 +41,13 @@ def inventory_of(tile):
     """
     if CAMPAIGN.searched(tile):
         return CAMPAIGN.layout.inventory(tile)
-    return checkpoints.search.get(tile=tile).output[0]
+    inventory = checkpoints.search.get(tile=tile).output[0]
+    if CAMPAIGN.object_storage:
+        # Snakemake fetches a finished search's inventory from the bucket when this
+        # machine has no copy of it (IOFile.open asks for it, then the job is made again)
+        with inventory.open():
+            pass
+    return inventory
 
 
 def tile_batches_of(tile):
@@ -23,6 +58,19 @@ def tile_batches_of(tile):
 def tile_batches(wildcards):
     """Input function: the batch records of the tile a catalog job is for."""
     return tile_batches_of(wildcards.tile)
+
+
+def stac_month_folders(wildcards):
+    """With object storage: every batch's STAC month folder (the collection job validates
+    the whole tree, so it needs every item); on a shared file system they are just there.
+    """
+    if not CAMPAIGN.object_storage:
+        return []
+    return [
+        folder
+        for tile in CAMPAIGN.settings.tiles
+        for folder in CAMPAIGN.stac_months(inventory_of(tile))
+    ]
 
 
 def campaign_batches(wildcards):

@@ -6,9 +6,12 @@
 
 rule scenes:
     input:
+        # ancient: a new search of the tile asks only for its new or changed batches
+        inventory=ancient(INVENTORY),
         l2a=batch_l2a if CAMPAIGN.uses_sen2cor else [],
     output:
-        CAMPAIGN.work("batches/{tile}/{year}/{quarter}/{month}.json"),
+        **BATCH_FOLDERS,
+        record=CAMPAIGN.work("batches/{tile}/{year}/{quarter}/{month}.json"),
     log:
         CAMPAIGN.log("batch/{tile}/{year}/{quarter}/{month}"),
     retries: 2
@@ -20,17 +23,19 @@ rule scenes:
         runtime=per_unfinished_scene(minutes=20),
     params:
         settings=CAMPAIGN.settings_json,
-        inventory=CAMPAIGN.work("inventories/{tile}.jsonl"),
+        root=root_of_inventory,
     shell:
-        "raw2ready process-batch --settings {params.settings:q} "
-        "--inventory {params.inventory} --tile {wildcards.tile} "
-        "--month {wildcards.year}-{wildcards.month} --output {output} 2> {log}"
+        "raw2ready process-batch --settings {params.settings:q} --root {params.root:q} "
+        "--inventory {input.inventory:q} --tile {wildcards.tile} "
+        "--month {wildcards.year}-{wildcards.month} --output {output.record:q} 2> {log}"
 
 
 # A finished batch that lost an output (or gained a scene) is asked for its next repair
 # record: the same job, which redoes only the scenes whose outputs are missing.
 use rule scenes as repair_scenes with:
     output:
-        CAMPAIGN.work("batches/{tile}/{year}/{quarter}/{month}.repair-{repair}.json"),
+        record=CAMPAIGN.work(
+            "batches/{tile}/{year}/{quarter}/{month}.repair-{repair}.json"
+        ),
     log:
         CAMPAIGN.log("batch/{tile}/{year}/{quarter}/{month}.repair-{repair}"),

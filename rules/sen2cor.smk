@@ -6,6 +6,8 @@
 
 
 rule sen2cor:
+    input:
+        inventory=ancient(INVENTORY),
     output:
         temp(directory(CAMPAIGN.work("l2a/{tile}/{scene}"))),
     log:
@@ -21,7 +23,7 @@ rule sen2cor:
         runtime=180,
     params:
         settings=CAMPAIGN.settings_json,
-        inventory=CAMPAIGN.work("inventories/{tile}.jsonl"),
+        root=root_of_inventory,
     shell:
-        "raw2ready sen2cor --settings {params.settings:q} "
-        "--inventory {params.inventory} --scene {wildcards.scene} 2> {log}"
+        "raw2ready sen2cor --settings {params.settings:q} --root {params.root:q} "
+        "--inventory {input.inventory:q} --scene {wildcards.scene} 2> {log}"

@@ -33,10 +33,17 @@ def campaign(tmp_path: Path) -> tuple[Settings, Layout, dict[Batch, list[SceneRe
 
 
 def finish(layout: Layout, record: SceneRecord, products: list[str]) -> None:
-    """Stand-in for a scene's processing: every output of the scene, empty."""
-    for path in [layout.item(record), *(layout.product(record, p) for p in products)]:
+    """Stand-in for a scene's processing: empty products, an item with what summaries read."""
+    for path in (layout.product(record, p) for p in products):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"")
+    item = {
+        "bbox": [99.0, 14.0, 100.0, 15.0],
+        "properties": {"datetime": record.datetime, "platform": record.platform,
+                       "proj:code": "EPSG:32647", "eo:cloud_cover": 12.5},
+    }  # fmt: skip
+    layout.item(record).parent.mkdir(parents=True, exist_ok=True)
+    layout.item(record).write_text(json.dumps(item))
 
 
 def test_batches_are_the_scenes_of_one_tile_and_month(campaign) -> None:
@@ -99,6 +106,12 @@ def test_the_batch_job_processes_only_unfinished_scenes_and_records_them(campaig
     assert written["config_sha256"] == settings.digest()
     assert [s["id"] for s in written["scenes"]] == [r.id for r in records]
     assert all(is_complete(layout, r, settings.products) for r in records)
+    assert written["summary"]["items"] == len(records)
+    assert written["summary"]["start"] == min(r.datetime for r in records)
+    month = json.loads((layout.item(records[0]).parent.parent / "catalog.json").read_text())
+    assert sorted(link["href"] for link in month["links"] if link["rel"] == "item") == sorted(
+        f"{r.id}/{r.id}.json" for r in records
+    )
 
 
 def test_a_failed_scene_fails_its_batch_after_the_others_and_leaves_no_record(
@@ -117,6 +130,7 @@ def test_a_failed_scene_fails_its_batch_after_the_others_and_leaves_no_record(
         process_batch(settings, layout, batch, records, batch.record(layout), process)
 
     assert not batch.record(layout).exists()
+    assert not (layout.item(records[0]).parent.parent / "catalog.json").exists()
     assert [is_complete(layout, r, settings.products) for r in records] == [
         r.id != broken for r in records
     ]

@@ -6,18 +6,16 @@ of in pods, against moto's S3 server on 127.0.0.1 started by the test. Every pro
 and catalog of the campaign must end up in the bucket, and the catalog must validate as it
 is there (downloaded, untouched); nothing of the campaign may be left only on local disk.
 
-KNOWN GAP (strict xfail, so a fix turns these red until the markers go): Snakemake's default
-storage moves only declared inputs and outputs. The workflow's jobs find their files through
-the campaign layout instead (the inventory is a param; products, items and the catalogs
-below a tile are side files of the batch and tile-catalog jobs, and the batches decide what
-is unfinished by looking at the local disk), so the jobs fail to find their inventory and,
-even with that fixed, products never reach the bucket. What the workflow needs is in
-docs/hpc.md (Kubernetes: status).
+Snakemake's default storage moves only declared inputs and outputs, so this also shows that
+every job finds its files through them: the runs "elsewhere" start in an empty folder (a
+new machine, or a pod) with nothing but the bucket, and must find the work done, or redo a
+month whose record was deleted from the bucket (the documented way to redo a month there).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,11 +35,6 @@ BUCKET = "raw2ready-campaigns"
 PREFIX = "demo-run"
 KEY_ID = "raw2ready-storage-test"
 SECRET = "raw2ready-storage-secret"
-UNDECLARED = pytest.mark.xfail(
-    strict=True,
-    reason="default storage moves declared files only; the jobs' inventory, products, items "
-    "and sub-catalogs are not declared (module docstring, docs/hpc.md)",
-)
 
 
 def s3_client(url: str):  # type: ignore[no-untyped-def]
@@ -90,13 +83,19 @@ def campaign(tmp_path_factory: pytest.TempPathFactory, moto_url: str) -> dict:  
     return {"root": root, "result": result, "keys": keys, "copy": copy / PREFIX, "url": moto_url}
 
 
-@UNDECLARED
+def elsewhere(campaign: dict, tmp_path: Path) -> Path:
+    """An empty campaign folder on "another machine": only the config, the bucket is shared."""
+    fresh = tmp_path / "elsewhere"
+    fresh.mkdir()
+    (fresh / "demo.yaml").write_text((campaign["root"] / "demo.yaml").read_text())
+    return fresh
+
+
 def test_run_completes(campaign: dict) -> None:
     result = campaign["result"]
     assert result.returncode == 0, result.stderr[-4000:]
 
 
-@UNDECLARED
 def test_every_product_and_item_is_in_the_bucket(campaign: dict) -> None:
     keys = set(campaign["keys"])
     for scene in demo_archive.DEMO_SCENES:
@@ -107,7 +106,6 @@ def test_every_product_and_item_is_in_the_bucket(campaign: dict) -> None:
     assert not (campaign["root"] / "results").exists()  # nothing only on local disk
 
 
-@UNDECLARED
 def test_products_in_the_bucket_are_valid_cogs(campaign: dict) -> None:
     paths = sorted((campaign["copy"] / "results/demo/products").rglob("*.tif"))
     assert len(paths) == 3 * len(demo_archive.DEMO_SCENES)
@@ -116,18 +114,55 @@ def test_products_in_the_bucket_are_valid_cogs(campaign: dict) -> None:
         assert valid, (path, errors)
 
 
-@UNDECLARED
 def test_stac_catalog_in_the_bucket_is_complete_and_valid(campaign: dict) -> None:
     count = validate_stac_tree(campaign["copy"] / "results/demo/stac/collection.json")
     assert count >= len(demo_archive.DEMO_SCENES) + 3
 
 
-@UNDECLARED
 def test_rerun_against_the_bucket_has_nothing_to_do(campaign: dict, tmp_path: Path) -> None:
     assert campaign["result"].returncode == 0
-    fresh = tmp_path / "elsewhere"  # another machine: only the bucket is shared
-    fresh.mkdir()
-    (fresh / "demo.yaml").write_text((campaign["root"] / "demo.yaml").read_text())
-    result = snakemake(fresh, campaign["url"], "--dry-run")
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = snakemake(elsewhere(campaign, tmp_path), campaign["url"], "--dry-run")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_a_month_deleted_from_the_bucket_is_redone_from_another_machine(
+    campaign: dict, tmp_path: Path
+) -> None:
+    assert campaign["result"].returncode == 0
+    client = s3_client(campaign["url"])
+    month = "47PPR/2023/Q1/01"
+    record = f"{PREFIX}/work/demo/batches/{month}.json"
+    products = f"{PREFIX}/results/demo/products/{month}/"
+    before = {
+        entry["Key"]: entry["LastModified"]
+        for entry in client.list_objects_v2(Bucket=BUCKET, Prefix=products)["Contents"]
+    }
+    others = client.head_object(
+        Bucket=BUCKET, Key=f"{PREFIX}/work/demo/batches/48PUB/2023/Q1/03.json"
+    )
+    client.delete_object(Bucket=BUCKET, Key=record)
+
+    result = snakemake(elsewhere(campaign, tmp_path), campaign["url"])
+
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout + result.stderr, re.MULTILINE))
+    assert jobs.get("scenes") == "1", jobs  # that month only
+    client.head_object(Bucket=BUCKET, Key=record)
+    after = {
+        entry["Key"]: entry["LastModified"]
+        for entry in client.list_objects_v2(Bucket=BUCKET, Prefix=products)["Contents"]
+    }
+    assert set(after) == set(before) and all(after[k] > before[k] for k in before)
+    same = client.head_object(
+        Bucket=BUCKET, Key=f"{PREFIX}/work/demo/batches/48PUB/2023/Q1/03.json"
+    )
+    assert same["LastModified"] == others["LastModified"]
+    copy = tmp_path / "bucket"
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=PREFIX):
+        for entry in page.get("Contents", []):
+            target = copy / entry["Key"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            client.download_file(BUCKET, entry["Key"], str(target))
+    count = validate_stac_tree(copy / PREFIX / "results/demo/stac/collection.json")
+    assert count >= len(demo_archive.DEMO_SCENES) + 3

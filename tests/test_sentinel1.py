@@ -229,10 +229,10 @@ def test_workflow_publishes_sentinel1_items_in_their_own_collection(
     assert family["id"] == "raw2ready-s1-sentinel-1"
     assert family["summaries"]["constellation"] == ["sentinel-1"]
     assert "s2:processing_baseline" not in family["summaries"]
-    # Objects: root, 2 S2 tiles with 4 catalogs for their one item each (the 47PPS one
-    # empty), the family collection, 2 S1 tile catalogs, each with year/quarter/month and
-    # its item.
-    assert validate_stac_tree(stac / "collection.json") == 1 + (4 + 1) + 1 + 1 + 2 * 5
+    # Objects: root; 2 S2 tiles, each with its 2023 catalog and 4 quarter catalogs (the
+    # campaign's quarters), 47PPR also its one month and item; the family collection, 2 S1
+    # tile catalogs, each with year/quarter/month and its item.
+    assert validate_stac_tree(stac / "collection.json") == 1 + (6 + 2) + 6 + 1 + 2 * 5
     catalog = pystac.read_file(stac / "collection.json")
     items = {item.id: item for item in catalog.get_items(recursive=True)}
     s1_items = sorted(i for i in items if i.startswith("S1A"))

@@ -8,6 +8,7 @@ rerun after any failure redoes only the missing scenes; its record is written la
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -17,6 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from raw2ready.atomic import write_json
+from raw2ready.catalog import (
+    Month,
+    TileSummary,
+    quarters_between,
+    write_month_catalog,
+    write_tile_tree,
+)
 from raw2ready.config import Settings
 from raw2ready.errors import ConfigError, ProcessingError, Raw2ReadyError
 from raw2ready.layout import Layout
@@ -55,6 +63,11 @@ class Batch:
     def quarter(self) -> str:
         """`Q1`..`Q4`, the catalog level between year and month."""
         return f"Q{(int(self.month) - 1) // 3 + 1}"
+
+    @property
+    def month_of_tree(self) -> Month:
+        """The batch's month in its tile's STAC catalog tree."""
+        return Month(self.year, self.quarter, self.month)
 
     def __str__(self) -> str:
         return f"{self.tile} {self.year}-{self.month}"
@@ -166,10 +179,11 @@ def process_batch(
     output: Path,
     process: Callable[[Settings, SceneRecord], None],
 ) -> list[SceneOutcome]:
-    """Process the batch's scenes that lack outputs, then write the batch record.
+    """Process the batch's scenes that lack outputs, then write the month's STAC catalog and
+    the batch record (with the month's summary, which the tile catalog job reads).
 
-    Every scene is tried even when one fails; the record is written only when all are
-    complete, so a failed batch is rerun and redoes only its unfinished scenes.
+    Every scene is tried even when one fails; catalog and record are written only when all
+    are complete, so a failed batch is rerun and redoes only its unfinished scenes.
     """
     if not records:
         raise ProcessingError(f"batch {batch}: no scene of the inventory falls in it")
@@ -187,6 +201,9 @@ def process_batch(
             f"(logs under {layout.scene_log(records[0]).parent}); first: "
             f"{failed[0].id}: {failed[0].error}"
         )
+    summary = write_month_catalog(
+        batch.tile, batch.month_of_tree, [layout.item(record) for record in records], layout
+    )
     write_json(
         output,
         {
@@ -197,6 +214,28 @@ def process_batch(
             "config_sha256": settings.digest(),
             "software": software_versions(),
             "scenes": [asdict(outcome) for outcome in outcomes],
+            "summary": summary.to_dict(),
         },
     )
     return outcomes
+
+
+def write_tile_tree_of_batches(
+    settings: Settings, layout: Layout, tile: str, batch_records: list[Path]
+) -> TileSummary:
+    """Write a tile's catalog, year and quarter catalogs over the months its batches wrote.
+
+    Every quarter of the campaign gets a catalog (empty when no scene fell in it), so the
+    workflow can declare them all; the summary is merged from the batch records'.
+    """
+    months, summaries = [], []
+    for path in batch_records:
+        data = json.loads(path.read_text())
+        if data["tile"] != tile:
+            raise ConfigError(f"batch record {path} is of tile {data['tile']}, not {tile}")
+        batch = Batch(tile, data["year"], data["month"])
+        months.append(batch.month_of_tree)
+        summaries.append(TileSummary(**data["summary"]))
+    quarters = quarters_between(settings.start, settings.end)
+    write_tile_tree(tile, months, layout, quarters=quarters)
+    return TileSummary.merge(tile, summaries)

@@ -18,7 +18,7 @@ import logging
 import os
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -259,7 +259,7 @@ def write_item(item: pystac.Item, path: Path) -> None:
 
 @dataclass
 class TileSummary:
-    """What the collection job needs to know of a tile without reading its items."""
+    """What the collection job needs to know of a tile (or a month of it) without its items."""
 
     tile: str
     items: int
@@ -274,6 +274,64 @@ class TileSummary:
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return self.__dict__.copy()
+
+    @classmethod
+    def of_items(cls, tile: str, items: list[dict[str, Any]]) -> TileSummary:
+        """The summary of some items (as JSON dicts)."""
+        times = sorted(data["properties"]["datetime"] for data in items)
+        return cls(
+            tile=tile,
+            items=len(items),
+            bbox=_union_bbox([data["bbox"] for data in items]) if items else [],
+            start=times[0] if times else "",
+            end=times[-1] if times else "",
+            platforms=sorted({data["properties"]["platform"] for data in items}),
+            baselines=sorted(
+                {d["properties"].get("s2:processing_baseline") for d in items} - {None}
+            ),
+            projections=sorted({data["properties"]["proj:code"] for data in items}),
+            cloud_cover=[
+                data["properties"]["eo:cloud_cover"]
+                for data in items
+                if "eo:cloud_cover" in data["properties"]
+            ],
+        )
+
+    @classmethod
+    def merge(cls, tile: str, parts: list[TileSummary]) -> TileSummary:
+        """One summary of several (a tile's months)."""
+        present = [part for part in parts if part.items]
+        return cls(
+            tile=tile,
+            items=sum(part.items for part in present),
+            bbox=_union_bbox([part.bbox for part in present]) if present else [],
+            start=min((part.start for part in present), default=""),
+            end=max((part.end for part in present), default=""),
+            platforms=sorted({p for part in present for p in part.platforms}),
+            baselines=sorted({b for part in present for b in part.baselines}),
+            projections=sorted({p for part in present for p in part.projections}),
+            cloud_cover=[c for part in present for c in part.cloud_cover],
+        )
+
+
+@dataclass(frozen=True, order=True)
+class Month:
+    """A month of a tile's catalog tree: the folder names of its levels."""
+
+    year: str
+    quarter: str
+    month: str
+
+
+def quarters_between(start: date, end: date) -> list[tuple[str, str]]:
+    """Every (year, `Qn`) a campaign from `start` to `end` touches, in order."""
+    first, last = (start.year, (start.month - 1) // 3), (end.year, (end.month - 1) // 3)
+    quarters = []
+    year, index = first
+    while (year, index) <= last:
+        quarters.append((str(year), f"Q{index + 1}"))
+        year, index = (year + 1, 0) if index == 3 else (year, index + 1)
+    return quarters
 
 
 def _catalog(catalog_id: str, description: str, links: list[pystac.Link]) -> dict[str, Any]:
@@ -303,49 +361,77 @@ def _union_bbox(boxes: list[list[float]]) -> list[float]:
     ]
 
 
-def write_tile_catalog(
-    tile: str, item_paths: list[Path], layout: Layout, family: str | None = None
+def _tree_links(
+    layout: Layout, tile: str, family: str | None, parent: str, depth: int
+) -> list[pystac.Link]:
+    """Root and parent links of a catalog `depth` levels below its tile catalog."""
+    tile_dir = layout.tile_catalog(tile, family).parent
+    collection_href = _relative(layout.collection(), tile_dir)
+    root = "/".join([".."] * depth + [collection_href])
+    return [
+        pystac.Link("root", root, JSON_MEDIA_TYPE),
+        pystac.Link("parent", parent, JSON_MEDIA_TYPE),
+    ]
+
+
+def _tree_id(tile: str, family: str | None, *levels: str) -> str:
+    """Id of a catalog of a tile's tree, e.g. `47PPR-2023-Q1` (family-prefixed)."""
+    return "-".join([f"{family}-{tile}" if family else tile, *levels])
+
+
+def month_folder(layout: Layout, tile: str, month: Month, family: str | None = None) -> Path:
+    """The folder of a month's catalog and its items' folders."""
+    tile_dir = layout.tile_catalog(tile, family).parent
+    return tile_dir / month.year / month.quarter / month.month
+
+
+def write_month_catalog(
+    tile: str, month: Month, item_paths: list[Path], layout: Layout, family: str | None = None
 ) -> TileSummary:
-    """Write a tile's Year -> Quarter -> Month catalogs linking its items; summarize them."""
+    """Write the catalog of one month of a tile, linking its items; summarize the items."""
+    folder = month_folder(layout, tile, month, family)
+    links = _tree_links(layout, tile, family, "../catalog.json", 3) + [
+        pystac.Link("item", _relative(path, folder), GEOJSON_MEDIA_TYPE)
+        for path in sorted(item_paths)
+    ]
+    write_json(
+        folder / "catalog.json",
+        _catalog(
+            _tree_id(tile, family, month.year, month.month),
+            f"Tile {tile}, {month.year}-{month.month}",
+            links,
+        ),
+    )
+    return TileSummary.of_items(tile, [json.loads(path.read_text()) for path in item_paths])
+
+
+def write_tile_tree(
+    tile: str,
+    months: list[Month],
+    layout: Layout,
+    family: str | None = None,
+    quarters: list[tuple[str, str]] | None = None,
+) -> Path:
+    """Write a tile's catalog and its year and quarter catalogs down to the months' catalogs.
+
+    `quarters` lists the quarters to write even when no month of them has scenes (a
+    campaign's whole span, so the workflow can declare them); by default those with months.
+    """
     tile_path = layout.tile_catalog(tile, family)
     tile_dir = tile_path.parent
-    collection_href = _relative(layout.collection(), tile_dir)
-    parent_href = _relative(layout.collection(family), tile_dir)
-    prefix = f"{family}-" if family else ""
-    months: dict[tuple[str, str, str], list[Path]] = defaultdict(list)
-    items: list[dict[str, Any]] = []
-    for path in sorted(item_paths):
-        data = json.loads(path.read_text())
-        items.append(data)
-        year, quarter, month = path.relative_to(tile_dir).parts[:3]
-        months[(year, quarter, month)].append(path)
-
-    def links(parent: str, depth: int) -> list[pystac.Link]:
-        root = "/".join([".."] * depth + [collection_href])
-        return [
-            pystac.Link("root", root, JSON_MEDIA_TYPE),
-            pystac.Link("parent", parent, JSON_MEDIA_TYPE),
-        ]
-
     tree: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for (year, quarter, month), paths in sorted(months.items()):
-        tree[year][quarter].append(month)
-        month_dir = tile_dir / year / quarter / month
-        month_links = links("../catalog.json", 3) + [
-            pystac.Link("item", _relative(p, month_dir), GEOJSON_MEDIA_TYPE) for p in paths
-        ]
-        write_json(
-            month_dir / "catalog.json",
-            _catalog(f"{prefix}{tile}-{year}-{month}", f"Tile {tile}, {year}-{month}", month_links),
-        )
-    for year, quarters in sorted(tree.items()):
-        for quarter, month_names in sorted(quarters.items()):
+    for year, quarter in quarters or []:
+        tree[year][quarter] = []
+    for month in sorted(months):
+        tree[month.year][month.quarter].append(month.month)
+    for year, quarter_months in sorted(tree.items()):
+        for quarter, month_names in sorted(quarter_months.items()):
             write_json(
                 tile_dir / year / quarter / "catalog.json",
                 _catalog(
-                    f"{prefix}{tile}-{year}-{quarter}",
+                    _tree_id(tile, family, year, quarter),
                     f"Tile {tile}, {year} {quarter}",
-                    links("../catalog.json", 2)
+                    _tree_links(layout, tile, family, "../catalog.json", 2)
                     + [
                         pystac.Link("child", f"./{m}/catalog.json", JSON_MEDIA_TYPE)
                         for m in month_names
@@ -355,40 +441,42 @@ def write_tile_catalog(
         write_json(
             tile_dir / year / "catalog.json",
             _catalog(
-                f"{prefix}{tile}-{year}",
+                _tree_id(tile, family, year),
                 f"Tile {tile}, {year}",
-                links("../catalog.json", 1)
+                _tree_links(layout, tile, family, "../catalog.json", 1)
                 + [
                     pystac.Link("child", f"./{q}/catalog.json", JSON_MEDIA_TYPE)
-                    for q in sorted(quarters)
+                    for q in sorted(quarter_months)
                 ],
             ),
         )
+    parent_href = _relative(layout.collection(family), tile_dir)
     write_json(
         tile_path,
         _catalog(
-            f"{prefix}{tile}",
+            _tree_id(tile, family),
             FAMILY_TEXTS[family].tile.format(tile=tile),
-            links(parent_href, 0)
+            _tree_links(layout, tile, family, parent_href, 0)
             + [pystac.Link("child", f"./{y}/catalog.json", JSON_MEDIA_TYPE) for y in sorted(tree)],
         ),
     )
-    times = sorted(data["properties"]["datetime"] for data in items)
-    return TileSummary(
-        tile=tile,
-        items=len(items),
-        bbox=_union_bbox([data["bbox"] for data in items]) if items else [],
-        start=times[0] if times else "",
-        end=times[-1] if times else "",
-        platforms=sorted({data["properties"]["platform"] for data in items}),
-        baselines=sorted({d["properties"].get("s2:processing_baseline") for d in items} - {None}),
-        projections=sorted({data["properties"]["proj:code"] for data in items}),
-        cloud_cover=[
-            data["properties"]["eo:cloud_cover"]
-            for data in items
-            if "eo:cloud_cover" in data["properties"]
-        ],
-    )
+    return tile_path
+
+
+def write_tile_catalog(
+    tile: str, item_paths: list[Path], layout: Layout, family: str | None = None
+) -> TileSummary:
+    """Write a tile's whole Year -> Quarter -> Month tree linking its items; summarize them."""
+    tile_dir = layout.tile_catalog(tile, family).parent
+    by_month: dict[Month, list[Path]] = defaultdict(list)
+    for path in item_paths:
+        by_month[Month(*path.relative_to(tile_dir).parts[:3])].append(path)
+    summaries = [
+        write_month_catalog(tile, month, paths, layout, family)
+        for month, paths in sorted(by_month.items())
+    ]
+    write_tile_tree(tile, list(by_month), layout, family)
+    return TileSummary.merge(tile, summaries)
 
 
 def write_collection(

@@ -6,6 +6,7 @@ else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -23,18 +24,39 @@ from raw2ready.scene import SceneRecord
 log = logging.getLogger("raw2ready")
 
 
+_ROOT = "raw2ready.root"
+
+
 def _settings(configfile: Path | None, settings_json: str | None) -> Settings:
-    """Settings from a config file or from the JSON the workflow passes to its jobs."""
+    """Settings from a config file or from the JSON the workflow passes to its jobs, with
+    their folders under the command's --root."""
     if settings_json:
-        return validate_config(json.loads(settings_json), "--settings")
-    if configfile is None:
+        settings = validate_config(json.loads(settings_json), "--settings")
+    elif configfile is None:
         raise click.UsageError("give --configfile or --settings")
-    return load_settings(configfile)
+    else:
+        settings = load_settings(configfile)
+    root = click.get_current_context().meta.get(_ROOT)
+    return dataclasses.replace(settings, root=root) if root else settings
+
+
+def _remember_root(context: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    """Keep --root for `_settings` (so no command has to pass it along)."""
+    if value is not None:
+        context.meta[_ROOT] = value
 
 
 config_options = [
     click.option("--configfile", type=click.Path(path_type=Path), help="Campaign YAML."),
     click.option("--settings", "settings_json", help="Validated settings as JSON (jobs)."),
+    click.option(
+        "--root",
+        type=click.Path(path_type=Path, file_okay=False),
+        expose_value=False,
+        callback=_remember_root,
+        help="Folder the campaign's relative output_dir and work_dir are under (default: the "
+        "current one; the workflow passes its local copy of the default storage).",
+    ),
 ]
 
 
@@ -179,24 +201,41 @@ def sen2cor(
 @cli.command("tile-catalog")
 @with_config
 @click.option("--tile", required=True)
-@click.option("--inventory", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--inventory",
+    type=click.Path(path_type=Path),
+    help="A family's tile inventory, whose scenes' items the catalog links.",
+)
+@click.argument("batch_records", nargs=-1, type=click.Path(path_type=Path))
 @family_option
 def tile_catalog(
     configfile: Path | None,
     settings_json: str | None,
     tile: str,
-    inventory: Path,
+    inventory: Path | None,
+    batch_records: tuple[Path, ...],
     family: str | None,
 ) -> None:
-    """Write a tile's Year -> Quarter -> Month STAC catalogs."""
+    """Write a tile's Year -> Quarter -> Month STAC catalogs and its summary.
+
+    Sentinel-2: over the months of the BATCH_RECORDS (each batch wrote its month's catalog).
+    A family (--family with --inventory): over the items of the inventory's scenes.
+    """
     from raw2ready.atomic import write_json
+    from raw2ready.batches import write_tile_tree_of_batches
     from raw2ready.catalog import write_tile_catalog
     from raw2ready.inventory import read_inventory
     from raw2ready.reprocess import layout_of
 
-    layout = layout_of(_settings(configfile, settings_json))
-    items = [layout.item(record) for record in read_inventory(inventory)]
-    summary = write_tile_catalog(tile, items, layout, family)
+    settings = _settings(configfile, settings_json)
+    layout = layout_of(settings)
+    if (family is None) != (inventory is None) or (family is not None and batch_records):
+        raise click.UsageError("give BATCH_RECORDS, or --family with --inventory")
+    if inventory is not None:
+        items = [layout.item(record) for record in read_inventory(inventory)]
+        summary = write_tile_catalog(tile, items, layout, family)
+    else:
+        summary = write_tile_tree_of_batches(settings, layout, tile, list(batch_records))
     write_json(layout.tile_summary(tile, family), summary.to_dict())
 
 

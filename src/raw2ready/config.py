@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from importlib.resources import files
 from pathlib import Path
@@ -36,6 +36,9 @@ class Settings:
 
     raw: dict[str, Any]
     source: str
+    #: Folder that relative output_dir/work_dir are under: "." (the workflow's folder), or a
+    #: job's local copy of Snakemake's default storage. Not part of the settings' digest.
+    root: Path = field(default=Path("."))
 
     @property
     def campaign(self) -> str:
@@ -75,12 +78,12 @@ class Settings:
     @property
     def output_dir(self) -> Path:
         """Root of products and STAC catalog."""
-        return Path(self.raw["output_dir"])
+        return self.root / self.raw["output_dir"]
 
     @property
     def work_dir(self) -> Path:
         """Root of inventories, downloads, logs."""
-        return Path(self.raw["work_dir"])
+        return self.root / self.raw["work_dir"]
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON form: identifies the settings a product came from."""

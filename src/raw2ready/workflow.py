@@ -15,6 +15,7 @@ from typing import Any
 
 from raw2ready import layout as patterns
 from raw2ready.batches import Batch, group, is_complete, target
+from raw2ready.catalog import month_folder, quarters_between
 from raw2ready.config import Settings, validate_config
 from raw2ready.errors import ConfigError
 from raw2ready.inventory import read_inventory
@@ -29,6 +30,10 @@ class Campaign:
 
     settings: Settings
     layout: Layout
+    #: True when Snakemake moves every declared file to and from object storage (default
+    #: storage, e.g. on Kubernetes): jobs see only their declared inputs and outputs, and
+    #: the snakemake process sees no campaign file on its own disk.
+    object_storage: bool = False
 
     @property
     def settings_json(self) -> str:
@@ -52,9 +57,34 @@ class Campaign:
         """True when L1C scenes are made into L2A by Sen2Cor jobs before their batch job."""
         return self.settings.raw["processors"]["l2a"] == "sen2cor"
 
+    @property
+    def quarters(self) -> list[tuple[str, str]]:
+        """Every (year, `Qn`) of the campaign: each tile has a catalog for each."""
+        return quarters_between(self.settings.start, self.settings.end)
+
+    def tree_catalogs(self) -> list[str]:
+        """Patterns of a tile's year and quarter catalogs ({tile} left in), every quarter."""
+        tile_dir = self.layout.tile_catalog("{tile}").parent.as_posix()
+        years = sorted({year for year, _ in self.quarters})
+        return [
+            *(f"{tile_dir}/{year}/catalog.json" for year in years),
+            *(f"{tile_dir}/{year}/{quarter}/catalog.json" for year, quarter in self.quarters),
+        ]
+
+    def stac_months(self, inventory: str | Path) -> list[str]:
+        """The STAC month folders (month catalog and items) of an inventory's batches."""
+        return [
+            month_folder(self.layout, batch.tile, batch.month_of_tree).as_posix()
+            for batch in _batches(str(inventory), _mtime(inventory))
+        ]
+
     def searched(self, tile: str) -> bool:
-        """True when the tile's inventory exists, so its jobs can be listed without a search."""
-        return self.layout.inventory(tile).exists()
+        """True when the tile's inventory exists, so its jobs can be listed without a search.
+
+        With object storage the search checkpoint always answers (Snakemake then finds
+        the inventory in the bucket and fetches it).
+        """
+        return not self.object_storage and self.layout.inventory(tile).exists()
 
     def batch_targets(self, inventory: str | Path) -> list[str]:
         """The batch records a tile catalog waits for: one per month with scenes.
@@ -62,14 +92,24 @@ class Campaign:
         A finished batch that lost outputs is asked for its next repair record, which makes
         Snakemake rerun it (see batches.target). Computed once per inventory version: the
         answer does not change while jobs run (a batch job writes the record asked for).
+        With object storage a batch's month folders are its declared outputs: Snakemake
+        sees a missing record or folder, not a file lost inside one (docs/hpc.md).
         """
+        if self.object_storage:
+            return [
+                batch.record(self.layout).as_posix()
+                for batch in _batches(str(inventory), _mtime(inventory))
+            ]
         return _targets(
             self.layout, tuple(self.settings.products), str(inventory), _mtime(inventory)
         )
 
     def unfinished(self, inventory: str | Path, batch: Batch) -> list[SceneRecord]:
-        """The scenes of a batch whose outputs are not all there yet."""
+        """The scenes of a batch whose outputs are not all there yet (with object storage:
+        all, since a batch job starts without the previous outputs of its month)."""
         records = _batches(str(inventory), _mtime(inventory)).get(batch, [])
+        if self.object_storage:
+            return records
         products = self.settings.products
         return [record for record in records if not is_complete(self.layout, record, products)]
 
@@ -104,7 +144,9 @@ def _targets(layout: Layout, products: tuple[str, ...], path: str, mtime_ns: int
     ]
 
 
-def load_campaign(config: dict[str, Any], configfiles: list[Any]) -> Campaign:
+def load_campaign(
+    config: dict[str, Any], configfiles: list[Any], object_storage: bool = False
+) -> Campaign:
     """Validate Snakemake's config; the message names the key and the config file(s)."""
     source = ", ".join(str(path) for path in configfiles) or "the configuration"
     if not config:
@@ -113,4 +155,22 @@ def load_campaign(config: dict[str, Any], configfiles: list[Any]) -> Campaign:
             "(or config/config.yaml for a real campaign)"
         )
     settings = validate_config(config, source)
-    return Campaign(settings, Layout(settings.output_dir, settings.work_dir))
+    if object_storage and settings.raw["sentinel1"]["enabled"]:
+        raise ConfigError(
+            f"{source}: key 'sentinel1.enabled': the Sentinel-1 family does not run with "
+            "default storage (object storage) yet; run it on a shared file system"
+        )
+    return Campaign(settings, Layout(settings.output_dir, settings.work_dir), object_storage)
+
+
+def storage_root(local: str, declared: str) -> str:
+    """The folder Snakemake put a declared path under, for a job's --root.
+
+    "." when the job sees the path as declared (a shared file system); with default storage
+    the job sees the path inside its local copy of the storage, and that copy is the root.
+    """
+    if local == declared:
+        return "."
+    if not local.endswith(f"/{declared}"):
+        raise ValueError(f"job path {local} is not the declared {declared} under a folder")
+    return local[: -len(declared) - 1]
