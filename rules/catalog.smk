@@ -36,8 +36,7 @@ rule collection:
             CAMPAIGN.work("tiles/{tile}.summary.json"),
             tile=CAMPAIGN.settings.tiles,
         ),
-        expand(CAMPAIGN.tree_catalogs(), tile=CAMPAIGN.settings.tiles),
-        stac_month_folders,
+        stac_tree_below_tiles,
         SENTINEL1_COLLECTION,
     output:
         CAMPAIGN.out("stac/collection.json"),

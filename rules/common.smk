@@ -22,6 +22,23 @@ def root_of_inventory(wildcards, input):
     return storage_root(input.inventory, INVENTORY.format(tile=wildcards.tile))
 
 
+# The tile inventory a batch or Sen2Cor job reads (its input and params), and the job's
+# --root. With object storage the inventory is a declared input, fetched from the bucket.
+# On a shared file system it is read in place: an input on each of ~6,000 batch jobs would
+# double the dry-run of a 25,000-scene campaign (docs/reruns.md), and plain values keep
+# Snakemake from calling functions for every job. ancient: a new search of a tile asks
+# only for its new or changed batches, not for all of them.
+if CAMPAIGN.object_storage:
+    INVENTORY_INPUT = {"inventory": ancient(INVENTORY)}
+    INVENTORY_PARAMS = {
+        "inventory": lambda wildcards, input: input.inventory,
+        "root": root_of_inventory,
+    }
+else:
+    INVENTORY_INPUT = {}
+    INVENTORY_PARAMS = {"inventory": INVENTORY, "root": "."}
+
+
 def root_of_output(pattern):
     """A params function: the job's --root, found from where it sees its first output."""
 
@@ -60,16 +77,19 @@ def tile_batches(wildcards):
     return tile_batches_of(wildcards.tile)
 
 
-def stac_month_folders(wildcards):
-    """With object storage: every batch's STAC month folder (the collection job validates
-    the whole tree, so it needs every item); on a shared file system they are just there.
-    """
+def stac_tree_below_tiles(wildcards):
+    """With object storage: the year and quarter catalogs and every batch's STAC month
+    folder (the collection job validates the whole tree, so it needs every catalog and
+    item); on a shared file system they are just there."""
     if not CAMPAIGN.object_storage:
         return []
     return [
-        folder
-        for tile in CAMPAIGN.settings.tiles
-        for folder in CAMPAIGN.stac_months(inventory_of(tile))
+        *expand(CAMPAIGN.tree_catalogs(), tile=CAMPAIGN.settings.tiles),
+        *(
+            folder
+            for tile in CAMPAIGN.settings.tiles
+            for folder in CAMPAIGN.stac_months(inventory_of(tile))
+        ),
     ]
 
 

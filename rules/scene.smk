@@ -6,8 +6,7 @@
 
 rule scenes:
     input:
-        # ancient: a new search of the tile asks only for its new or changed batches
-        inventory=ancient(INVENTORY),
+        **INVENTORY_INPUT,
         l2a=batch_l2a if CAMPAIGN.uses_sen2cor else [],
     output:
         **BATCH_FOLDERS,
@@ -22,11 +21,11 @@ rule scenes:
         mem_mb=1000,
         runtime=per_unfinished_scene(minutes=20),
     params:
+        **INVENTORY_PARAMS,
         settings=CAMPAIGN.settings_json,
-        root=root_of_inventory,
     shell:
         "raw2ready process-batch --settings {params.settings:q} --root {params.root:q} "
-        "--inventory {input.inventory:q} --tile {wildcards.tile} "
+        "--inventory {params.inventory:q} --tile {wildcards.tile} "
         "--month {wildcards.year}-{wildcards.month} --output {output.record:q} 2> {log}"
 
 

@@ -7,7 +7,7 @@
 
 rule sen2cor:
     input:
-        inventory=ancient(INVENTORY),
+        **INVENTORY_INPUT,
     output:
         temp(directory(CAMPAIGN.work("l2a/{tile}/{scene}"))),
     log:
@@ -22,8 +22,8 @@ rule sen2cor:
         mem_mb=8000,
         runtime=180,
     params:
+        **INVENTORY_PARAMS,
         settings=CAMPAIGN.settings_json,
-        root=root_of_inventory,
     shell:
         "raw2ready sen2cor --settings {params.settings:q} --root {params.root:q} "
-        "--inventory {input.inventory:q} --scene {wildcards.scene} 2> {log}"
+        "--inventory {params.inventory:q} --scene {wildcards.scene} 2> {log}"

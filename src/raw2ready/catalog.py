@@ -1,9 +1,11 @@
 """STAC registration: one item per scene, a per-tile catalog (Year -> Quarter -> Month) and
 a root collection, all with relative links.
 
-Every file has exactly one writer: the scene job writes its item (its links' relative
-targets follow from the layout), the tile job writes the tile's catalogs, the collection job
-the root. No job rewrites another job's output, so reruns stay local.
+Every file has exactly one writer: the scene's processing writes its item (its links'
+relative targets follow from the layout), the batch job its month's catalog, the tile job
+the tile's catalog and its year and quarter catalogs, the collection job the root. No job
+rewrites another job's output, so reruns stay local, and each job can declare what it
+writes (which object storage needs: docs/hpc.md).
 
 Optional product families (Sentinel-1 backscatter) have their own collection, a child of
 the root, with the same per-tile Year -> Quarter -> Month catalogs below it (layout.py puts
