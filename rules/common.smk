@@ -1,4 +1,6 @@
 # Input functions shared by the rules: batches are enumerated from the tile inventories.
+from snakemake.exceptions import IncompleteCheckpointException, InputOpenException
+
 from raw2ready.batches import Batch
 from raw2ready.workflow import storage_root
 
@@ -116,7 +118,13 @@ def per_unfinished_scene(minutes):
     """A runtime resource: `minutes` for each scene the batch job still has to process."""
 
     def runtime(wildcards):
-        inventory = inventory_of(wildcards.tile)
+        try:
+            inventory = inventory_of(wildcards.tile)
+        except (IncompleteCheckpointException, InputOpenException):
+            # A job started on its own (in a pod: --mode remote) evaluates its resources
+            # before it knows the search is done or has fetched the inventory; there the
+            # estimate is not used (Snakemake would turn the exception into a failure).
+            return minutes
         return minutes * max(
             1, len(CAMPAIGN.unfinished(inventory, batch_of(wildcards)))
         )

@@ -166,3 +166,34 @@ def test_a_month_deleted_from_the_bucket_is_redone_from_another_machine(
             client.download_file(BUCKET, entry["Key"], str(target))
     count = validate_stac_tree(copy / PREFIX / "results/demo/stac/collection.json")
     assert count >= len(demo_archive.DEMO_SCENES) + 3
+
+
+def test_a_batch_job_runs_like_in_a_pod_from_an_empty_folder(
+    campaign: dict, tmp_path: Path
+) -> None:
+    """The command a pod runs, as executor plugins spawn it (`--mode remote`, no shared file
+    system, forced, no lock, no hooks), for one batch whose outputs are not in the bucket."""
+    assert campaign["result"].returncode == 0
+    client = s3_client(campaign["url"])
+    month = "48PUB/2021/Q3/07"
+    gone = [f"{PREFIX}/work/demo/batches/{month}.json"]
+    for folder in (f"results/demo/products/{month}/", f"results/demo/stac/{month}/"):
+        listed = client.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}/{folder}")["Contents"]
+        gone += [entry["Key"] for entry in listed]
+    for key in gone:
+        client.delete_object(Bucket=BUCKET, Key=key)
+    pod = elsewhere(campaign, tmp_path)
+    year, quarter, number = month.split("/")[1:]
+    target = f"scenes:tile=48PUB,year={year},quarter={quarter},month={number}"
+
+    result = snakemake(
+        pod, campaign["url"], "--target-jobs", target, "--allowed-rules", "scenes",
+        "--mode", "remote", "--default-storage-provider", "s3",  # remote mode reads no profile
+        "--shared-fs-usage", "none", "--force", "--nolock",
+        "--no-hooks", "--ignore-incomplete", "--max-inventory-time", "0", "--retries", "0",
+    )  # fmt: skip
+
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    for key in gone:
+        client.head_object(Bucket=BUCKET, Key=key)  # every output back in the bucket
+    assert any(key.endswith(f"{month}/catalog.json") for key in gone)
