@@ -19,26 +19,38 @@ BATCH_FOLDERS = (
 )
 
 
-def root_of_inventory(wildcards, input):
-    """Params function: the job's --root, found from where it sees the tile's inventory."""
-    return storage_root(input.inventory, INVENTORY.format(tile=wildcards.tile))
+def inventory_io(pattern):
+    """The `input` and `params` entries of a job that reads a tile inventory (`pattern`).
 
+    With object storage the inventory is a declared input, fetched from the bucket, and
+    the job's --root is found from where it sees it. On a shared file system it is read in
+    place: an input on each of ~6,000 batch jobs would double the dry-run of a 25,000-scene
+    campaign (docs/reruns.md), and plain values keep Snakemake from calling functions for
+    every job. ancient: a new search of a tile asks only for its new or changed scenes.
+    """
+    if not CAMPAIGN.object_storage:
+        return {}, {"inventory": pattern, "root": "."}
 
-# The tile inventory a batch or Sen2Cor job reads (its input and params), and the job's
-# --root. With object storage the inventory is a declared input, fetched from the bucket.
-# On a shared file system it is read in place: an input on each of ~6,000 batch jobs would
-# double the dry-run of a 25,000-scene campaign (docs/reruns.md), and plain values keep
-# Snakemake from calling functions for every job. ancient: a new search of a tile asks
-# only for its new or changed batches, not for all of them.
-if CAMPAIGN.object_storage:
-    INVENTORY_INPUT = {"inventory": ancient(INVENTORY)}
-    INVENTORY_PARAMS = {
+    def root(wildcards, input):
+        return storage_root(input.inventory, pattern.format(tile=wildcards.tile))
+
+    return {"inventory": ancient(pattern)}, {
         "inventory": lambda wildcards, input: input.inventory,
-        "root": root_of_inventory,
+        "root": root,
     }
-else:
-    INVENTORY_INPUT = {}
-    INVENTORY_PARAMS = {"inventory": INVENTORY, "root": "."}
+
+
+INVENTORY_INPUT, INVENTORY_PARAMS = inventory_io(INVENTORY)
+
+
+def fetched(inventory):
+    """A checkpoint's inventory, with object storage fetched from the bucket when this
+    machine has no copy (IOFile.open asks Snakemake for it, which then makes the job again).
+    """
+    if CAMPAIGN.object_storage:
+        with inventory.open():
+            pass
+    return inventory
 
 
 def root_of_output(pattern):
@@ -60,13 +72,7 @@ def inventory_of(tile):
     """
     if CAMPAIGN.searched(tile):
         return CAMPAIGN.layout.inventory(tile)
-    inventory = checkpoints.search.get(tile=tile).output[0]
-    if CAMPAIGN.object_storage:
-        # Snakemake fetches a finished search's inventory from the bucket when this
-        # machine has no copy of it (IOFile.open asks for it, then the job is made again)
-        with inventory.open():
-            pass
-    return inventory
+    return fetched(checkpoints.search.get(tile=tile).output[0])
 
 
 def tile_batches_of(tile):
@@ -82,7 +88,7 @@ def tile_batches(wildcards):
 def stac_tree_below_tiles(wildcards):
     """With object storage: the year and quarter catalogs and every batch's STAC month
     folder (the collection job validates the whole tree, so it needs every catalog and
-    item); on a shared file system they are just there."""
+    item), and the Sentinel-1 family's; on a shared file system they are just there."""
     if not CAMPAIGN.object_storage:
         return []
     return [
@@ -92,6 +98,7 @@ def stac_tree_below_tiles(wildcards):
             for tile in CAMPAIGN.settings.tiles
             for folder in CAMPAIGN.stac_months(inventory_of(tile))
         ),
+        *sentinel1_stac_below_tiles(wildcards),
     ]
 
 
@@ -134,8 +141,12 @@ def per_unfinished_scene(minutes):
 
 # The optional Sentinel-1 family (rules/sentinel1.smk): its scenes, from its tile inventories.
 from raw2ready.grd import product_names, scene_outputs
+from raw2ready.layout import SENTINEL1 as SENTINEL1_FAMILY
 
 SENTINEL1 = CAMPAIGN.settings.raw["sentinel1"]
+S1_INVENTORY_INPUT, S1_INVENTORY_PARAMS = inventory_io(
+    CAMPAIGN.work("inventories/sentinel-1/{tile}.jsonl")
+)
 SENTINEL1_COLLECTION = (
     [CAMPAIGN.out("stac/sentinel-1/collection.json")] if SENTINEL1["enabled"] else []
 )
@@ -143,7 +154,7 @@ SENTINEL1_COLLECTION = (
 
 def sentinel1_scenes_of(tile):
     """Products and items of the Sentinel-1 scenes of a tile, once its search has run."""
-    inventory = checkpoints.sentinel1_search.get(tile=tile).output[0]
+    inventory = fetched(checkpoints.sentinel1_search.get(tile=tile).output[0])
     layout, polarisations = CAMPAIGN.layout, SENTINEL1["polarisations"]
     return [path.as_posix() for path in scene_outputs(layout, inventory, polarisations)]
 
@@ -151,6 +162,19 @@ def sentinel1_scenes_of(tile):
 def sentinel1_scenes(wildcards):
     """Input function: the Sentinel-1 scenes of the tile a catalog job is for."""
     return sentinel1_scenes_of(wildcards.tile)
+
+
+def sentinel1_stac_below_tiles(wildcards):
+    """With object storage and the family on: its tile, year, quarter and month catalogs
+    and its items, which the collection jobs validate; else nothing."""
+    if not (CAMPAIGN.object_storage and SENTINEL1["enabled"]):
+        return []
+    tile_catalog = CAMPAIGN.layout.tile_catalog("{tile}", SENTINEL1_FAMILY).as_posix()
+    catalogs = [tile_catalog, *CAMPAIGN.tree_catalogs(SENTINEL1_FAMILY, months=True)]
+    items = [
+        path for path in sentinel1_campaign_scenes(wildcards) if path.endswith(".json")
+    ]
+    return [*expand(catalogs, tile=CAMPAIGN.settings.tiles), *items]
 
 
 def sentinel1_campaign_scenes(wildcards):

@@ -28,6 +28,8 @@ checkpoint sentinel1_search:
 
 
 rule sentinel1_scene:
+    input:
+        **S1_INVENTORY_INPUT,
     output:
         products=expand(
             CAMPAIGN.out(
@@ -51,11 +53,11 @@ rule sentinel1_scene:
         mem_mb=8000,
         runtime=90,
     params:
+        **S1_INVENTORY_PARAMS,
         settings=CAMPAIGN.settings_json,
-        inventory=CAMPAIGN.work("inventories/sentinel-1/{tile}.jsonl"),
     shell:
-        "raw2ready s1-scene --settings {params.settings:q} "
-        "--inventory {params.inventory} --scene {wildcards.scene} 2> {log}"
+        "raw2ready s1-scene --settings {params.settings:q} --root {params.root:q} "
+        "--inventory {params.inventory:q} --scene {wildcards.scene} 2> {log}"
 
 
 rule sentinel1_tile_catalog:
@@ -65,6 +67,7 @@ rule sentinel1_tile_catalog:
     output:
         catalog=CAMPAIGN.out("stac/sentinel-1/{tile}/catalog.json"),
         summary=CAMPAIGN.work("tiles/sentinel-1/{tile}.summary.json"),
+        tree=CAMPAIGN.tree_catalogs(SENTINEL1_FAMILY, months=True),
     log:
         CAMPAIGN.log("sentinel1_tile_catalog/{tile}"),
     localrule: True
@@ -75,9 +78,11 @@ rule sentinel1_tile_catalog:
         runtime=30,
     params:
         settings=CAMPAIGN.settings_json,
+        root=root_of_output(CAMPAIGN.out("stac/sentinel-1/{tile}/catalog.json")),
     shell:
         "raw2ready tile-catalog --family sentinel-1 --settings {params.settings:q} "
-        "--tile {wildcards.tile} --inventory {input.inventory} 2> {log}"
+        "--root {params.root:q} --tile {wildcards.tile} --inventory {input.inventory:q} "
+        "2> {log}"
 
 
 rule sentinel1_collection:
@@ -90,6 +95,7 @@ rule sentinel1_collection:
             CAMPAIGN.work("tiles/sentinel-1/{tile}.summary.json"),
             tile=CAMPAIGN.settings.tiles,
         ),
+        sentinel1_stac_below_tiles,
     output:
         CAMPAIGN.out("stac/sentinel-1/collection.json"),
     log:
@@ -102,5 +108,7 @@ rule sentinel1_collection:
         runtime=60,
     params:
         settings=CAMPAIGN.settings_json,
+        root=root_of_output(CAMPAIGN.out("stac/sentinel-1/collection.json")),
     shell:
-        "raw2ready collection --family sentinel-1 --settings {params.settings:q} 2> {log}"
+        "raw2ready collection --family sentinel-1 --settings {params.settings:q} "
+        "--root {params.root:q} 2> {log}"

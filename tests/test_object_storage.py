@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from raw2ready.batches import Batch, group, write_tile_tree_of_batches
-from raw2ready.catalog import TileSummary, quarters_between
+from raw2ready.catalog import Month, TileSummary, months_between, quarters_between
 from raw2ready.errors import ConfigError
 from raw2ready.inventory import read_inventory
 from raw2ready.synthetic_inventory import write_synthetic_inventories
@@ -107,14 +107,16 @@ def test_the_tile_catalog_declares_a_catalog_for_every_year_and_quarter(
     ]
 
 
-def test_sentinel1_with_object_storage_is_a_config_error(campaign_config: dict) -> None:
-    campaign_config["sentinel1"] = {
-        "enabled": True,
-        "archive": {"kind": "safe_folder", "url": "grd"},
-    }
-    load_campaign(campaign_config, [])  # fine on a shared file system
-    with pytest.raises(ConfigError, match=r"'sentinel1.enabled'.*default storage"):
-        load_campaign(campaign_config, ["s1.yaml"], object_storage=True)
+def test_a_family_tile_catalog_declares_every_month_too(campaign_config: dict) -> None:
+    campaign_config.update(start="2022-11-15", end="2023-01-31")
+    patterns = load_campaign(campaign_config, []).tree_catalogs("sentinel-1", months=True)
+    tile_dir = f"{campaign_config['output_dir']}/stac/sentinel-1/{{tile}}"
+    assert [p.removeprefix(tile_dir) for p in patterns] == [
+        "/2022/catalog.json", "/2023/catalog.json", "/2022/Q4/catalog.json",
+        "/2023/Q1/catalog.json", "/2022/Q4/11/catalog.json", "/2022/Q4/12/catalog.json",
+        "/2023/Q1/01/catalog.json",
+    ]  # fmt: skip
+    assert months_between(date(2023, 12, 31), date(2023, 12, 31)) == [Month("2023", "Q4", "12")]
 
 
 def test_settings_under_a_root_keep_their_digest(campaign_config: dict) -> None:

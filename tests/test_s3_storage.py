@@ -14,6 +14,7 @@ month whose record was deleted from the bucket (the documented way to redo a mon
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -28,7 +29,9 @@ from raw2ready import demo_archive
 from raw2ready.stac_validation import validate_stac_tree
 
 from .conftest import PROJECT, write_demo_campaign
+from .safe_factory import S1_NAME, SafeSpec, make_s1_grd_zip, make_safe_zip
 from .test_s3 import clean_aws_env, moto_url  # noqa: F401  (fixtures)
+from .test_sen2cor_snap import doubles  # noqa: F401  (fixture)
 
 SIZE = 256
 BUCKET = "raw2ready-campaigns"
@@ -45,7 +48,9 @@ def s3_client(url: str):  # type: ignore[no-untyped-def]
     )  # fmt: skip
 
 
-def snakemake(root: Path, url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+def snakemake(
+    root: Path, url: str, *extra: str, prefix: str = f"s3://{BUCKET}/{PREFIX}"
+) -> subprocess.CompletedProcess[str]:
     """The workflow with the Kubernetes profile's storage settings, jobs run locally."""
     env = dict(
         os.environ,
@@ -58,7 +63,7 @@ def snakemake(root: Path, url: str, *extra: str) -> subprocess.CompletedProcess[
          "--directory", str(root), "--configfile", str(root / "demo.yaml"),
          "--profile", str(PROJECT / "profiles" / "kubernetes"),
          "--executor", "local", "--cores", "2",
-         "--default-storage-prefix", f"s3://{BUCKET}/{PREFIX}",
+         "--default-storage-prefix", prefix,
          "--storage-s3-endpoint-url", url, "--storage-s3-region", "us-east-1", *extra],
         capture_output=True, text=True, check=False, env=env, timeout=900,
     )  # fmt: skip
@@ -197,3 +202,42 @@ def test_a_batch_job_runs_like_in_a_pod_from_an_empty_folder(
     for key in gone:
         client.head_object(Bucket=BUCKET, Key=key)  # every output back in the bucket
     assert any(key.endswith(f"{month}/catalog.json") for key in gone)
+
+
+def test_the_sentinel1_family_lands_in_the_bucket_too(
+    moto_url: str,  # noqa: F811
+    tmp_path: Path,
+    doubles: dict[str, Path],  # noqa: F811
+) -> None:
+    """SAFE L2A + Sentinel-1 GRD through the gpt double (tests/doubles), object storage."""
+    (tmp_path / "s2").mkdir()
+    make_safe_zip(tmp_path / "s2", SafeSpec(level="L2A"))
+    (tmp_path / "grd").mkdir()
+    make_s1_grd_zip(tmp_path / "grd")
+    config = {
+        "campaign": "s1", "tiles": ["47PPR", "47PPS"], "start": "2023-01-01",
+        "end": "2023-12-31", "products": ["ndvi", "mask"], "cog": {"blocksize": 256},
+        "archive": {"kind": "safe_folder", "url": str(tmp_path / "s2")},
+        "sentinel1": {"enabled": True,
+                      "archive": {"kind": "safe_folder", "url": str(tmp_path / "grd")}},
+    }  # fmt: skip
+    (tmp_path / "demo.yaml").write_text(json.dumps(config))
+    client = s3_client(moto_url)
+    client.create_bucket(Bucket="raw2ready-s1")
+
+    result = snakemake(tmp_path, moto_url, prefix="s3://raw2ready-s1/run")
+
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    copy = tmp_path / "bucket"
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket="raw2ready-s1"):
+        for entry in page.get("Contents", []):
+            target = copy / entry["Key"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            client.download_file("raw2ready-s1", entry["Key"], str(target))
+    stac = copy / "run/results/stac"
+    s1_items = sorted(p.name for p in (stac / "sentinel-1").rglob(f"{S1_NAME}_T*.json"))
+    assert s1_items == [f"{S1_NAME}_T{tile}.json" for tile in ("47PPR", "47PPS")]
+    assert len(list((copy / "run/results/products/sentinel-1").rglob("*.tif"))) == 4
+    # the whole tree, as in tests/test_sentinel1.py, validates as it is in the bucket
+    assert validate_stac_tree(stac / "collection.json") == 1 + (6 + 2) + 6 + 1 + 2 * (18 + 1)
+    assert not (tmp_path / "results").exists()

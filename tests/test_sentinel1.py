@@ -231,8 +231,8 @@ def test_workflow_publishes_sentinel1_items_in_their_own_collection(
     assert "s2:processing_baseline" not in family["summaries"]
     # Objects: root; 2 S2 tiles, each with its 2023 catalog and 4 quarter catalogs (the
     # campaign's quarters), 47PPR also its one month and item; the family collection, 2 S1
-    # tile catalogs, each with year/quarter/month and its item.
-    assert validate_stac_tree(stac / "collection.json") == 1 + (6 + 2) + 6 + 1 + 2 * 5
+    # tiles, each with its 2023, 4 quarter and 12 month catalogs and its item.
+    assert validate_stac_tree(stac / "collection.json") == 1 + (6 + 2) + 6 + 1 + 2 * (18 + 1)
     catalog = pystac.read_file(stac / "collection.json")
     items = {item.id: item for item in catalog.get_items(recursive=True)}
     s1_items = sorted(i for i in items if i.startswith("S1A"))

@@ -336,6 +336,16 @@ def quarters_between(start: date, end: date) -> list[tuple[str, str]]:
     return quarters
 
 
+def months_between(start: date, end: date) -> list[Month]:
+    """Every month a campaign from `start` to `end` touches, in order."""
+    months = []
+    year, month = start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        months.append(Month(str(year), f"Q{(month - 1) // 3 + 1}", f"{month:02d}"))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
 def _catalog(catalog_id: str, description: str, links: list[pystac.Link]) -> dict[str, Any]:
     """A catalog's JSON with the given (relative) links."""
     catalog = pystac.Catalog(id=catalog_id, description=description, title=catalog_id)
@@ -466,13 +476,21 @@ def write_tile_tree(
 
 
 def write_tile_catalog(
-    tile: str, item_paths: list[Path], layout: Layout, family: str | None = None
+    tile: str,
+    item_paths: list[Path],
+    layout: Layout,
+    family: str | None = None,
+    months: list[Month] | None = None,
 ) -> TileSummary:
-    """Write a tile's whole Year -> Quarter -> Month tree linking its items; summarize them."""
+    """Write a tile's whole Year -> Quarter -> Month tree linking its items; summarize them.
+
+    `months` lists the months to write a catalog for even when no item falls in them (a
+    campaign's whole span, so the workflow can declare them); by default those with items.
+    """
     tile_dir = layout.tile_catalog(tile, family).parent
-    by_month: dict[Month, list[Path]] = defaultdict(list)
+    by_month: dict[Month, list[Path]] = {month: [] for month in months or []}
     for path in item_paths:
-        by_month[Month(*path.relative_to(tile_dir).parts[:3])].append(path)
+        by_month.setdefault(Month(*path.relative_to(tile_dir).parts[:3]), []).append(path)
     summaries = [
         write_month_catalog(tile, month, paths, layout, family)
         for month, paths in sorted(by_month.items())

@@ -219,11 +219,12 @@ def tile_catalog(
     """Write a tile's Year -> Quarter -> Month STAC catalogs and its summary.
 
     Sentinel-2: over the months of the BATCH_RECORDS (each batch wrote its month's catalog).
-    A family (--family with --inventory): over the items of the inventory's scenes.
+    A family (--family with --inventory): over the items of the inventory's scenes, with a
+    catalog for every month of the campaign.
     """
     from raw2ready.atomic import write_json
     from raw2ready.batches import write_tile_tree_of_batches
-    from raw2ready.catalog import write_tile_catalog
+    from raw2ready.catalog import months_between, write_tile_catalog
     from raw2ready.inventory import read_inventory
     from raw2ready.reprocess import layout_of
 
@@ -233,7 +234,8 @@ def tile_catalog(
         raise click.UsageError("give BATCH_RECORDS, or --family with --inventory")
     if inventory is not None:
         items = [layout.item(record) for record in read_inventory(inventory)]
-        summary = write_tile_catalog(tile, items, layout, family)
+        months = months_between(settings.start, settings.end)
+        summary = write_tile_catalog(tile, items, layout, family, months)
     else:
         summary = write_tile_tree_of_batches(settings, layout, tile, list(batch_records))
     write_json(layout.tile_summary(tile, family), summary.to_dict())

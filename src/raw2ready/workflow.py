@@ -15,7 +15,7 @@ from typing import Any
 
 from raw2ready import layout as patterns
 from raw2ready.batches import Batch, group, is_complete, target
-from raw2ready.catalog import month_folder, quarters_between
+from raw2ready.catalog import Month, month_folder, months_between, quarters_between
 from raw2ready.config import Settings, validate_config
 from raw2ready.errors import ConfigError
 from raw2ready.inventory import read_inventory
@@ -62,13 +62,24 @@ class Campaign:
         """Every (year, `Qn`) of the campaign: each tile has a catalog for each."""
         return quarters_between(self.settings.start, self.settings.end)
 
-    def tree_catalogs(self) -> list[str]:
-        """Patterns of a tile's year and quarter catalogs ({tile} left in), every quarter."""
-        tile_dir = self.layout.tile_catalog("{tile}").parent.as_posix()
+    @property
+    def months(self) -> list[Month]:
+        """Every month of the campaign."""
+        return months_between(self.settings.start, self.settings.end)
+
+    def tree_catalogs(self, family: str | None = None, months: bool = False) -> list[str]:
+        """Patterns of a tile's year and quarter catalogs ({tile} left in), every quarter of
+        the campaign, and with `months` every month's too (a family's tile catalog job
+        writes them; Sentinel-2 batches write their month's)."""
+        tile_dir = self.layout.tile_catalog("{tile}", family).parent.as_posix()
         years = sorted({year for year, _ in self.quarters})
         return [
             *(f"{tile_dir}/{year}/catalog.json" for year in years),
             *(f"{tile_dir}/{year}/{quarter}/catalog.json" for year, quarter in self.quarters),
+            *(
+                f"{tile_dir}/{m.year}/{m.quarter}/{m.month}/catalog.json"
+                for m in (self.months if months else [])
+            ),
         ]
 
     def stac_months(self, inventory: str | Path) -> list[str]:
@@ -155,11 +166,6 @@ def load_campaign(
             "(or config/config.yaml for a real campaign)"
         )
     settings = validate_config(config, source)
-    if object_storage and settings.raw["sentinel1"]["enabled"]:
-        raise ConfigError(
-            f"{source}: key 'sentinel1.enabled': the Sentinel-1 family does not run with "
-            "default storage (object storage) yet; run it on a shared file system"
-        )
     return Campaign(settings, Layout(settings.output_dir, settings.work_dir), object_storage)
 
 
