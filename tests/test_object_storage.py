@@ -165,6 +165,10 @@ def test_the_tile_tree_links_the_batches_months_under_every_quarter(
         ["./08/catalog.json"],
         [],
     ]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"tile": tile, "year": "2022", "month": "03"}))
+    with pytest.raises(ConfigError, match=r"old\.json has no month summary.*delete it"):
+        write_tile_tree_of_batches(campaign.settings, campaign.layout, tile, [old])
     batch_record(tmp_path / "other.json", "48PUB", "2022", "03", one)
     with pytest.raises(ConfigError, match=r"other\.json is of tile 48PUB"):
         write_tile_tree_of_batches(

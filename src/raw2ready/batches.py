@@ -233,6 +233,11 @@ def write_tile_tree_of_batches(
         data = json.loads(path.read_text())
         if data["tile"] != tile:
             raise ConfigError(f"batch record {path} is of tile {data['tile']}, not {tile}")
+        if "summary" not in data:
+            raise ConfigError(
+                f"batch record {path} has no month summary (written by an older raw2ready): "
+                "delete it and rerun, which redoes that month's catalog"
+            )
         batch = Batch(tile, data["year"], data["month"])
         months.append(batch.month_of_tree)
         summaries.append(TileSummary(**data["summary"]))
