@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,3 +48,12 @@ def write_demo_campaign(root: Path, size: int) -> Path:
     config["archive"]["url"] = str(root / "archive" / "catalog.json")
     (root / "demo.yaml").write_text(yaml.safe_dump(config))
     return root / "demo.yaml"
+
+
+def run_cli(*args: str, **options: Any) -> subprocess.CompletedProcess[str]:
+    """`raw2ready ARGS` as a user runs it (a new process), output captured as text;
+    `options` go to subprocess.run (cwd, env)."""
+    return subprocess.run(
+        [sys.executable, "-c", "from raw2ready.cli import main; main()", *args],
+        capture_output=True, text=True, check=False, **options,
+    )  # fmt: skip

@@ -12,8 +12,6 @@ import hashlib
 import json
 import logging
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,7 +27,7 @@ from raw2ready.download import (
 from raw2ready.errors import DownloadError
 from raw2ready.scene import BandAsset, SceneRecord
 
-from .conftest import make_settings
+from .conftest import make_settings, run_cli
 from .servers import FAULT_AFTER, FaultyFileServer
 
 SIZE = 2 * 1024 * 1024 + 123  # > 2 x FAULT_AFTER: faults strike mid-body, also after a resume
@@ -232,11 +230,9 @@ def test_process_scene_job_fails_with_one_line_and_leaves_no_product(tmp_path: P
         record = _record(server, blobs)
         inventory = tmp_path / "inventory.jsonl"
         inventory.write_text(record.to_json() + "\n")
-        result = subprocess.run(
-            [sys.executable, "-c", "from raw2ready.cli import main; main()", "process-scene",
-             "--settings", json.dumps(settings.raw), "--inventory", str(inventory),
-             "--scene", record.id],
-            capture_output=True, text=True, check=False,
+        result = run_cli(
+            "process-scene", "--settings", json.dumps(settings.raw),
+            "--inventory", str(inventory), "--scene", record.id,
         )  # fmt: skip
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]

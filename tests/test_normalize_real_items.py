@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from raw2ready.sources.normalize import (
     tile_id,
 )
 
-from .conftest import REAL_S2, requires_real_s2
+from .conftest import REAL_S2, requires_real_s2, run_cli
 
 ITEMS = REAL_S2 / "stac_items"
 SAFE = REAL_S2 / "safe_metadata"
@@ -386,10 +385,7 @@ def test_asset_key_schemes_map_to_canonical_bands() -> None:
 
 
 def _inspect(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from raw2ready.cli import main; main()", "inspect", *args],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    return run_cli("inspect", *args)
 
 
 @requires_real_s2

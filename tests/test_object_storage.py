@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from raw2ready.inventory import read_inventory
 from raw2ready.synthetic_inventory import write_synthetic_inventories
 from raw2ready.workflow import load_campaign, storage_root
 
-from .conftest import BASE_CONFIG
+from .conftest import BASE_CONFIG, run_cli
 
 
 def test_storage_root_is_the_folder_snakemake_put_a_declared_path_under() -> None:
@@ -179,11 +177,9 @@ def test_the_tile_tree_links_the_batches_months_under_every_quarter(
 def test_tile_catalog_cli_needs_batch_records_or_a_family_inventory(tmp_path: Path) -> None:
     config = tmp_path / "c.json"
     config.write_text(json.dumps(BASE_CONFIG))
-    result = subprocess.run(
-        [sys.executable, "-c", "from raw2ready.cli import main; main()", "tile-catalog",
-         "--configfile", str(config), "--tile", "47PPR", "--inventory", "x.jsonl"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    result = run_cli(
+        "tile-catalog", "--configfile", str(config), "--tile", "47PPR", "--inventory", "x.jsonl"
+    )
     assert result.returncode == 2
     assert "give BATCH_RECORDS, or --family with --inventory" in result.stderr
     assert "Traceback" not in result.stderr

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -26,7 +24,7 @@ from raw2ready.inventory import read_inventory
 from raw2ready.planning import JobFigures, make_plan, render
 from raw2ready.synthetic_inventory import baseline_of, write_synthetic_inventories
 
-from .conftest import make_settings, write_demo_campaign
+from .conftest import make_settings, run_cli, write_demo_campaign
 from .test_workflow import snakemake
 
 FIGURES = JobFigures(
@@ -153,11 +151,7 @@ def snakemake_jobs(root: Path, *targets: str) -> dict[str, int]:
 
 def plan_json(root: Path) -> dict:
     """`raw2ready plan --json` run like a user would, in the campaign folder."""
-    result = subprocess.run(
-        [sys.executable, "-c", "from raw2ready.cli import main; main()", "plan",
-         "--configfile", "demo.yaml", "--json"],
-        cwd=root, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    result = run_cli("plan", "--configfile", "demo.yaml", "--json", cwd=root)
     assert result.returncode == 0, result.stderr[-3000:]
     plan = json.loads(result.stdout)
     assert json.loads((root / "work/demo/plan.json").read_text()) == plan
@@ -230,10 +224,6 @@ def test_plan_after_a_full_run_then_a_lost_product(demo: Path) -> None:
 
 def test_plan_reports_a_bad_config_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"campaign": "x", "tiles": ["47PPR"]}))
-    result = subprocess.run(
-        [sys.executable, "-c", "from raw2ready.cli import main; main()", "plan",
-         "--configfile", str(tmp_path / "bad.yaml")],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    result = run_cli("plan", "--configfile", str(tmp_path / "bad.yaml"))
     assert result.returncode == 1
     assert result.stderr.startswith("raw2ready: error: ") and len(result.stderr.splitlines()) == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import stat
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from raw2ready.safe import (
     read_product_metadata,
 )
 
-from .conftest import REAL_S2, requires_real_s2
+from .conftest import REAL_S2, requires_real_s2, run_cli
 from .safe_factory import SafeSpec, make_safe_zip, synthetic_scene, to_dn
 
 SAFE_METADATA = REAL_S2 / "safe_metadata"
@@ -274,10 +273,7 @@ def test_unsupported_offset_is_refused(tmp_path: Path) -> None:
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from raw2ready.cli import main; main()", *args],
-        capture_output=True, text=True, cwd=cwd, env={"PATH": "/usr/bin:/bin", "TMPDIR": str(cwd)},
-    )  # fmt: skip
+    return run_cli(*args, cwd=cwd, env={"PATH": "/usr/bin:/bin", "TMPDIR": str(cwd)})
 
 
 def test_safe_check_command(tmp_path: Path) -> None:

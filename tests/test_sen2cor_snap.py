@@ -37,7 +37,7 @@ from raw2ready.sen2cor import restore_folders
 from raw2ready.snap import biophysical_graph, s1_grd_graph, tile_region
 from raw2ready.sources.search import SearchQuery, search
 
-from .conftest import PROJECT, make_settings
+from .conftest import PROJECT, make_settings, run_cli
 from .safe_factory import (
     S1_NAME,
     SafeSpec,
@@ -129,11 +129,9 @@ def test_missing_sen2cor_stops_the_scene_with_one_clear_line(tmp_path: Path) -> 
     env = {"PATH": str(tmp_path / "empty"), "HOME": str(tmp_path)}
     inventory = tmp_path / "inventory.jsonl"
     inventory.write_text(record.to_json() + "\n")
-    result = subprocess.run(
-        [sys.executable, "-c", "from raw2ready.cli import main; main()", "process-scene",
-         "--settings", json.dumps(settings.raw), "--inventory", str(inventory),
-         "--scene", record.id],
-        capture_output=True, text=True, env=env, cwd=tmp_path,
+    result = run_cli(
+        "process-scene", "--settings", json.dumps(settings.raw),
+        "--inventory", str(inventory), "--scene", record.id, env=env, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
