@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # STAC JSON schemas for offline validation, from PyPI into ~/.cache/raw2ready/stac-schemas.
-STAC_SCHEMAS := $(BIN)/python -m raw2ready.stac_validation install
+STAC_SCHEMAS := $(BIN)/python -m raw2ready.stac.validation install
 
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[workflow]"

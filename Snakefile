@@ -3,7 +3,7 @@
 import os
 
 from raw2ready.errors import Raw2ReadyError
-from raw2ready.workflow import load_campaign
+from raw2ready.campaign.workflow import load_campaign
 
 # With --sdm conda, envs/*.post-deploy.sh installs raw2ready from this checkout into each env.
 os.environ.setdefault("RAW2READY_SOURCE", workflow.basedir)

@@ -35,7 +35,7 @@ from job_resources import (  # noqa: E402
 )
 from synthetic_tile import generate_tile  # noqa: E402
 
-from raw2ready import demo_archive  # noqa: E402
+from raw2ready.demo import archive as demo_archive  # noqa: E402
 
 FIGURES = HERE.parent / "src" / "raw2ready" / "data" / "job_figures.json"
 #: job_resources.py names the per-scene job after the command it measures.

@@ -37,7 +37,7 @@ sys.path.insert(0, str(HERE))
 
 from synthetic_tile import generate_tile  # noqa: E402
 
-from raw2ready import demo_archive  # noqa: E402
+from raw2ready.demo import archive as demo_archive  # noqa: E402
 
 DEFAULT_CACHE = PROJECT / ".benchmarks-cache" / "tile_chain"
 FULL_SIZE = 10980

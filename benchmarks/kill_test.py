@@ -47,10 +47,10 @@ import rasterio
 import yaml
 from rio_cogeo.cogeo import cog_validate
 
-from raw2ready import demo_archive
-from raw2ready.batches import group
-from raw2ready.inventory import read_inventory
-from raw2ready.stac_validation import register_offline_validator, validate_stac_tree
+from raw2ready.campaign.batches import group
+from raw2ready.campaign.inventory import read_inventory
+from raw2ready.demo import archive as demo_archive
+from raw2ready.stac.validation import register_offline_validator, validate_stac_tree
 
 PROJECT = Path(__file__).resolve().parents[1]
 PROFILE = PROJECT / "profiles" / "local"

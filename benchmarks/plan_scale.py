@@ -4,7 +4,7 @@
     python benchmarks/plan_scale.py --scenes 25000 --json  # one size, one JSON object
     python benchmarks/plan_scale.py --scenes 1000 --rounds 1   # quick look
 
-For each size, `raw2ready.synthetic_inventory` writes realistic inventories (no rasters) of
+For each size, `raw2ready.demo.synthetic_inventory` writes realistic inventories (no rasters) of
 N scenes over 4 years and N/192 tiles (25,000 scenes: 130 tiles, the Thailand campaign of
 issue 4). Two workflows plan the same campaign with `snakemake -n --quiet`, nothing on disk:
 - raw2ready: the project's Snakefile (one job per tile and month, see docs/reruns.md);
@@ -34,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from raw2ready.synthetic_inventory import write_synthetic_inventories
+from raw2ready.demo.synthetic_inventory import write_synthetic_inventories
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent

@@ -33,7 +33,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from raw2ready.safe import check_archive, extract_safe, parse_manifest
+from raw2ready.sentinel2.safe import check_archive, extract_safe, parse_manifest
 
 PRODUCT = "S2B_MSIL2A_20230615T033541_N0509_R061_T47PPR_20230615T052513.SAFE"
 MEMBER_MB = 20

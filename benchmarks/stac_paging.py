@@ -26,7 +26,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from raw2ready.sources.search import SearchQuery, search_archive
+from raw2ready.archives.search import SearchQuery, search_archive
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
@@ -84,7 +84,7 @@ class PageCounter(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.count = 0
-        self.logger = logging.getLogger("raw2ready.sources.search")
+        self.logger = logging.getLogger("raw2ready.archives.search")
         self.logger.setLevel(logging.DEBUG)
         self.logger.addHandler(self)
 

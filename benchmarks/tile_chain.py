@@ -14,7 +14,7 @@ before timing, so every approach starts with them in the page cache.
 Approaches:
 - baseline: the typical script: full-array rasterio reads, float64 numpy, float32 GTiff
   (the input's profile) then rio-cogeo `cog_translate` with its deflate profile.
-- raw2ready: `raw2ready.processing.process_scene`, the package's own per-scene entry point.
+- raw2ready: `raw2ready.raster.tile_chain.process_scene`, the package's own per-scene entry point.
 - floor: read and decompress the inputs in strips, write uncompressed outputs of the
   products' sizes (int16, int16, uint8); no arithmetic, no compression, no overviews.
 """
@@ -100,8 +100,8 @@ def run_baseline(inputs: dict[str, Path], out: Path, _cog: dict[str, Any]) -> di
 
 def run_raw2ready(inputs: dict[str, Path], out: Path, cog: dict[str, Any]) -> dict[str, Path]:
     """raw2ready's per-scene entry point with the default options (or --cog overrides)."""
-    from raw2ready.cog import COGOptions
-    from raw2ready.processing import ProcessingOptions, process_scene
+    from raw2ready.raster.cog import COGOptions
+    from raw2ready.raster.tile_chain import ProcessingOptions, process_scene
     from raw2ready.scene import SceneRecord
 
     record = SceneRecord(

@@ -1,8 +1,8 @@
 # Input functions shared by the rules: batches are enumerated from the tile inventories.
 from snakemake.exceptions import IncompleteCheckpointException, InputOpenException
 
-from raw2ready.batches import Batch
-from raw2ready.workflow import storage_root
+from raw2ready.campaign.batches import Batch
+from raw2ready.campaign.workflow import storage_root
 
 INVENTORY = CAMPAIGN.work("inventories/{tile}.jsonl")
 
@@ -140,7 +140,7 @@ def per_unfinished_scene(minutes):
 
 
 # The optional Sentinel-1 family (rules/sentinel1.smk): its scenes, from its tile inventories.
-from raw2ready.grd import product_names, scene_outputs
+from raw2ready.sentinel1.grd import product_names, scene_outputs
 from raw2ready.layout import SENTINEL1 as SENTINEL1_FAMILY
 
 SENTINEL1 = CAMPAIGN.settings.raw["sentinel1"]

@@ -1,7 +1,7 @@
-# Run records (src/raw2ready/provenance.py): each run that has jobs to do writes what it
+# Run records (src/raw2ready/campaign/provenance.py): each run that has jobs to do writes what it
 # started from (config, software versions, inventory snapshots) to work/<campaign>/runs/,
 # and marks it succeeded or failed at the end; `raw2ready provenance diff` compares.
-from raw2ready.provenance import command_line, finish_run, start_run
+from raw2ready.campaign.provenance import command_line, finish_run, start_run
 
 RUN = {}
 

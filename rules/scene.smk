@@ -1,6 +1,6 @@
-# One job per batch, the scenes of one tile and month (src/raw2ready/batches.py): each scene
+# One job per batch, the scenes of one tile and month (src/raw2ready/campaign/batches.py): each scene
 # whose outputs are missing goes download -> mask -> NDVI/LAI -> COG -> STAC item
-# (src/raw2ready/reprocess.py); scenes already done are skipped, so a rerun redoes only them.
+# (src/raw2ready/campaign/reprocess.py); scenes already done are skipped, so a rerun redoes only them.
 # Batches, not scenes, keep the dry-run of a 25,000-scene campaign to seconds (docs/reruns.md).
 
 

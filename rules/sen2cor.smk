@@ -1,4 +1,4 @@
-# Sen2Cor: the L2A of an L1C SAFE scene whose archive holds no L2A (src/raw2ready/sen2cor.py).
+# Sen2Cor: the L2A of an L1C SAFE scene whose archive holds no L2A (src/raw2ready/processors/sen2cor.py).
 # Only L1C scenes of a safe_folder archive with processors.l2a: sen2cor ask for it; its output
 # is temporary (the scene job turns it into products). L2A_Process comes from ESA's installer:
 # processors.sen2cor.path, PATH, or an environment module (processors.sen2cor.modules with

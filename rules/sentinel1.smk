@@ -1,4 +1,4 @@
-# The optional Sentinel-1 family (config: sentinel1; src/raw2ready/sources/sentinel1.py): per
+# The optional Sentinel-1 family (config: sentinel1; src/raw2ready/sentinel1/search.py): per
 # tile, the GRD products covering it (a checkpoint); one job per product and tile: fetch,
 # check, ESA SNAP gpt (orbit, noise, beta0, terrain-flattened gamma0, terrain correction),
 # gamma0 COGs cut to the tile and a STAC item; then the family's tile catalogs and its

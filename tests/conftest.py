@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from raw2ready.config import Settings, validate_config
-from raw2ready.demo_archive import write_demo_archive
+from raw2ready.demo.archive import write_demo_archive
 
 PROJECT = Path(__file__).resolve().parents[1]
 REAL_S2 = PROJECT.parent / "shared" / "fixtures" / "real-s2"

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from raw2ready.batches import Batch, group, is_complete, process_batch, target
+from raw2ready.campaign.batches import Batch, group, is_complete, process_batch, target
+from raw2ready.campaign.inventory import read_inventory
 from raw2ready.config import Settings
+from raw2ready.demo.synthetic_inventory import write_synthetic_inventories
 from raw2ready.errors import ConfigError, DownloadError, ProcessingError
-from raw2ready.inventory import read_inventory
 from raw2ready.layout import Layout
 from raw2ready.scene import SceneRecord
-from raw2ready.synthetic_inventory import write_synthetic_inventories
 
 from .conftest import make_settings
 

@@ -8,7 +8,11 @@ from pathlib import Path
 import pystac
 import pytest
 
-from raw2ready.catalog import (
+from raw2ready.errors import ProductValidationError
+from raw2ready.layout import Layout
+from raw2ready.raster.tile_chain import ProductResult
+from raw2ready.scene import SceneRecord
+from raw2ready.stac.catalog import (
     create_item,
     footprint,
     geometry_bbox,
@@ -16,11 +20,7 @@ from raw2ready.catalog import (
     write_item,
     write_tile_catalog,
 )
-from raw2ready.errors import ProductValidationError
-from raw2ready.layout import Layout
-from raw2ready.processing import ProductResult
-from raw2ready.scene import SceneRecord
-from raw2ready.stac_validation import validate_stac_tree
+from raw2ready.stac.validation import validate_stac_tree
 
 STATS = {"minimum": -0.2, "maximum": 0.9, "mean": 0.4, "stddev": 0.2, "valid_percent": 80.0}
 

@@ -20,18 +20,18 @@ from typing import Any
 import boto3
 import pytest
 
+from raw2ready.archives.cdse_auth import CdseSettings, TokenSource, credentials
+from raw2ready.archives.cdse_odata import ProductQuery, cdse_odata_search
+from raw2ready.archives.s3 import S3Settings
+from raw2ready.archives.search import SearchQuery
+from raw2ready.archives.transfer import DownloadOptions, Fetcher
+from raw2ready.campaign.reprocess import layout_of, reprocess_scene
 from raw2ready.config import Settings
-from raw2ready.download import DownloadOptions, Fetcher
 from raw2ready.errors import ArchiveError, DownloadError, SearchError
-from raw2ready.reprocess import layout_of, reprocess_scene
-from raw2ready.safe import SAFE_ASSET, check_archive
+from raw2ready.processors.sen2cor import l2a_product
 from raw2ready.scene import BandAsset, SceneRecord
-from raw2ready.sen2cor import l2a_product
-from raw2ready.sources.cdse_auth import CdseSettings, TokenSource, credentials
-from raw2ready.sources.cdse_odata import ProductQuery, cdse_odata_search
-from raw2ready.sources.s3 import S3Settings
-from raw2ready.sources.search import SearchQuery
-from raw2ready.stac_validation import validate_stac_tree
+from raw2ready.sentinel2.safe import SAFE_ASSET, check_archive
+from raw2ready.stac.validation import validate_stac_tree
 
 from .cdse_server import CATALOGUE, TOKEN, CdseStandIn, s2_entity
 from .conftest import make_settings
@@ -327,7 +327,7 @@ def test_s3_transfer_fetches_the_safe_folder_and_checks_it(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from raw2ready.safe import extract_safe
+    from raw2ready.sentinel2.safe import extract_safe
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "cdse-s3-key")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "cdse-s3-secret")

@@ -1,4 +1,4 @@
-"""Tests of the synthetic Earth Search v1 sample archive (raw2ready.demo_archive)."""
+"""Tests of the synthetic Earth Search v1 sample archive (raw2ready.demo.archive)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import rasterio
 from pyproj import Transformer
 from rio_cogeo import cog_validate
 
-from raw2ready import demo_archive
-from raw2ready.demo_archive import (
+from raw2ready.demo import archive as demo_archive
+from raw2ready.demo.archive import (
     ASSET_KEYS,
     BANDS_10M,
     BANDS_20M,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from raw2ready.download import (
+from raw2ready.archives.transfer import (
     MAX_WAIT_SECONDS,
     DownloadOptions,
     download_scene,

@@ -18,7 +18,7 @@ import pystac
 import pytest
 
 from raw2ready.errors import ItemError
-from raw2ready.sources.normalize import (
+from raw2ready.sentinel2.normalize import (
     canonical_band,
     explain_boa_offset,
     find_baseline,

@@ -21,10 +21,10 @@ import planetary_computer
 import pytest
 from planetary_computer.sas import TOKEN_CACHE
 
-from raw2ready.download import DownloadOptions, download_scene
+from raw2ready.archives.transfer import DownloadOptions, download_scene
 from raw2ready.errors import DownloadError
 from raw2ready.scene import BandAsset, SceneRecord
-from raw2ready.sources.normalize import normalize_item, read_item
+from raw2ready.sentinel2.normalize import normalize_item, read_item
 
 from .conftest import REAL_S2, requires_real_s2
 from .servers import FaultyFileServer, LocalServer, QuietHandler

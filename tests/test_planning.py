@@ -16,13 +16,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from raw2ready import demo_archive
+from raw2ready.campaign.inventory import read_inventory
+from raw2ready.campaign.planning import JobFigures, make_plan, render
 from raw2ready.cli import cli
 from raw2ready.config import load_settings
+from raw2ready.demo import archive as demo_archive
+from raw2ready.demo.synthetic_inventory import baseline_of, write_synthetic_inventories
 from raw2ready.grid import parse_tile
-from raw2ready.inventory import read_inventory
-from raw2ready.planning import JobFigures, make_plan, render
-from raw2ready.synthetic_inventory import baseline_of, write_synthetic_inventories
 
 from .conftest import make_settings, run_cli, write_demo_campaign
 from .test_workflow import snakemake

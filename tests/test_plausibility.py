@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import rasterio
 
-from raw2ready import demo_archive
-from raw2ready.reprocess import layout_of, reprocess_scene
+from raw2ready.archives.search import SearchQuery, search
+from raw2ready.campaign.reprocess import layout_of, reprocess_scene
+from raw2ready.demo import archive as demo_archive
 from raw2ready.scene import BandAsset, SceneRecord
-from raw2ready.sources.plausibility import check_offset, offset_evidence
-from raw2ready.sources.search import SearchQuery, search
+from raw2ready.sentinel2.plausibility import check_offset, offset_evidence
 
 from .conftest import REAL_S2, make_settings, requires_real_s2
 

@@ -15,11 +15,13 @@ import zstandard
 from affine import Affine
 from rio_cogeo.cogeo import cog_validate
 
-from raw2ready import indices, masking, overviews, processing, tiff
-from raw2ready.cog import COGOptions, COGWriter, creation_options, tile_compressor
-from raw2ready.masking import MASK_CLEAR, MASK_CLOUD, MASK_NODATA, MASK_OTHER, MASK_SHADOW
-from raw2ready.processing import ProcessingOptions, RunningStatistics, encode, process_scene
-from raw2ready.products import PRODUCTS
+from raw2ready.products import indices, masking
+from raw2ready.products.masking import MASK_CLEAR, MASK_CLOUD, MASK_NODATA, MASK_OTHER, MASK_SHADOW
+from raw2ready.products.registry import PRODUCTS
+from raw2ready.raster import overviews, tiff
+from raw2ready.raster import tile_chain as processing
+from raw2ready.raster.cog import COGOptions, COGWriter, creation_options, tile_compressor
+from raw2ready.raster.tile_chain import ProcessingOptions, RunningStatistics, encode, process_scene
 from raw2ready.scene import SceneRecord
 
 NDVI, LAI, MASK = PRODUCTS["ndvi"], PRODUCTS["lai"], PRODUCTS["mask"]

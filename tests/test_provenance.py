@@ -9,11 +9,18 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
+from raw2ready.campaign.inventory import read_inventory, write_inventory
+from raw2ready.campaign.provenance import (
+    diff,
+    finish_run,
+    load_record,
+    render_diff,
+    start_run,
+    state,
+)
 from raw2ready.cli import cli
-from raw2ready.inventory import read_inventory, write_inventory
+from raw2ready.demo.synthetic_inventory import write_synthetic_inventories
 from raw2ready.layout import Layout
-from raw2ready.provenance import diff, finish_run, load_record, render_diff, start_run, state
-from raw2ready.synthetic_inventory import write_synthetic_inventories
 
 from .conftest import make_settings, write_demo_campaign
 from .test_workflow import snakemake

@@ -11,9 +11,9 @@ import pystac
 import rasterio
 from rio_cogeo.cogeo import cog_validate
 
-from raw2ready.reprocess import layout_of, reprocess_scene
+from raw2ready.campaign.reprocess import layout_of, reprocess_scene
 from raw2ready.scene import BandAsset
-from raw2ready.sources.normalize import normalize_item
+from raw2ready.sentinel2.normalize import normalize_item
 
 from .conftest import REAL_S2, make_settings, requires_real_s2
 

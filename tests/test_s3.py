@@ -19,11 +19,11 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from raw2ready.download import DownloadOptions, Fetcher, download_scene, partial_path
+from raw2ready.archives.s3 import S3Settings, make_client, open_object, split_s3_href
+from raw2ready.archives.transfer import DownloadOptions, Fetcher, download_scene, partial_path
 from raw2ready.errors import DownloadError
 from raw2ready.scene import BandAsset
-from raw2ready.sources.normalize import normalize_item, read_item
-from raw2ready.sources.s3 import S3Settings, make_client, open_object, split_s3_href
+from raw2ready.sentinel2.normalize import normalize_item, read_item
 
 from .conftest import REAL_S2, requires_real_s2
 from .servers import free_port

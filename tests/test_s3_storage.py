@@ -25,8 +25,8 @@ import boto3
 import pytest
 from rio_cogeo.cogeo import cog_validate
 
-from raw2ready import demo_archive
-from raw2ready.stac_validation import validate_stac_tree
+from raw2ready.demo import archive as demo_archive
+from raw2ready.stac.validation import validate_stac_tree
 
 from .conftest import PROJECT, write_demo_campaign
 from .safe_factory import S1_NAME, SafeSpec, make_s1_grd_zip, make_safe_zip

@@ -13,7 +13,7 @@ import pytest
 import rasterio
 
 from raw2ready.errors import ArchiveError, ItemError
-from raw2ready.safe import (
+from raw2ready.sentinel2.safe import (
     check_archive,
     extract_safe,
     parse_metadata,

@@ -24,18 +24,18 @@ import rasterio
 from pyproj import Transformer
 from rio_cogeo.cogeo import cog_validate
 
-from raw2ready.catalog import write_collection, write_tile_catalog
+from raw2ready.archives.search import SearchQuery, search
+from raw2ready.campaign.reprocess import layout_of, reprocess_s1_scene, reprocess_scene
 from raw2ready.config import Settings
 from raw2ready.errors import ConfigError, ExternalToolError
-from raw2ready.external import SEN2COR, SNAP_GPT, locate
-from raw2ready.grd import S1Product
 from raw2ready.grid import parse_tile
-from raw2ready.reprocess import layout_of, reprocess_s1_scene, reprocess_scene
-from raw2ready.safe import extract_safe
+from raw2ready.processors.external import SEN2COR, SNAP_GPT, locate
+from raw2ready.processors.sen2cor import restore_folders
+from raw2ready.processors.snap import biophysical_graph, s1_grd_graph, tile_region
 from raw2ready.scene import BandAsset
-from raw2ready.sen2cor import restore_folders
-from raw2ready.snap import biophysical_graph, s1_grd_graph, tile_region
-from raw2ready.sources.search import SearchQuery, search
+from raw2ready.sentinel1.grd import S1Product
+from raw2ready.sentinel2.safe import extract_safe
+from raw2ready.stac.catalog import write_collection, write_tile_catalog
 
 from .conftest import PROJECT, make_settings, run_cli
 from .safe_factory import (

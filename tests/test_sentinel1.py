@@ -17,19 +17,19 @@ from urllib.parse import parse_qs, urlsplit
 import pystac
 import pytest
 
+from raw2ready.archives.cdse_auth import CdseSettings
+from raw2ready.archives.transfer import DownloadOptions
+from raw2ready.campaign.reprocess import layout_of, reprocess_s1_scene
 from raw2ready.config import Settings
-from raw2ready.download import DownloadOptions
 from raw2ready.errors import ConfigError, SearchError
 from raw2ready.grid import parse_tile
-from raw2ready.reprocess import layout_of, reprocess_s1_scene
-from raw2ready.safe import SAFE_ASSET
-from raw2ready.sources.cdse_auth import CdseSettings
-from raw2ready.sources.sentinel1 import (
+from raw2ready.sentinel1.search import (
     manifest_footprint,
     overlaps,
     search_sentinel1,
 )
-from raw2ready.stac_validation import validate_stac_tree
+from raw2ready.sentinel2.safe import SAFE_ASSET
+from raw2ready.stac.validation import validate_stac_tree
 
 from .cdse_server import CATALOGUE, CdseStandIn
 from .conftest import make_settings

@@ -30,11 +30,11 @@ import rasterio
 from rasterio.io import MemoryFile
 from sentinelhub import SentinelHubDownloadClient
 
-from raw2ready.download import DownloadOptions, download_scene
+from raw2ready.archives.search import SearchQuery, search_archive
+from raw2ready.archives.sentinelhub import SentinelHubSettings, parse_band_href
+from raw2ready.archives.transfer import DownloadOptions, download_scene
 from raw2ready.errors import ConfigError, DownloadError
 from raw2ready.grid import parse_tile
-from raw2ready.sources.search import SearchQuery, search_archive
-from raw2ready.sources.sentinelhub import SentinelHubSettings, parse_band_href
 
 from .servers import LocalServer, QuietHandler, send_json
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from rio_cogeo.cogeo import cog_validate
 
-from raw2ready import demo_archive
-from raw2ready.stac_validation import validate_stac_tree
+from raw2ready.demo import archive as demo_archive
+from raw2ready.stac.validation import validate_stac_tree
 
 from .conftest import PROJECT, write_demo_campaign
 from .slurm_cluster import SlurmCluster, slurm_available

@@ -29,11 +29,7 @@ import rasterio
 from rasterio.io import MemoryFile
 from rasterio.transform import from_origin
 
-from raw2ready.download import DownloadOptions, download_scene
-from raw2ready.errors import SearchError
-from raw2ready.grid import parse_tile
-from raw2ready.sources.normalize import canonical_band
-from raw2ready.sources.search import (
+from raw2ready.archives.search import (
     SearchQuery,
     normalize_all,
     open_api,
@@ -42,6 +38,10 @@ from raw2ready.sources.search import (
     stac_api_items,
     tile_geometry,
 )
+from raw2ready.archives.transfer import DownloadOptions, download_scene
+from raw2ready.errors import SearchError
+from raw2ready.grid import parse_tile
+from raw2ready.sentinel2.normalize import canonical_band
 
 from .conftest import REAL_S2, requires_real_s2
 from .servers import FaultyFileServer, free_port, rustac_server
@@ -136,7 +136,7 @@ def test_paging_with_a_small_page_size_returns_every_scene_once(
     api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
     expected = sorted(f["id"] for f in json.loads(PC_35MNM.read_text())["features"])
-    with caplog.at_level(logging.DEBUG, logger="raw2ready.sources.search"):
+    with caplog.at_level(logging.DEBUG, logger="raw2ready.archives.search"):
         result = search_archive(archive(api), query("35MNM", "2020-06-01", "2020-07-31"))
     assert sorted(r.id for r in result.records) == expected
     assert len(expected) == 13

@@ -17,8 +17,8 @@ from typing import Any
 import pystac
 import yaml
 
-from raw2ready import demo_archive
-from raw2ready.inventory import read_inventory
+from raw2ready.campaign.inventory import read_inventory
+from raw2ready.demo import archive as demo_archive
 
 from .conftest import PROJECT
 from .servers import FaultyFileServer, rustac_server

@@ -1,7 +1,7 @@
 """Offline STAC validation: pystac and the stac-validator CLI accept a product-like tree
 and reject a wrong-typed extension field, using only the local schema cache.
 
-The cache must have been filled by `python -m raw2ready.stac_validation install`; if it
+The cache must have been filled by `python -m raw2ready.stac.validation install`; if it
 was not, these tests fail with that instruction instead of skipping.
 """
 
@@ -36,9 +36,9 @@ from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 from pystac.extensions.version import VersionExtension
 from pystac.extensions.view import ViewExtension
 
-from raw2ready import stac_validation
 from raw2ready.errors import ProductValidationError, Raw2ReadyError
-from raw2ready.stac_validation import (
+from raw2ready.stac import validation as stac_validation
+from raw2ready.stac.validation import (
     INSTALL_COMMAND,
     MANIFEST_NAME,
     SCHEMA_DIR_ENV,

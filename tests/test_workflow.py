@@ -19,8 +19,8 @@ import rasterio
 import yaml
 from rio_cogeo.cogeo import cog_validate
 
-from raw2ready import demo_archive
-from raw2ready.stac_validation import stac_validator_schema_args, validate_stac_tree
+from raw2ready.demo import archive as demo_archive
+from raw2ready.stac.validation import stac_validator_schema_args, validate_stac_tree
 
 from .conftest import PROJECT
 

@@ -106,7 +106,7 @@ def cli(log_level: str) -> None:
 @click.option("--size", default=512, show_default=True, help="Pixels per side at 10 m.")
 def demo_archive(out_dir: Path, seed: int, size: int) -> None:
     """Write the offline sample L2A archive (Earth Search v1 layout) to OUT_DIR."""
-    from raw2ready.demo_archive import write_demo_archive
+    from raw2ready.demo.archive import write_demo_archive
 
     root = write_demo_archive(out_dir, seed=seed, size=size)
     click.echo(f"sample archive written: {root}")
@@ -126,7 +126,7 @@ def check_config(configfile: Path) -> None:
 @click.option("--output", type=click.Path(path_type=Path), required=True)
 def search(configfile: Path | None, settings_json: str | None, tile: str, output: Path) -> None:
     """Search the archive for one tile and write its inventory."""
-    from raw2ready.inventory import search_inventory
+    from raw2ready.campaign.inventory import search_inventory
 
     count, changed = search_inventory(_settings(configfile, settings_json), tile, output)
     log.info("inventory %s: %d scene(s)%s", output, count, "" if changed else " (unchanged)")
@@ -138,7 +138,7 @@ def process_scene(
     configfile: Path | None, settings_json: str | None, inventory: Path, scene_id: str
 ) -> None:
     """Download, mask, compute indices, write COGs and the STAC item of one scene."""
-    from raw2ready.reprocess import reprocess_scene
+    from raw2ready.campaign.reprocess import reprocess_scene
 
     settings = _settings(configfile, settings_json)
     reprocess_scene(settings, _inventory_record(inventory, scene_id))
@@ -159,10 +159,10 @@ def process_batch(
     output: Path,
 ) -> None:
     """Process the scenes of one tile and month whose outputs are missing; record the batch."""
-    from raw2ready.batches import Batch, group
-    from raw2ready.batches import process_batch as run_batch
-    from raw2ready.inventory import read_inventory
-    from raw2ready.reprocess import layout_of, reprocess_scene
+    from raw2ready.campaign.batches import Batch, group
+    from raw2ready.campaign.batches import process_batch as run_batch
+    from raw2ready.campaign.inventory import read_inventory
+    from raw2ready.campaign.reprocess import layout_of, reprocess_scene
 
     settings = _settings(configfile, settings_json)
     batch = Batch.parse(tile, month)
@@ -175,7 +175,7 @@ def process_batch(
 
 def _inventory_record(inventory: Path, scene_id: str) -> SceneRecord:
     """One scene's record from an inventory, or an error naming both."""
-    from raw2ready.inventory import read_inventory
+    from raw2ready.campaign.inventory import read_inventory
 
     records = {record.id: record for record in read_inventory(inventory)}
     if scene_id not in records:
@@ -189,8 +189,8 @@ def sen2cor(
     configfile: Path | None, settings_json: str | None, inventory: Path, scene_id: str
 ) -> None:
     """Make the L2A of one L1C SAFE scene with Sen2Cor (skipped when it exists)."""
-    from raw2ready.reprocess import download_options, layout_of
-    from raw2ready.sen2cor import l2a_product
+    from raw2ready.campaign.reprocess import download_options, layout_of
+    from raw2ready.processors.sen2cor import l2a_product
 
     settings = _settings(configfile, settings_json)
     record = _inventory_record(inventory, scene_id)
@@ -223,10 +223,10 @@ def tile_catalog(
     catalog for every month of the campaign.
     """
     from raw2ready.atomic import write_json
-    from raw2ready.batches import write_tile_tree_of_batches
-    from raw2ready.catalog import months_between, write_tile_catalog
-    from raw2ready.inventory import read_inventory
-    from raw2ready.reprocess import layout_of
+    from raw2ready.campaign.batches import write_tile_tree_of_batches
+    from raw2ready.campaign.inventory import read_inventory
+    from raw2ready.campaign.reprocess import layout_of
+    from raw2ready.stac.catalog import months_between, write_tile_catalog
 
     settings = _settings(configfile, settings_json)
     layout = layout_of(settings)
@@ -246,9 +246,9 @@ def tile_catalog(
 @family_option
 def collection(configfile: Path | None, settings_json: str | None, family: str | None) -> None:
     """Write the campaign's root STAC collection (or a family's) and validate its tree."""
-    from raw2ready.catalog import TileSummary, write_collection
+    from raw2ready.campaign.reprocess import layout_of
     from raw2ready.layout import SENTINEL1
-    from raw2ready.reprocess import layout_of
+    from raw2ready.stac.catalog import TileSummary, write_collection
 
     settings = _settings(configfile, settings_json)
     layout = layout_of(settings)
@@ -272,7 +272,7 @@ def collection(configfile: Path | None, settings_json: str | None, family: str |
 )
 def inspect(item_file: Path, as_json: bool, bands: str) -> None:
     """Print the normalized scene record of a STAC item file, or why it cannot serve."""
-    from raw2ready.sources.normalize import describe_item, read_item
+    from raw2ready.sentinel2.normalize import describe_item, read_item
 
     required = frozenset(b.strip() for b in bands.split(",") if b.strip())
     summary = describe_item(read_item(item_file), required)
@@ -293,10 +293,10 @@ def inspect(item_file: Path, as_json: bool, bands: str) -> None:
 @click.option("--tile", required=True, help="MGRS tile to cut the backscatter to.")
 def s1_grd(configfile: Path | None, settings_json: str | None, product: Path, tile: str) -> None:
     """Sentinel-1 GRD zip -> SNAP gpt gamma0 (dB x 1000) COGs and STAC item for one tile."""
-    from raw2ready.grd import S1Product
+    from raw2ready.campaign.reprocess import layout_of, reprocess_s1_scene
     from raw2ready.grid import parse_tile
-    from raw2ready.reprocess import layout_of, reprocess_s1_scene
     from raw2ready.scene import BandAsset
+    from raw2ready.sentinel1.grd import S1Product
 
     settings = _settings(configfile, settings_json)
     href = str(product.resolve())
@@ -311,9 +311,9 @@ def s1_grd(configfile: Path | None, settings_json: str | None, product: Path, ti
 @click.option("--output", type=click.Path(path_type=Path), required=True)
 def s1_search(configfile: Path | None, settings_json: str | None, tile: str, output: Path) -> None:
     """Find the Sentinel-1 GRD products covering one tile; write its Sentinel-1 inventory."""
-    from raw2ready.download import DownloadOptions
-    from raw2ready.inventory import write_inventory
-    from raw2ready.sources.sentinel1 import search_sentinel1
+    from raw2ready.archives.transfer import DownloadOptions
+    from raw2ready.campaign.inventory import write_inventory
+    from raw2ready.sentinel1.search import search_sentinel1
 
     settings = _settings(configfile, settings_json)
     retries = settings.raw["download"]
@@ -332,7 +332,7 @@ def s1_scene(
     configfile: Path | None, settings_json: str | None, inventory: Path, scene_id: str
 ) -> None:
     """Fetch, check and SNAP-process one Sentinel-1 product on one tile; write its item."""
-    from raw2ready.reprocess import reprocess_s1_scene
+    from raw2ready.campaign.reprocess import reprocess_s1_scene
 
     settings = _settings(configfile, settings_json)
     reprocess_s1_scene(settings, _inventory_record(inventory, scene_id))
@@ -363,8 +363,8 @@ def plan(
     volumes. Run it in the folder snakemake runs in, or give that folder with --directory.
     """
     from raw2ready.atomic import write_json
+    from raw2ready.campaign.planning import make_plan, render, search_missing
     from raw2ready.layout import Layout
-    from raw2ready.planning import make_plan, render, search_missing
 
     settings = load_settings(configfile)
     if directory is not None:
@@ -389,8 +389,8 @@ def provenance() -> None:
 )  # fmt: skip
 def provenance_list(configfile: Path) -> None:
     """List the campaign's run records, oldest first."""
+    from raw2ready.campaign.provenance import run_records
     from raw2ready.layout import Layout
-    from raw2ready.provenance import run_records
 
     settings = load_settings(configfile)
     for path in run_records(Layout(settings.output_dir, settings.work_dir)):
@@ -413,8 +413,8 @@ def provenance_list(configfile: Path) -> None:
 def provenance_diff(configfile: Path, run: str | None, against: str | None, as_json: bool) -> None:
     """What differs between RUN (default: the latest run) and now: config, software and
     inventories (scenes added, removed or changed by the archive)."""
+    from raw2ready.campaign.provenance import diff, load_record, render_diff, state
     from raw2ready.layout import Layout
-    from raw2ready.provenance import diff, load_record, render_diff, state
 
     settings = load_settings(configfile)
     layout = Layout(settings.output_dir, settings.work_dir)
@@ -452,7 +452,7 @@ def synth_inventory(
     """Write realistic tile inventories (no rasters) to OUT_DIR, for planning at scale."""
     import yaml
 
-    from raw2ready.synthetic_inventory import (
+    from raw2ready.demo.synthetic_inventory import (
         campaign_config,
         campaign_tiles,
         write_synthetic_inventories,
@@ -470,7 +470,7 @@ def synth_inventory(
 @click.argument("product", type=click.Path(dir_okay=False, path_type=Path))
 def safe_check(product: Path) -> None:
     """Check a SAFE zip (zip integrity, manifest checksums, zip-slip) without extracting it."""
-    from raw2ready.safe import check_archive
+    from raw2ready.sentinel2.safe import check_archive
 
     click.echo(check_archive(product).summary())
 

@@ -1,0 +1,2 @@
+"""The campaign: what the Snakefile imports (workflow), batches, inventories, planning and
+provenance."""

@@ -1,0 +1,59 @@
+"""Inventories: the scene records found for a tile, one JSON line each.
+
+The Snakefile reads them to enumerate a campaign's jobs. An inventory is rewritten only
+when its content changes, so re-searching an unchanged archive triggers no reruns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from raw2ready.atomic import write_text
+from raw2ready.config import Settings
+from raw2ready.errors import ConfigError
+from raw2ready.scene import SceneRecord
+
+
+def render(records: list[SceneRecord]) -> str:
+    """The inventory text of `records` (stable order and encoding)."""
+    return "".join(record.to_json() + "\n" for record in records)
+
+
+def write_inventory(path: Path, records: list[SceneRecord]) -> bool:
+    """Write an inventory atomically unless identical; return True when it changed."""
+    text = render(records)
+    if path.exists() and path.read_text() == text:
+        return False
+    write_text(path, text)
+    return True
+
+
+def read_inventory(path: Path) -> list[SceneRecord]:
+    """Scene records of an inventory file."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"inventory {path} does not exist; run the search first") from exc
+    return [SceneRecord.from_json(line) for line in lines if line.strip()]
+
+
+def search_inventory(settings: Settings, tile: str, output: Path) -> tuple[int, bool]:
+    """Search the campaign's archive for a tile and write its inventory.
+
+    Returns the number of scenes found and whether the inventory changed.
+    """
+    from raw2ready.archives.search import SearchQuery, search_archive
+    from raw2ready.archives.transfer import DownloadOptions
+
+    archive = settings.raw["archive"]
+    query = SearchQuery(
+        tile=tile, start=settings.start, end=settings.end,
+        max_cloud_cover=float(settings.raw["max_cloud_cover"]),
+        collection=archive["collection"], bands=settings.bands,
+    )  # fmt: skip
+    retries = settings.raw["download"]  # catalogue requests retry like downloads (CDSE OData)
+    options = DownloadOptions(
+        retries["attempts"], retries["backoff_seconds"], retries["timeout_seconds"]
+    )
+    records = search_archive(archive, query, options).records
+    return len(records), write_inventory(output, records)

@@ -1,0 +1,123 @@
+"""The per-scene jobs: download -> mask -> indices -> COG -> STAC item, in one process (and
+for the optional Sentinel-1 family: download -> check -> SNAP gpt -> gamma0 COGs -> item).
+
+One job per scene keeps the campaign DAG small (see the planning notes in the README) while
+each stage stays a separate, testable function in its own module. The item is written
+last, so its presence means the scene is complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+from raw2ready.archives.transfer import DownloadOptions, download_scene
+from raw2ready.campaign.provenance import software_versions
+from raw2ready.config import Settings
+from raw2ready.errors import ConfigError
+from raw2ready.layout import Layout
+from raw2ready.processors.sen2cor import fetch_safe, is_safe_scene, l2a_inputs, l2a_product
+from raw2ready.processors.sen2cor import lineage_note as safe_lineage_note
+from raw2ready.processors.snap import biophysical_products, s1_grd_products, snap_products
+from raw2ready.processors.snap import lineage_note as snap_lineage_note
+from raw2ready.products.registry import required_bands
+from raw2ready.raster.cog import COGOptions
+from raw2ready.raster.tile_chain import ProcessingOptions, process_scene
+from raw2ready.scene import SceneRecord
+from raw2ready.sentinel2.plausibility import check_offset
+from raw2ready.stac.catalog import create_item, write_item
+
+log = logging.getLogger(__name__)
+
+
+def layout_of(settings: Settings) -> Layout:
+    """The campaign's file layout."""
+    return Layout(settings.output_dir, settings.work_dir)
+
+
+def processing_options(settings: Settings) -> ProcessingOptions:
+    """Processing choices from a validated configuration."""
+    made_by_snap = snap_products(settings)
+    return ProcessingOptions(
+        products=tuple(name for name in settings.products if name not in made_by_snap),
+        masked_classes=frozenset(settings.raw["mask"]["scl_classes"]),
+        lai_model=settings.lai_model,
+        cog=COGOptions.from_config(settings.raw["cog"]),
+    )
+
+
+def download_options(settings: Settings) -> DownloadOptions:
+    """Download choices from a validated configuration."""
+    return DownloadOptions.from_config(settings.raw["download"], settings.raw["archive"])
+
+
+def lineage(record: SceneRecord, options: ProcessingOptions, note: str = "") -> str:
+    """A one-paragraph processing history for the item's processing:lineage."""
+    offset = (
+        "BOA_ADD_OFFSET -1000 applied by raw2ready"
+        if record.apply_boa_offset
+        else "no BOA offset to apply (baseline below 04.00 or already applied by the archive)"
+    )
+    return (
+        f"{note}Sentinel-2 L2A scene {record.id} (processing baseline "
+        f"{record.processing_baseline}, "
+        f"{offset}); reflectance = (DN + offset) / 10000; SCL classes "
+        f"{sorted(options.masked_classes)} masked; products {', '.join(options.products)} "
+        f"(LAI model {options.lai_model}); written as COG ({options.cog.compression})."
+    )
+
+
+def reprocess_scene(settings: Settings, record: SceneRecord) -> None:
+    """Make every product and the STAC item of one scene."""
+    layout = layout_of(settings)
+    options = processing_options(settings)
+    downloads = layout.downloads(record)
+    note = ""
+    if is_safe_scene(record):
+        l2a = l2a_product(settings, record, layout, download_options(settings))
+        needed = required_bands(list(options.products), options.lai_model)
+        note = safe_lineage_note(record, l2a)
+        record, band_paths = l2a_inputs(record, l2a, needed)
+    elif snap_products(settings):
+        raise ConfigError(
+            "processors.lai: snap needs SAFE input (archive.kind: safe_folder); "
+            f"scene {record.id} comes from a STAC archive"
+        )
+    else:
+        band_paths = download_scene(record, downloads, download_options(settings))
+        if settings.raw["archive"]["check_offset_flag"]:
+            record = check_offset(record, band_paths)
+    outputs = {name: layout.product(record, name) for name in options.products}
+    results = (
+        process_scene(record, band_paths, outputs, options, layout.scratch(record))
+        if options.products
+        else {}
+    )
+    if snap_products(settings):
+        results.update(biophysical_products(settings, record, l2a, layout))
+        note += snap_lineage_note(settings)
+    item = create_item(
+        record,
+        results,
+        layout,
+        campaign=settings.campaign,
+        config_digest=settings.digest(),
+        software=software_versions(),
+        lineage=lineage(record, options, note),
+    )
+    write_item(item, layout.item(record))
+    shutil.rmtree(layout.scratch(record), ignore_errors=True)
+    if not settings.raw["download"]["keep"]:
+        shutil.rmtree(downloads, ignore_errors=True)
+    log.info("scene %s done", record.id)
+
+
+def reprocess_s1_scene(settings: Settings, record: SceneRecord) -> None:
+    """Make the gamma0 products and STAC item of one Sentinel-1 product on one tile."""
+    layout = layout_of(settings)
+    downloads = layout.downloads(record)
+    archive = fetch_safe(record, downloads, download_options(settings))
+    s1_grd_products(settings, archive, record, layout)
+    if not settings.raw["download"]["keep"]:
+        shutil.rmtree(downloads, ignore_errors=True)
+    log.info("Sentinel-1 scene %s done", record.id)

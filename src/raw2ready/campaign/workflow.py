@@ -1,0 +1,182 @@
+"""What the Snakefile needs from the package: the validated campaign and its job list.
+
+The Snakefile stays a DAG declaration; enumerating batches from inventories and naming
+their files happens here, where it can be tested without Snakemake. Inventories are read
+once per version of the file, since input functions run once per job.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from raw2ready import layout as patterns
+from raw2ready.campaign.batches import Batch, group, is_complete, target
+from raw2ready.campaign.inventory import read_inventory
+from raw2ready.config import Settings, validate_config
+from raw2ready.errors import ConfigError
+from raw2ready.layout import Layout
+from raw2ready.processors.sen2cor import L1C_COLLECTION, is_safe_scene
+from raw2ready.scene import SceneRecord
+from raw2ready.stac.catalog import Month, month_folder, months_between, quarters_between
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A validated campaign as the workflow sees it."""
+
+    settings: Settings
+    layout: Layout
+    #: True when Snakemake moves every declared file to and from object storage (default
+    #: storage, e.g. on Kubernetes): jobs see only their declared inputs and outputs, and
+    #: the snakemake process sees no campaign file on its own disk.
+    object_storage: bool = False
+
+    @property
+    def settings_json(self) -> str:
+        """The settings handed to every job (so jobs need no config file of their own)."""
+        return json.dumps(self.settings.raw, sort_keys=True, separators=(",", ":"))
+
+    def out(self, pattern: str) -> str:
+        """An output-folder pattern with Snakemake wildcards left in place."""
+        return f"{self.layout.output_dir.as_posix()}/{pattern}"
+
+    def work(self, pattern: str) -> str:
+        """A work-folder pattern with Snakemake wildcards left in place."""
+        return f"{self.layout.work_dir.as_posix()}/{pattern}"
+
+    def log(self, name: str) -> str:
+        """A per-job log file pattern under the work folder."""
+        return f"{self.layout.work_dir.as_posix()}/{patterns.LOGS}/{name}.log"
+
+    @property
+    def uses_sen2cor(self) -> bool:
+        """True when L1C scenes are made into L2A by Sen2Cor jobs before their batch job."""
+        return self.settings.raw["processors"]["l2a"] == "sen2cor"
+
+    @property
+    def quarters(self) -> list[tuple[str, str]]:
+        """Every (year, `Qn`) of the campaign: each tile has a catalog for each."""
+        return quarters_between(self.settings.start, self.settings.end)
+
+    @property
+    def months(self) -> list[Month]:
+        """Every month of the campaign."""
+        return months_between(self.settings.start, self.settings.end)
+
+    def tree_catalogs(self, family: str | None = None, months: bool = False) -> list[str]:
+        """Patterns of a tile's year and quarter catalogs ({tile} left in), every quarter of
+        the campaign, and with `months` every month's too (a family's tile catalog job
+        writes them; Sentinel-2 batches write their month's)."""
+        tile_dir = self.layout.tile_catalog("{tile}", family).parent.as_posix()
+        years = sorted({year for year, _ in self.quarters})
+        return [
+            *(f"{tile_dir}/{year}/catalog.json" for year in years),
+            *(f"{tile_dir}/{year}/{quarter}/catalog.json" for year, quarter in self.quarters),
+            *(
+                f"{tile_dir}/{m.year}/{m.quarter}/{m.month}/catalog.json"
+                for m in (self.months if months else [])
+            ),
+        ]
+
+    def stac_months(self, inventory: str | Path) -> list[str]:
+        """The STAC month folders (month catalog and items) of an inventory's batches."""
+        return [
+            month_folder(self.layout, batch.tile, batch.month_of_tree).as_posix()
+            for batch in _batches(str(inventory), _mtime(inventory))
+        ]
+
+    def searched(self, tile: str) -> bool:
+        """True when the tile's inventory exists, so its jobs can be listed without a search.
+
+        With object storage the search checkpoint always answers (Snakemake then finds
+        the inventory in the bucket and fetches it).
+        """
+        return not self.object_storage and self.layout.inventory(tile).exists()
+
+    def batch_targets(self, inventory: str | Path) -> list[str]:
+        """The batch records a tile catalog waits for: one per month with scenes.
+
+        A finished batch that lost outputs is asked for its next repair record, which makes
+        Snakemake rerun it (see batches.target). Computed once per inventory version: the
+        answer does not change while jobs run (a batch job writes the record asked for).
+        With object storage a batch's month folders are its declared outputs: Snakemake
+        sees a missing record or folder, not a file lost inside one (docs/hpc.md).
+        """
+        if self.object_storage:
+            return [
+                batch.record(self.layout).as_posix()
+                for batch in _batches(str(inventory), _mtime(inventory))
+            ]
+        return _targets(
+            self.layout, tuple(self.settings.products), str(inventory), _mtime(inventory)
+        )
+
+    def unfinished(self, inventory: str | Path, batch: Batch) -> list[SceneRecord]:
+        """The scenes of a batch whose outputs are not all there yet (with object storage:
+        all, since a batch job starts without the previous outputs of its month)."""
+        records = _batches(str(inventory), _mtime(inventory)).get(batch, [])
+        if self.object_storage:
+            return records
+        products = self.settings.products
+        return [record for record in records if not is_complete(self.layout, record, products)]
+
+    def sen2cor_inputs(self, inventory: str | Path, batch: Batch) -> list[str]:
+        """The Sen2Cor L2A folders a batch job needs: of its unfinished L1C SAFE scenes."""
+        if not self.uses_sen2cor:
+            return []
+        return [
+            self.layout.l2a(record).as_posix()
+            for record in self.unfinished(inventory, batch)
+            if is_safe_scene(record) and record.collection == L1C_COLLECTION
+        ]
+
+
+def _mtime(path: str | Path) -> int:
+    """Modification time of a file in ns: part of cache keys, so a rewritten file is reread."""
+    return Path(path).stat().st_mtime_ns
+
+
+@lru_cache(maxsize=1024)
+def _batches(path: str, _mtime_ns: int) -> dict[Batch, list[SceneRecord]]:
+    """An inventory's scenes by batch, read once per version of the file."""
+    return group(read_inventory(Path(path)))
+
+
+@lru_cache(maxsize=1024)
+def _targets(layout: Layout, products: tuple[str, ...], path: str, mtime_ns: int) -> list[str]:
+    """The batch records asked of an inventory's batches (see Campaign.batch_targets)."""
+    return [
+        target(layout, batch, records, list(products)).as_posix()
+        for batch, records in _batches(path, mtime_ns).items()
+    ]
+
+
+def load_campaign(
+    config: dict[str, Any], configfiles: list[Any], object_storage: bool = False
+) -> Campaign:
+    """Validate Snakemake's config; the message names the key and the config file(s)."""
+    source = ", ".join(str(path) for path in configfiles) or "the configuration"
+    if not config:
+        raise ConfigError(
+            "no configuration given: run with --configfile config/demo.yaml "
+            "(or config/config.yaml for a real campaign)"
+        )
+    settings = validate_config(config, source)
+    return Campaign(settings, Layout(settings.output_dir, settings.work_dir), object_storage)
+
+
+def storage_root(local: str, declared: str) -> str:
+    """The folder Snakemake put a declared path under, for a job's --root.
+
+    "." when the job sees the path as declared (a shared file system); with default storage
+    the job sees the path inside its local copy of the storage, and that copy is the root.
+    """
+    if local == declared:
+        return "."
+    if not local.endswith(f"/{declared}"):
+        raise ValueError(f"job path {local} is not the declared {declared} under a folder")
+    return local[: -len(declared) - 1]

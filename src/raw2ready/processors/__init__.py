@@ -1,0 +1,1 @@
+"""External processors: ESA Sen2Cor and SNAP gpt, run as subprocesses."""

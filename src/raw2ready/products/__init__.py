@@ -1,0 +1,2 @@
+"""Products: the registry (what each product is and how it is computed), spectral indices,
+masking."""

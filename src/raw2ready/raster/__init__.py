@@ -1,0 +1,1 @@
+"""Raster engine: the strip-wise tile chain, COG writing, overviews."""

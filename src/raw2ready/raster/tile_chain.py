@@ -1,0 +1,419 @@
+"""Per-scene processing: read bands once in strips, mask, compute indices, write COGs.
+
+The stages are named after the modules that own them: reading (here), `masking`,
+`indices`, `cog`. Strips follow the input's internal tiling so every compressed block is
+decoded exactly once, and a background thread decodes the next strip while this one is
+computed. Arithmetic runs on chunks of a few dozen rows, small enough to stay in the CPU
+cache, and writes straight into the strip's integer-encoded output; each product's
+`COGWriter` streams the strips to scratch and builds the overviews on the way. Memory is
+bounded by two strips whatever the tile size (docs/performance.md has the measurements).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+from raw2ready.errors import ProcessingError
+from raw2ready.products import indices, masking
+from raw2ready.products.registry import PRODUCTS, ProductSpec
+from raw2ready.raster.cog import COGOptions, COGWriter
+from raw2ready.scene import BOA_QUANTIFICATION, SceneRecord
+
+log = logging.getLogger(__name__)
+
+#: Rows per strip: a multiple of the archives' 1024-px internal tiles keeps reads aligned.
+STRIP_ROWS = 1024
+#: Rows per arithmetic chunk: float32 temporaries of a 10980-px-wide chunk stay in cache.
+CHUNK_ROWS = 64
+#: GDAL block cache (bytes): reads decode whole strips straight into numpy arrays and
+#: scratch writes are flushed as they come, so a small cache suffices and bounds memory.
+GDAL_CACHE_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class ProcessingOptions:
+    """What to make of a scene and how to encode it."""
+
+    products: tuple[str, ...]
+    masked_classes: frozenset[int] = masking.DEFAULT_MASKED_CLASSES
+    lai_model: str = "savi_metric"
+    cog: COGOptions = field(default_factory=COGOptions)
+
+
+@dataclass
+class RunningStatistics:
+    """Statistics of a product accumulated strip by strip (for STAC raster:statistics).
+
+    `moments` (mean, stddev) are left out for class codes such as the mask, where they
+    mean nothing; minimum, maximum and valid_percent are always kept.
+    """
+
+    moments: bool = True
+    pixels: int = 0
+    count: int = 0
+    total: float = 0.0
+    total_squares: float = 0.0
+    minimum: float = math.inf
+    maximum: float = -math.inf
+
+    def add(self, values: np.ndarray, pixels: int) -> None:
+        """Add the valid (already decoded) values of one strip of `pixels` pixels."""
+        self.pixels += pixels
+        if values.size == 0:
+            return
+        as64 = values.astype(np.float64)
+        self.count += int(values.size)
+        self.total += float(as64.sum())
+        self.total_squares += float(np.square(as64).sum())
+        self.minimum = min(self.minimum, float(values.min()))
+        self.maximum = max(self.maximum, float(values.max()))
+
+    def add_encoded(self, encoded: np.ndarray, spec: ProductSpec) -> None:
+        """Add a block of encoded values (nodata skipped); decoded with the spec's scale.
+
+        Sums of the stored integers are exact in float64 for any block that fits in memory.
+        """
+        self.pixels += encoded.size
+        valid = encoded != spec.nodata
+        count = int(np.count_nonzero(valid))
+        if count == 0:
+            return
+        scale, offset = spec.scale, spec.offset
+        self.count += count
+        if self.moments:
+            missing = encoded.size - count
+            values = encoded.astype(np.float64).ravel()
+            total = float(values.sum()) - missing * spec.nodata
+            squares = float(np.einsum("i,i->", values, values)) - missing * spec.nodata**2
+            self.total += scale * total + offset * count
+            self.total_squares += scale * scale * squares + 2 * scale * offset * total
+            self.total_squares += offset * offset * count
+        low, high = _valid_range(encoded, valid, spec.nodata)
+        decoded = sorted((offset + scale * low, offset + scale * high))
+        self.minimum = min(self.minimum, decoded[0])
+        self.maximum = max(self.maximum, decoded[1])
+
+    def merge(self, other: RunningStatistics) -> None:
+        """Add the statistics of another part of the same product."""
+        self.pixels += other.pixels
+        self.count += other.count
+        self.total += other.total
+        self.total_squares += other.total_squares
+        self.minimum = min(self.minimum, other.minimum)
+        self.maximum = max(self.maximum, other.maximum)
+
+    def as_stac(self) -> dict[str, float]:
+        """The STAC raster extension's `statistics` object."""
+        if self.count == 0:
+            return {"valid_percent": 0.0}
+        result = {"minimum": round(self.minimum, 6), "maximum": round(self.maximum, 6)}
+        if self.moments:
+            mean = self.total / self.count
+            variance = max(0.0, self.total_squares / self.count - mean * mean)
+            result |= {"mean": round(mean, 6), "stddev": round(math.sqrt(variance), 6)}
+        return result | {"valid_percent": round(100.0 * self.count / max(self.pixels, 1), 4)}
+
+
+def _valid_range(encoded: np.ndarray, valid: np.ndarray, nodata: int) -> tuple[int, int]:
+    """Smallest and largest valid value; fast when nodata is the dtype's minimum (int16
+    products) or maximum (the uint8 mask), using integer wrap-around instead of a mask."""
+    info = np.iinfo(encoded.dtype)
+    if nodata == info.min and info.min < 0:
+        # Negation wraps the minimum onto itself, so nodata never wins either maximum.
+        return -int(np.negative(encoded).max()), int(encoded.max())
+    if nodata == info.max and info.min == 0:
+        # Adding one wraps the maximum to zero, below every valid value.
+        return int(encoded.min()), int(np.add(encoded, 1, dtype=encoded.dtype).max()) - 1
+    low = int(np.min(encoded, where=valid, initial=info.max))
+    return low, int(np.max(encoded, where=valid, initial=info.min))
+
+
+@dataclass(frozen=True)
+class ProductResult:
+    """One written product and its statistics."""
+
+    name: str
+    path: Path
+    statistics: dict[str, float]
+    shape: tuple[int, int]
+    transform: tuple[float, ...]
+    epsg: int | None
+
+
+def _strips(height: int, block_rows: int) -> Iterator[tuple[int, int]]:
+    """Row ranges covering `height`, each a whole number of input blocks (and even)."""
+    step = max(block_rows, (STRIP_ROWS // block_rows) * block_rows)
+    step += step % 2
+    for start in range(0, height, step):
+        yield start, min(height, start + step)
+
+
+def _check_grids(datasets: dict[str, Any], reference: str) -> int:
+    """Check all bands share one grid; return the SCL upsampling factor."""
+    ref = datasets[reference]
+    for band, dataset in datasets.items():
+        if band == "SCL":
+            continue
+        if (dataset.width, dataset.height) != (ref.width, ref.height) or dataset.crs != ref.crs:
+            raise ProcessingError(
+                f"band {band} ({dataset.width}x{dataset.height}) does not share the grid of "
+                f"{reference} ({ref.width}x{ref.height})"
+            )
+    scl = datasets["SCL"]
+    factor = ref.width // scl.width
+    if factor < 1 or scl.width * factor != ref.width or scl.height * factor != ref.height:
+        raise ProcessingError(
+            f"SCL ({scl.width}x{scl.height}) is not an integer fraction of the "
+            f"{ref.width}x{ref.height} band grid"
+        )
+    return factor
+
+
+def reflectance(dn: np.ndarray, add_offset: int) -> np.ndarray:
+    """Surface reflectance from L2A DN: (DN + BOA_ADD_OFFSET) / 10000, as float32."""
+    value = np.add(dn, np.float32(add_offset), dtype=np.float32)
+    value /= np.float32(BOA_QUANTIFICATION)
+    return value
+
+
+def encode(
+    values: np.ndarray, valid: np.ndarray, spec: ProductSpec, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Quantize float values to the product's integer encoding; invalid or non-finite
+    pixels to nodata. Writes into `out` when given (e.g. a slice of a strip buffer)."""
+    info = np.iinfo(spec.dtype)
+    good = np.isfinite(values)
+    good &= valid
+    scaled = np.multiply(values, np.float32(1 / spec.scale), dtype=np.float32)
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, info.min + 1, info.max, out=scaled)
+    if out is None:
+        out = np.empty(values.shape, dtype=spec.dtype)
+    out.fill(spec.nodata)
+    with np.errstate(invalid="ignore"):
+        np.copyto(out, scaled, casting="unsafe", where=good)
+    return out
+
+
+def product_values(name: str, surface: dict[str, np.ndarray], lai_model: str) -> np.ndarray:
+    """The float32 values of one reflectance-derived product for one chunk."""
+    if name == "ndvi":
+        value = indices.ndvi(surface["B04"], surface["B08"])
+        return np.clip(value, -1.0, 1.0, out=value)
+    if name == "lai":
+        if lai_model == "evi_boegh":
+            return indices.lai_evi_boegh(surface["B02"], surface["B04"], surface["B08"])
+        return indices.lai_savi_metric(surface["B04"], surface["B08"])
+    raise ProcessingError(f"product '{name}' is not made from reflectance bands")
+
+
+def _read_ahead(
+    datasets: dict[str, Any], reflective: list[str], factor: int, height: int
+) -> Iterator[tuple[int, dict[str, np.ndarray], np.ndarray]]:
+    """Yield (top row, band DNs, SCL) per strip; the next strip decodes in the background.
+
+    Strips alternate between two sets of buffers: strip i + 1 is decoded into one while
+    strip i, in the other, is being computed.
+    """
+    width = datasets[reflective[0]].width
+    strips = list(_strips(height, datasets[reflective[0]].block_shapes[0][0]))
+    rows = strips[0][1]
+    buffers = [
+        (
+            {band: np.empty((rows, width), datasets[band].dtypes[0]) for band in reflective},
+            np.empty((rows // factor, width // factor), datasets["SCL"].dtypes[0]),
+        )
+        for _ in range(2)
+    ]
+
+    def read(index: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        top, bottom = strips[index]
+        bands, scl = buffers[index % 2]
+        raw = {band: bands[band][: bottom - top] for band in reflective}
+        for band, out in raw.items():
+            datasets[band].read(1, window=Window(0, top, width, bottom - top), out=out)
+        scl_rows = scl[: (bottom - top) // factor]
+        scl_window = Window(0, top // factor, width // factor, scl_rows.shape[0])
+        return raw, datasets["SCL"].read(1, window=scl_window, out=scl_rows)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
+        pending = pool.submit(read, 0)
+        for index, (top, _bottom) in enumerate(strips):
+            raw, scl = pending.result()
+            if index + 1 < len(strips):
+                pending = pool.submit(read, index + 1)
+            yield top, raw, scl
+
+
+@dataclass(frozen=True)
+class _Chain:
+    """What the computation of every strip of one scene needs."""
+
+    record: SceneRecord
+    options: ProcessingOptions
+    factor: int  # SCL pixels are factor x factor band pixels
+    lookup: np.ndarray  # SCL class -> mask code
+
+    @property
+    def step(self) -> int:
+        """Rows per chunk: CHUNK_ROWS, whole SCL rows."""
+        return max(self.factor, CHUNK_ROWS - CHUNK_ROWS % self.factor)
+
+
+def _process_part(
+    chain: _Chain,
+    raw: dict[str, np.ndarray],
+    scl: np.ndarray,
+    encoded: dict[str, np.ndarray],
+    stats: dict[str, RunningStatistics],
+) -> None:
+    """Fill a part of a strip's mask codes and encoded products chunk by chunk; add stats."""
+    computed = [name for name in chain.options.products if name != "mask"]
+    codes, factor, step = encoded["mask"], chain.factor, chain.step
+    for top in range(0, codes.shape[0], step):
+        rows = slice(top, top + step)
+        dn = {band: values[rows] for band, values in raw.items()}
+        scl_rows = scl[top // factor : (top + step) // factor]
+        chunk_codes = masking.classify(scl_rows, factor, dn.values(), chain.lookup, codes[rows])
+        if "mask" in stats:
+            stats["mask"].add_encoded(chunk_codes, PRODUCTS["mask"])
+        if not computed:
+            continue
+        clear = chunk_codes == masking.MASK_CLEAR
+        offset = chain.record.boa_add_offset
+        surface = {band: reflectance(values, offset) for band, values in dn.items()}
+        for name in computed:
+            spec = PRODUCTS[name]
+            values = product_values(name, surface, chain.options.lai_model)
+            block = encode(values, clear, spec, out=encoded[name][rows])
+            stats[name].add_encoded(block, spec)
+
+
+def _parts(rows: int, parts: int, step: int) -> list[slice]:
+    """Row ranges splitting a strip between `parts` threads, each a whole number of chunks."""
+    size = -(-rows // parts)
+    size = -(-size // step) * step
+    return [slice(top, min(rows, top + size)) for top in range(0, rows, size)]
+
+
+def _stream(
+    chain: _Chain,
+    datasets: dict[str, Any],
+    reflective: list[str],
+    writers: dict[str, COGWriter],
+) -> dict[str, RunningStatistics]:
+    """Read, compute and hand every strip to the writers; return the products' statistics.
+
+    Three stages overlap: the next strip decodes (read-ahead thread), this strip is computed
+    in `threads` parts side by side, and the previous one goes through the writers (one
+    thread per product, each taking its strips in order). Strip i is encoded into buffer
+    set i % 2 while strip i - 1 is being written.
+    """
+    reference = datasets[reflective[0]]
+    width, height = reference.width, reference.height
+    parts = max(1, chain.options.cog.threads)
+    part_stats = [
+        {name: RunningStatistics(moments=name != "mask") for name in writers} for _ in range(parts)
+    ]
+    strip_rows = next(_strips(height, reference.block_shapes[0][0]))[1]
+    buffers = [
+        {name: np.empty((strip_rows, width), PRODUCTS[name].dtype) for name in writers}
+        for _ in range(2)
+    ]
+    with (
+        ThreadPoolExecutor(max_workers=parts, thread_name_prefix="compute") as compute,
+        ThreadPoolExecutor(max_workers=len(writers), thread_name_prefix="write") as write,
+    ):
+        written: list[Future[None]] = []
+        strips = _read_ahead(datasets, reflective, chain.factor, height)
+        for index, (top, raw, scl) in enumerate(strips):
+            rows = next(iter(raw.values())).shape[0]
+            encoded = {name: buffer[:rows] for name, buffer in buffers[index % 2].items()}
+            encoded.setdefault("mask", np.empty((rows, width), PRODUCTS["mask"].dtype))
+            computed = []
+            for number, part in enumerate(_parts(rows, parts, chain.step)):
+                part_raw = {band: values[part] for band, values in raw.items()}
+                part_scl = scl[part.start // chain.factor : part.stop // chain.factor]
+                part_encoded = {name: values[part] for name, values in encoded.items()}
+                computed.append(
+                    compute.submit(
+                        _process_part, chain, part_raw, part_scl, part_encoded, part_stats[number]
+                    )
+                )
+            for future in (*computed, *written):
+                future.result()
+            written = [write.submit(writers[name].write, encoded[name]) for name in writers]
+            log.debug("scene %s: rows %d-%d computed", chain.record.id, top, top + rows)
+        for future in written:
+            future.result()
+    stats = part_stats[0]
+    for other in part_stats[1:]:
+        for name, statistics in other.items():
+            stats[name].merge(statistics)
+    return stats
+
+
+def _write_all(writers: dict[str, COGWriter], threads: int) -> None:
+    """Close every product writer (compress, lay out, validate), in parallel threads."""
+    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="cog") as pool:
+        for future in [pool.submit(writer.close) for writer in writers.values()]:
+            future.result()
+
+
+def process_scene(
+    record: SceneRecord,
+    band_paths: dict[str, Path],
+    outputs: dict[str, Path],
+    options: ProcessingOptions,
+    scratch: Path,
+) -> dict[str, ProductResult]:
+    """Make every requested product of one scene; return where they are and their stats."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    reflective = sorted(band for band in band_paths if band != "SCL")
+    specs = {name: PRODUCTS[name] for name in options.products}
+    # Decoding threads as an open option of the inputs only: set globally
+    # (GDAL_NUM_THREADS), they would also split every other GDAL read into thread jobs.
+    threads = str(options.cog.threads)
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), ExitStack() as stack:
+        try:
+            datasets = {
+                band: stack.enter_context(rasterio.open(path, NUM_THREADS=threads))
+                for band, path in band_paths.items()
+            }
+        except rasterio.errors.RasterioIOError as exc:
+            raise ProcessingError(f"scene {record.id}: cannot read a band ({exc})") from exc
+        reference = datasets[reflective[0]]
+        factor = _check_grids(datasets, reflective[0])
+        width, height = reference.width, reference.height
+        grid = {
+            "width": width, "height": height, "crs": reference.crs,
+            "transform": reference.transform,
+        }  # fmt: skip
+        writers: dict[str, COGWriter] = {}
+        for name, spec in specs.items():
+            writers[name] = COGWriter(outputs[name], spec, grid, options.cog, scratch)
+            stack.callback(writers[name].discard)
+        chain = _Chain(record, options, factor, masking.mask_lookup(options.masked_classes))
+        stats = _stream(chain, datasets, reflective, writers)
+        _write_all(writers, options.cog.threads)
+        transform = tuple(reference.transform)[:6]
+        epsg = reference.crs.to_epsg() if reference.crs else None
+    results = {
+        name: ProductResult(
+            name, outputs[name], stats[name].as_stac(), (height, width), transform, epsg
+        )
+        for name in specs
+    }
+    log.info("scene %s: %s", record.id, ", ".join(sorted(results)))
+    return results

@@ -1,0 +1,1 @@
+"""Sentinel-1 GRD: product naming, search, backscatter products."""

@@ -1,1 +1,0 @@
-"""Archives raw2ready reads from: item normalization and search, one module per concern."""

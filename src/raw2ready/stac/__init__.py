@@ -1,0 +1,1 @@
+"""STAC: items, the Year/Quarter/Month catalog tree, the collection, offline validation."""
