@@ -21,7 +21,7 @@ import yaml
 
 from raw2ready.errors import ConfigError, GridError
 from raw2ready.grid import parse_tile
-from raw2ready.products import required_bands
+from raw2ready.products.registry import required_bands
 
 
 def config_schema() -> dict[str, Any]:
