@@ -82,7 +82,7 @@ def campaign_settings(root: Path, scene: demo_archive.DemoScene) -> dict[str, An
     config["archive"]["url"] = str(root / "archive" / "catalog.json")
     from raw2ready.config import validate_config
 
-    return validate_config(config, "benchmark config").raw
+    return validate_config(config, "benchmark config").document
 
 
 def measure(command: list[str]) -> dict[str, float]:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from raw2ready.archives.search import SearchQuery, search_archive
+from raw2ready.config import ArchiveSection
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
@@ -67,7 +68,7 @@ def measure(count: int, page_sizes: list[int], folder: Path) -> list[dict[str, f
         for page_size in page_sizes:
             pages = PageCounter()
             started = time.perf_counter()
-            result = search_archive({"kind": "stac_api", "url": url, "page_size": page_size}, query)
+            result = search_archive(ArchiveSection("stac_api", url, page_size=page_size), query)
             seconds = time.perf_counter() - started
             assert len(result.records) == count, (len(result.records), count)
             rows.append({

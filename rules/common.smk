@@ -143,19 +143,19 @@ def per_unfinished_scene(minutes):
 from raw2ready.sentinel1.grd import product_names, scene_outputs
 from raw2ready.layout import SENTINEL1 as SENTINEL1_FAMILY
 
-SENTINEL1 = CAMPAIGN.settings.raw["sentinel1"]
+SENTINEL1 = CAMPAIGN.settings.sentinel1
 S1_INVENTORY_INPUT, S1_INVENTORY_PARAMS = inventory_io(
     CAMPAIGN.work("inventories/sentinel-1/{tile}.jsonl")
 )
 SENTINEL1_COLLECTION = (
-    [CAMPAIGN.out("stac/sentinel-1/collection.json")] if SENTINEL1["enabled"] else []
+    [CAMPAIGN.out("stac/sentinel-1/collection.json")] if SENTINEL1.enabled else []
 )
 
 
 def sentinel1_scenes_of(tile):
     """Products and items of the Sentinel-1 scenes of a tile, once its search has run."""
     inventory = fetched(checkpoints.sentinel1_search.get(tile=tile).output[0])
-    layout, polarisations = CAMPAIGN.layout, SENTINEL1["polarisations"]
+    layout, polarisations = CAMPAIGN.layout, SENTINEL1.polarisations
     return [path.as_posix() for path in scene_outputs(layout, inventory, polarisations)]
 
 
@@ -167,7 +167,7 @@ def sentinel1_scenes(wildcards):
 def sentinel1_stac_below_tiles(wildcards):
     """With object storage and the family on: its tile, year, quarter and month catalogs
     and its items, which the collection jobs validate; else nothing."""
-    if not (CAMPAIGN.object_storage and SENTINEL1["enabled"]):
+    if not (CAMPAIGN.object_storage and SENTINEL1.enabled):
         return []
     tile_catalog = CAMPAIGN.layout.tile_catalog("{tile}", SENTINEL1_FAMILY).as_posix()
     catalogs = [tile_catalog, *CAMPAIGN.tree_catalogs(SENTINEL1_FAMILY, months=True)]
@@ -179,7 +179,7 @@ def sentinel1_stac_below_tiles(wildcards):
 
 def sentinel1_campaign_scenes(wildcards):
     """Every Sentinel-1 output of the campaign: targets, so a missing one reruns its scene."""
-    if not SENTINEL1["enabled"]:
+    if not SENTINEL1.enabled:
         return []
     return [
         path for tile in CAMPAIGN.settings.tiles for path in sentinel1_scenes_of(tile)

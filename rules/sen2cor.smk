@@ -16,7 +16,7 @@ rule sen2cor:
     conda:
         "../envs/processing.yaml"
     envmodules:
-        *CAMPAIGN.settings.raw["processors"]["sen2cor"]["modules"],
+        *CAMPAIGN.settings.processors.sen2cor.modules,
     threads: 2
     resources:
         mem_mb=8000,

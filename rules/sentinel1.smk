@@ -35,7 +35,7 @@ rule sentinel1_scene:
             CAMPAIGN.out(
                 "products/sentinel-1/{tile}/{year}/{quarter}/{month}/{scene}/{scene}_{product}.tif"
             ),
-            product=product_names(SENTINEL1["polarisations"]),
+            product=product_names(SENTINEL1.polarisations),
             allow_missing=True,
         ),
         item=CAMPAIGN.out(
@@ -47,7 +47,7 @@ rule sentinel1_scene:
     conda:
         "../envs/processing.yaml"
     envmodules:
-        *CAMPAIGN.settings.raw["processors"]["snap"]["modules"],
+        *CAMPAIGN.settings.processors.snap.modules,
     threads: 2
     resources:
         mem_mb=8000,

@@ -23,10 +23,10 @@ import pytest
 from raw2ready.archives.cdse_auth import CdseSettings, TokenSource, credentials
 from raw2ready.archives.cdse_odata import ProductQuery, cdse_odata_search
 from raw2ready.archives.s3 import S3Settings
-from raw2ready.archives.search import SearchQuery
+from raw2ready.archives.search import SearchQuery, SearchResult
 from raw2ready.archives.transfer import DownloadOptions, Fetcher
 from raw2ready.campaign.reprocess import layout_of, reprocess_scene
-from raw2ready.config import Settings
+from raw2ready.config import ArchiveSection, CdseSection, Settings
 from raw2ready.errors import ArchiveError, DownloadError, SearchError
 from raw2ready.processors.sen2cor import l2a_product
 from raw2ready.scene import BandAsset, SceneRecord
@@ -73,7 +73,7 @@ def _one_product(server: CdseStandIn, tmp_path: Path) -> tuple[Path, Settings, S
     """The L2A of acquisition B published; campaign settings on the stand-in; its record."""
     archive = _publish(server, tmp_path / "src", L2A_B, 1)
     settings = make_settings(tmp_path, archive=_archive(server), tiles=["47PPR"])
-    (record,) = cdse_odata_search(settings.raw["archive"], _query(), _options(server)).records
+    (record,) = cdse_odata_search(settings.archive, _query(), _options(server)).records
     return archive, settings, record
 
 
@@ -85,7 +85,7 @@ def _options(server: CdseStandIn, attempts: int = 4, **s3: Any) -> DownloadOptio
     return DownloadOptions(
         attempts=attempts,
         backoff_seconds=0,
-        cdse=CdseSettings.from_config(_cdse_settings(server)),
+        cdse=CdseSettings.from_config(CdseSection(**_cdse_settings(server))),
         s3=S3Settings(**s3) if s3 else None,
         sleep=lambda _seconds: None,
     )
@@ -103,6 +103,10 @@ def _archive(server: CdseStandIn, page_size: int = 200, **cdse: Any) -> dict[str
         "kind": "cdse_odata", "url": server.catalogue_url, "page_size": page_size,
         "cdse": _cdse_settings(server, **cdse),
     }  # fmt: skip
+
+
+def _search(archive: dict[str, Any], query: SearchQuery, options: DownloadOptions) -> SearchResult:
+    return cdse_odata_search(ArchiveSection.from_mapping(archive), query, options)
 
 
 # ------------------------------------------------------------------ catalogue search
@@ -129,7 +133,7 @@ def test_search_filters_pages_retries_and_prefers_l2a(cdse: CdseStandIn, tmp_pat
     entry(9, SafeSpec(sensing=datetime(2023, 10, 3, 3, 35, 41), baseline="03.01"))
     cdse.script(CATALOGUE, "503", "429:0", "ok", "503")
 
-    result = cdse_odata_search(_archive(cdse, page_size=2), _query(), _options(cdse))
+    result = _search(_archive(cdse, page_size=2), _query(), _options(cdse))
 
     assert [r.id for r in result.records] == [L1C_A.name, L2A_B.name, f"{L1C_A.name[:11]}"
         "20231003T033541_N0301_R061_T47PPR_20230615T052513"]  # fmt: skip
@@ -165,16 +169,16 @@ def test_search_of_l2a_only_and_server_refusals(cdse: CdseStandIn, tmp_path: Pat
         path = tmp_path / f"{spec.name}.zip"
         path.write_bytes(b"x")
         cdse.add("SENTINEL-2", s2_entity(path, _uuid(number), spec.sensing, cloud=1.0))
-    found = cdse_odata_search(_archive(cdse), _query(collection="sentinel-2-l2a"), _options(cdse))
+    found = _search(_archive(cdse), _query(collection="sentinel-2-l2a"), _options(cdse))
     assert [r.id for r in found.records] == [L2A_B.name]
     with pytest.raises(SearchError, match=r"'sentinel-2-c1-l2a' is not one the CDSE OData"):
-        cdse_odata_search(_archive(cdse), _query(collection="sentinel-2-c1-l2a"), _options(cdse))
+        _search(_archive(cdse), _query(collection="sentinel-2-c1-l2a"), _options(cdse))
     cdse.script(CATALOGUE, "503", "503")
     with pytest.raises(SearchError, match=r"HTTP 503 \(gave up after 2 attempts\)"):
-        cdse_odata_search(_archive(cdse), _query(), _options(cdse, attempts=2))
+        _search(_archive(cdse), _query(), _options(cdse, attempts=2))
     cdse.script(CATALOGUE, "422")
     with pytest.raises(SearchError, match=r"refused the query: HTTP 422"):
-        cdse_odata_search(_archive(cdse), _query(), _options(cdse))
+        _search(_archive(cdse), _query(), _options(cdse))
 
 
 # ------------------------------------------------------------------ tokens and downloads
@@ -295,7 +299,7 @@ def test_a_product_failing_md5_or_its_manifest_leaves_nothing(
     entity = s2_entity(tampered, _uuid(2), L2A_B.sensing, cloud=1.0)
     cdse.products.clear()
     cdse.add("SENTINEL-2", entity, tampered.read_bytes())
-    (record,) = cdse_odata_search(settings.raw["archive"], _query(), _options(cdse)).records
+    (record,) = cdse_odata_search(settings.archive, _query(), _options(cdse)).records
     with pytest.raises(ArchiveError, match=r"_B04_10m\.jp2' fails its manifest\.safe MD5"):
         l2a_product(settings, record, layout, _options(cdse))
     assert not any(layout.downloads(record).iterdir()), "a rejected product is not kept"
@@ -341,7 +345,7 @@ def test_s3_transfer_fetches_the_safe_folder_and_checks_it(
         tmp_path, archive=archive, tiles=["47PPR"], products=["ndvi", "mask"],
         download={"attempts": 3, "backoff_seconds": 0},
     )  # fmt: skip
-    (record,) = cdse_odata_search(archive, _query(), _options(cdse)).records
+    (record,) = _search(archive, _query(), _options(cdse)).records
     assert (
         record.bands[SAFE_ASSET].href
         == f"s3://eodata/Sentinel-2/MSI/L2A/2023/07/05/{L2A_B.name}.SAFE/"

@@ -40,8 +40,8 @@ def test_shipped_configs_are_valid(path: str) -> None:
 
 def test_defaults_are_filled_in() -> None:
     settings = validate_config(yaml.safe_load((PROJECT / "config/demo.yaml").read_text()), "x")
-    assert settings.raw["download"]["attempts"] == 5
-    assert settings.raw["mask"]["scl_classes"] == [0, 1, 3, 8, 9, 10]
+    assert settings.download.attempts == 5
+    assert settings.scl_classes == frozenset({0, 1, 3, 8, 9, 10})
 
 
 @pytest.mark.parametrize(("change", "message"), BAD_CONFIGS)

@@ -9,7 +9,6 @@ missing. Waits go through an injected sleep, so Retry-After is checked without w
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from pathlib import Path
@@ -231,7 +230,7 @@ def test_process_scene_job_fails_with_one_line_and_leaves_no_product(tmp_path: P
         inventory = tmp_path / "inventory.jsonl"
         inventory.write_text(record.to_json() + "\n")
         result = run_cli(
-            "process-scene", "--settings", json.dumps(settings.raw),
+            "process-scene", "--settings", settings.to_json(),
             "--inventory", str(inventory), "--scene", record.id,
         )  # fmt: skip
     assert result.returncode == 1

@@ -38,7 +38,7 @@ def test_a_run_record_holds_config_software_and_inventory_snapshots(tmp_path: Pa
     path = start_run(settings, layout, ["snakemake", "--cores", "2"])
     record = json.loads(path.read_text())
     assert record["status"] == "running" and record["finished"] is None
-    assert record["config_sha256"] == settings.digest() and record["config"] == settings.raw
+    assert record["config_sha256"] == settings.digest() and record["config"] == settings.document
     assert {"raw2ready", "GDAL", "rasterio", "python", "snakemake"} <= set(record["software"])
     for tile in settings.tiles:
         snapshot = record["inventories"][tile]
@@ -64,7 +64,7 @@ def test_diff_names_config_keys_software_and_the_scenes_an_archive_changed(
     changed = type(reprocessed)(**{**reprocessed.__dict__, "processing_baseline": "05.10"})
     added = type(reprocessed)(**{**reprocessed.__dict__, "id": "S2C_NEW_20220101_0_L2A"})
     write_inventory(layout.inventory(first), [changed, *records[2:], added])
-    now = make_settings(tmp_path, tiles=settings.tiles, lai={"model": "evi_boegh"})
+    now = make_settings(tmp_path, tiles=list(settings.tiles), lai={"model": "evi_boegh"})
     record["software"]["rasterio"] = "0.0.1"
 
     changes = diff(layout, record, state(now, layout, keep_snapshots=False), new_is_current=True)
@@ -87,14 +87,14 @@ def test_diff_names_config_keys_software_and_the_scenes_an_archive_changed(
 def test_provenance_commands_list_and_diff(tmp_path: Path) -> None:
     settings, layout = campaign(tmp_path)
     configfile = tmp_path / "campaign.yaml"
-    configfile.write_text(yaml.safe_dump(settings.raw))
+    configfile.write_text(yaml.safe_dump(settings.document))
     runner = CliRunner()
     missing = runner.invoke(cli, ["provenance", "diff", "--configfile", str(configfile)])
     assert missing.exit_code != 0 and "no run records" in str(missing.exception)
 
     first = json.loads(start_run(settings, layout, ["snakemake"]).read_text())["run"]
-    settings.raw["max_cloud_cover"] = 30
-    configfile.write_text(yaml.safe_dump(settings.raw))
+    settings.document["max_cloud_cover"] = 30
+    configfile.write_text(yaml.safe_dump(settings.document))
     second = json.loads(start_run(settings, layout, ["snakemake"]).read_text())["run"]
 
     listed = runner.invoke(cli, ["provenance", "list", "--configfile", str(configfile)])

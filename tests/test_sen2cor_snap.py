@@ -90,7 +90,7 @@ def _settings(tmp_path: Path, archive: Path, **overrides: Any) -> Settings:
 def _query(settings: Settings) -> SearchQuery:
     return SearchQuery(
         tile="47PPR", start=settings.start, end=settings.end, max_cloud_cover=100.0,
-        collection=settings.raw["archive"]["collection"], bands=settings.bands,
+        collection=settings.archive.collection, bands=settings.bands,
     )  # fmt: skip
 
 
@@ -130,7 +130,7 @@ def test_missing_sen2cor_stops_the_scene_with_one_clear_line(tmp_path: Path) -> 
     inventory = tmp_path / "inventory.jsonl"
     inventory.write_text(record.to_json() + "\n")
     result = run_cli(
-        "process-scene", "--settings", json.dumps(settings.raw),
+        "process-scene", "--settings", settings.to_json(),
         "--inventory", str(inventory), "--scene", record.id, env=env, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 1

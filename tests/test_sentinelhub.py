@@ -33,6 +33,7 @@ from sentinelhub import SentinelHubDownloadClient
 from raw2ready.archives.search import SearchQuery, search_archive
 from raw2ready.archives.sentinelhub import SentinelHubSettings, parse_band_href
 from raw2ready.archives.transfer import DownloadOptions, download_scene
+from raw2ready.config import ArchiveSection, SentinelHubSection
 from raw2ready.errors import ConfigError, DownloadError
 from raw2ready.grid import parse_tile
 
@@ -200,12 +201,14 @@ def sh(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SentinelHubS
         server.close()
 
 
-def archive(sh: SentinelHubStandIn, **section: Any) -> dict[str, Any]:
-    return {
-        "kind": "sentinelhub", "url": sh.url, "collection": "sentinel-2-l2a", "page_size": 2,
-        "sentinelhub": {"token_url": f"{sh.url}/oauth/token", "resolution": 100,
-                        "max_pixels": 500, **section},
-    }  # fmt: skip
+def archive(sh: SentinelHubStandIn, **section: Any) -> ArchiveSection:
+    return ArchiveSection(
+        "sentinelhub", sh.url, collection="sentinel-2-l2a", page_size=2,
+        sentinelhub=SentinelHubSection(
+            **{"token_url": f"{sh.url}/oauth/token", "resolution": 100, "max_pixels": 500,
+               **section}
+        ),
+    )  # fmt: skip
 
 
 def query(cloud: float = 80) -> SearchQuery:
@@ -308,11 +311,11 @@ def test_rejected_credentials_fail_without_leaking_the_secret(
 
 def test_token_url_is_known_for_the_public_deployments() -> None:
     cdse = SentinelHubSettings.from_archive(
-        {"kind": "sentinelhub", "url": "https://sh.dataspace.copernicus.eu"}
+        ArchiveSection("sentinelhub", "https://sh.dataspace.copernicus.eu")
     )
     assert cdse.token_url.startswith("https://identity.dataspace.copernicus.eu/")
     with pytest.raises(ConfigError, match="token_url"):
-        SentinelHubSettings.from_archive({"kind": "sentinelhub", "url": "https://sh.example"})
+        SentinelHubSettings.from_archive(ArchiveSection("sentinelhub", "https://sh.example"))
 
 
 def test_band_hrefs_round_trip() -> None:

@@ -39,6 +39,7 @@ from raw2ready.archives.search import (
     tile_geometry,
 )
 from raw2ready.archives.transfer import DownloadOptions, download_scene
+from raw2ready.config import ArchiveSection
 from raw2ready.errors import SearchError
 from raw2ready.grid import parse_tile
 from raw2ready.sentinel2.normalize import canonical_band
@@ -127,8 +128,8 @@ def query(tile: str, start: str, end: str, collection: str = "sentinel-2-l2a", c
     )
 
 
-def archive(api: Api, page_size: int = 2) -> dict[str, Any]:
-    return {"kind": "stac_api", "url": api.url, "page_size": page_size, "tile_filter": "auto"}
+def archive(api: Api, page_size: int = 2) -> ArchiveSection:
+    return ArchiveSection("stac_api", api.url, page_size=page_size, tile_filter="auto")
 
 
 @requires_real_s2
@@ -200,7 +201,7 @@ def test_found_scenes_download_from_their_hrefs(api: Api, tmp_path: Path) -> Non
 def test_unreachable_api_is_one_clear_search_error() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(SearchError, match="cannot be opened") as error:
-        search_archive({"kind": "stac_api", "url": url}, query("47PPR", "2023-01-01", "2023-01-02"))
+        search_archive(ArchiveSection("stac_api", url), query("47PPR", "2023-01-01", "2023-01-02"))
     assert "\n" not in str(error.value)
 
 

@@ -256,7 +256,7 @@ def collection(configfile: Path | None, settings_json: str | None, family: str |
         TileSummary(**json.loads(layout.tile_summary(tile, family).read_text()))
         for tile in settings.tiles
     ]
-    children = (SENTINEL1,) if family is None and settings.raw["sentinel1"]["enabled"] else ()
+    children = (SENTINEL1,) if family is None and settings.sentinel1.enabled else ()
     path = write_collection(settings.campaign, summaries, layout, family, children)
     click.echo(f"STAC collection: {path}")
 
@@ -316,11 +316,7 @@ def s1_search(configfile: Path | None, settings_json: str | None, tile: str, out
     from raw2ready.sentinel1.search import search_sentinel1
 
     settings = _settings(configfile, settings_json)
-    retries = settings.raw["download"]
-    options = DownloadOptions(
-        retries["attempts"], retries["backoff_seconds"], retries["timeout_seconds"]
-    )
-    result = search_sentinel1(settings, tile, options)
+    result = search_sentinel1(settings, tile, DownloadOptions.retries_of(settings.download))
     changed = write_inventory(output, result.records)
     log.info("inventory %s: %d Sentinel-1 scene(s)%s", output, len(result.records),
              "" if changed else " (unchanged)")  # fmt: skip

@@ -31,64 +31,226 @@ def config_schema() -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Settings:
-    """A validated campaign configuration."""
+class S3Section:
+    """`archive.s3`: how to reach s3:// assets (None: the AWS default)."""
 
-    raw: dict[str, Any]
+    endpoint_url: str | None = None
+    region: str | None = None
+    requester_pays: bool = False
+    anonymous: bool = False
+    profile: str | None = None
+    credentials_file: str | None = None
+    addressing_style: str = "auto"
+
+
+@dataclass(frozen=True)
+class CdseSection:
+    """`archive.cdse`: how CDSE SAFE products are fetched (None: CDSE's public default)."""
+
+    transfer: str = "odata"
+    download_url: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    credentials_file: str | None = None
+
+
+@dataclass(frozen=True)
+class SentinelHubSection:
+    """`archive.sentinelhub`: the Sentinel Hub deployment's token endpoint and request size."""
+
+    token_url: str | None = None
+    profile: str | None = None
+    resolution: int = 10
+    max_pixels: int = 2500
+
+
+@dataclass(frozen=True)
+class ArchiveSection:
+    """`archive`: where scenes are searched and fetched from."""
+
+    kind: str
+    url: str
+    collection: str = "sentinel-2-l2a"
+    page_size: int = 200
+    tile_filter: str = "auto"
+    check_offset_flag: bool = True
+    s3: S3Section = field(default_factory=S3Section)
+    cdse: CdseSection = field(default_factory=CdseSection)
+    sentinelhub: SentinelHubSection = field(default_factory=SentinelHubSection)
+
+    @classmethod
+    def from_mapping(cls, section: dict[str, Any]) -> ArchiveSection:
+        """The typed `archive` section of a validated mapping (missing keys: defaults)."""
+        values = dict(section)
+        return cls(
+            s3=S3Section(**values.pop("s3", {})),
+            cdse=CdseSection(**values.pop("cdse", {})),
+            sentinelhub=SentinelHubSection(**values.pop("sentinelhub", {})),
+            **values,
+        )
+
+
+@dataclass(frozen=True)
+class Sen2CorSection:
+    """`processors.sen2cor`: the L2A_Process binary, its resolution, its cluster modules."""
+
+    path: str | None = None
+    resolution: int = 10
+    modules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SnapSection:
+    """`processors.snap`: the gpt binary and its Resample/BiophysicalOp settings."""
+
+    gpt: str | None = None
+    resolution: int = 20
+    cache: str = "2G"
+    threads: int = 2
+    modules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProcessorsSection:
+    """`processors`: which processor makes the L2A and the LAI."""
+
+    l2a: str = "archive"
+    lai: str = "empirical"
+    sen2cor: Sen2CorSection = field(default_factory=Sen2CorSection)
+    snap: SnapSection = field(default_factory=SnapSection)
+
+    @property
+    def uses_sen2cor(self) -> bool:
+        """True when L1C scenes are made into L2A by Sen2Cor."""
+        return self.l2a == "sen2cor"
+
+    @property
+    def uses_snap(self) -> bool:
+        """True when LAI (and FAPAR, FCOVER) come from SNAP's Biophysical Processor."""
+        return self.lai == "snap"
+
+
+@dataclass(frozen=True)
+class Sentinel1Archive:
+    """`sentinel1.archive`: where the GRD products are."""
+
+    kind: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Sentinel1Section:
+    """`sentinel1`: the optional Sentinel-1 gamma0 family."""
+
+    enabled: bool = False
+    archive: Sentinel1Archive | None = None
+    polarisations: tuple[str, ...] = ("VV", "VH")
+
+
+@dataclass(frozen=True)
+class DownloadSection:
+    """`download`: retries, timeouts and whether downloaded bands are kept."""
+
+    attempts: int = 5
+    backoff_seconds: float = 1.0
+    timeout_seconds: float = 60.0
+    keep: bool = False
+
+
+@dataclass(frozen=True)
+class COGOptions:
+    """`cog`: encoding choices for product COGs (docs/performance.md has the trade-offs)."""
+
+    compression: str = "ZSTD"
+    level: int = 1
+    blocksize: int = 512
+    overview_resampling: str = "average"
+    threads: int = 2
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A validated campaign configuration: typed sections, built once from the YAML."""
+
+    #: The validated mapping (defaults filled): what jobs receive and what the digest covers.
+    document: dict[str, Any]
     source: str
+    campaign: str
+    tiles: tuple[str, ...]
+    start: date
+    end: date
+    max_cloud_cover: float
+    products: tuple[str, ...]
+    archive: ArchiveSection
+    scl_classes: frozenset[int]
+    lai_model: str
+    processors: ProcessorsSection
+    sentinel1: Sentinel1Section
+    download: DownloadSection
+    cog: COGOptions
     #: Folder that relative output_dir/work_dir are under: "." (the workflow's folder), or a
     #: job's local copy of Snakemake's default storage. Not part of the settings' digest.
     root: Path = field(default=Path("."))
 
-    @property
-    def campaign(self) -> str:
-        """Campaign name."""
-        return str(self.raw["campaign"])
-
-    @property
-    def tiles(self) -> list[str]:
-        """Canonical tile ids."""
-        return [parse_tile(tile).id for tile in self.raw["tiles"]]
-
-    @property
-    def start(self) -> date:
-        """First sensing date (inclusive)."""
-        return date.fromisoformat(self.raw["start"])
-
-    @property
-    def end(self) -> date:
-        """Last sensing date (inclusive)."""
-        return date.fromisoformat(self.raw["end"])
-
-    @property
-    def products(self) -> list[str]:
-        """Products to make per scene."""
-        return list(self.raw["products"])
-
-    @property
-    def lai_model(self) -> str:
-        """The empirical LAI model name."""
-        return str(self.raw["lai"]["model"])
+    @classmethod
+    def from_document(cls, values: dict[str, Any], source: str) -> Settings:
+        """Typed settings from a validated mapping whose defaults are filled."""
+        processors = values["processors"]
+        sentinel1 = values["sentinel1"]
+        s1_archive = sentinel1.get("archive")
+        return cls(
+            document=values,
+            source=source,
+            campaign=str(values["campaign"]),
+            tiles=tuple(parse_tile(tile).id for tile in values["tiles"]),
+            start=date.fromisoformat(values["start"]),
+            end=date.fromisoformat(values["end"]),
+            max_cloud_cover=float(values["max_cloud_cover"]),
+            products=tuple(values["products"]),
+            archive=ArchiveSection.from_mapping(values["archive"]),
+            scl_classes=frozenset(values["mask"]["scl_classes"]),
+            lai_model=str(values["lai"]["model"]),
+            processors=ProcessorsSection(
+                l2a=processors["l2a"],
+                lai=processors["lai"],
+                sen2cor=Sen2CorSection(
+                    **{**processors["sen2cor"], "modules": tuple(processors["sen2cor"]["modules"])}
+                ),
+                snap=SnapSection(
+                    **{**processors["snap"], "modules": tuple(processors["snap"]["modules"])}
+                ),
+            ),
+            sentinel1=Sentinel1Section(
+                enabled=sentinel1["enabled"],
+                archive=Sentinel1Archive(**s1_archive) if s1_archive else None,
+                polarisations=tuple(sentinel1["polarisations"]),
+            ),
+            download=DownloadSection(**values["download"]),
+            cog=COGOptions(**values["cog"]),
+        )
 
     @property
     def bands(self) -> frozenset[str]:
         """Canonical band ids the products need."""
-        return required_bands(self.products, self.lai_model)
+        return required_bands(list(self.products), self.lai_model)
 
     @property
     def output_dir(self) -> Path:
         """Root of products and STAC catalog."""
-        return self.root / self.raw["output_dir"]
+        return self.root / self.document["output_dir"]
 
     @property
     def work_dir(self) -> Path:
         """Root of inventories, downloads, logs."""
-        return self.root / self.raw["work_dir"]
+        return self.root / self.document["work_dir"]
+
+    def to_json(self) -> str:
+        """The canonical JSON form (sorted keys, no spaces): handed to jobs, and digested."""
+        return json.dumps(self.document, sort_keys=True, separators=(",", ":"))
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON form: identifies the settings a product came from."""
-        text = json.dumps(self.raw, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
 
 
 def _fill_defaults(schema: dict[str, Any], data: dict[str, Any]) -> None:
@@ -145,16 +307,16 @@ def validate_config(data: dict[str, Any], source: str) -> Settings:
     errors = sorted(validator.iter_errors(values), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError(f"{source}: {_describe(errors[0])}")
-    settings = Settings(values, source)
-    if settings.start > settings.end:
-        raise ConfigError(
-            f"{source}: key 'start' ({settings.start}) is after key 'end' ({settings.end})"
-        )
     for index, tile in enumerate(values["tiles"]):
         try:
             parse_tile(tile)
         except GridError as exc:
             raise ConfigError(f"{source}: key 'tiles[{index}]': {exc}") from exc
+    settings = Settings.from_document(values, source)
+    if settings.start > settings.end:
+        raise ConfigError(
+            f"{source}: key 'start' ({settings.start}) is after key 'end' ({settings.end})"
+        )
     return settings
 
 

@@ -19,14 +19,14 @@ import netrc
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 import requests
 
 from raw2ready.archives.transfer import TransientError, raise_if_transient
+from raw2ready.config import CdseSection
 from raw2ready.errors import DownloadError
 
 log = logging.getLogger(__name__)
@@ -54,9 +54,9 @@ class CdseSettings:
     transfer: str = "odata"
 
     @classmethod
-    def from_config(cls, section: dict[str, Any]) -> CdseSettings:
+    def from_config(cls, section: CdseSection) -> CdseSettings:
         """Settings from the validated `archive.cdse` section (null keeps the default)."""
-        return cls(**{key: value for key, value in section.items() if value is not None})
+        return cls(**{key: value for key, value in asdict(section).items() if value is not None})
 
     def serves(self, href: str) -> bool:
         """True for hrefs on the download service, the only ones that get the token."""

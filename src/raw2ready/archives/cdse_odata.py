@@ -31,6 +31,7 @@ from raw2ready.archives.transfer import (
     retrying,
     shown_href,
 )
+from raw2ready.config import ArchiveSection
 from raw2ready.errors import ItemError, SearchError
 from raw2ready.scene import BandAsset, SceneRecord
 from raw2ready.sentinel2.normalize import decide_boa_offset, parse_baseline
@@ -207,7 +208,7 @@ def scene_record(entity: dict[str, Any], catalogue: str, settings: CdseSettings)
 
 
 def cdse_odata_search(
-    archive: dict[str, Any], query: SearchQuery, options: DownloadOptions
+    archive: ArchiveSection, query: SearchQuery, options: DownloadOptions
 ) -> SearchResult:
     """Scene records of a tile's Sentinel-2 SAFE products in the CDSE catalogue."""
     if query.collection not in PRODUCT_TYPES:
@@ -215,8 +216,8 @@ def cdse_odata_search(
             f"archive.collection '{query.collection}' is not one the CDSE OData archive serves; "
             f"use {' or '.join(PRODUCT_TYPES)}"
         )
-    url = str(archive["url"])
-    settings = CdseSettings.from_config(archive.get("cdse", {}))
+    url = archive.url
+    settings = CdseSettings.from_config(archive.cdse)
     catalogue_query = ProductQuery(
         collection="SENTINEL-2",
         product_types=PRODUCT_TYPES[query.collection],
@@ -227,7 +228,7 @@ def cdse_odata_search(
     )
     candidates: list[SceneRecord] = []
     rejected: list[tuple[str, str]] = []
-    for entity in products(url, catalogue_query, int(archive.get("page_size", 200)), options):
+    for entity in products(url, catalogue_query, archive.page_size, options):
         try:
             record = scene_record(entity, url, settings)
         except (ItemError, KeyError, ValueError) as exc:

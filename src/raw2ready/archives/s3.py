@@ -16,12 +16,13 @@ import hashlib
 import logging
 import posixpath
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from raw2ready.archives.transfer import Body, RestartError, TransientError, retry_after_seconds
+from raw2ready.config import S3Section
 from raw2ready.errors import DownloadError
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,9 @@ class S3Settings:
     addressing_style: str = "auto"
 
     @classmethod
-    def from_config(cls, section: dict[str, Any]) -> S3Settings:
+    def from_config(cls, section: S3Section) -> S3Settings:
         """Settings from the validated `archive.s3` section."""
-        return cls(**{key: value for key, value in section.items() if value is not None})
+        return cls(**{key: value for key, value in asdict(section).items() if value is not None})
 
 
 def split_s3_href(href: str) -> tuple[str, str]:

@@ -16,7 +16,7 @@ collection checks run client-side on every item in any case.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -32,6 +32,7 @@ from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
 from urllib3.util.retry import Retry
 
+from raw2ready.config import ArchiveSection
 from raw2ready.errors import ConfigError, ItemError, SearchError
 from raw2ready.grid import TILE_EXTENT_M, Tile, parse_tile
 from raw2ready.scene import SceneRecord
@@ -244,20 +245,19 @@ def stac_api_items(
 
 
 def search_archive(
-    archive: Mapping[str, Any], query: SearchQuery, options: DownloadOptions | None = None
+    archive: ArchiveSection, query: SearchQuery, options: DownloadOptions | None = None
 ) -> SearchResult:
     """Search the configured archive (the validated `archive` section) for one tile.
 
     `options` sets the retries of archives whose search requests use download.py's retry
     policy (CDSE OData); defaults otherwise.
     """
-    kind, url = archive["kind"], archive["url"]
-    page_size = int(archive.get("page_size", 200))
+    kind, url, page_size = archive.kind, archive.url, archive.page_size
     if kind == "cdse_odata":
         from raw2ready.archives.cdse_odata import cdse_odata_search  # it imports this module
         from raw2ready.archives.transfer import DownloadOptions
 
-        result = cdse_odata_search(dict(archive), query, options or DownloadOptions())
+        result = cdse_odata_search(archive, query, options or DownloadOptions())
     elif kind == "safe_folder":
         from raw2ready.archives.safe_folder import safe_folder_search  # it imports this module
 
@@ -265,9 +265,9 @@ def search_archive(
     elif kind == "sentinelhub":
         from raw2ready.archives.sentinelhub import SentinelHubSettings, search_scenes
 
-        result = search_scenes(SentinelHubSettings.from_archive(dict(archive)), query, page_size)
+        result = search_scenes(SentinelHubSettings.from_archive(archive), query, page_size)
     elif kind == "stac_api":
-        items = stac_api_items(url, query, page_size, archive.get("tile_filter", "auto"))
+        items = stac_api_items(url, query, page_size, archive.tile_filter)
         result = normalize_all(items, query)
     else:
         result = normalize_all(static_catalog_items(url), query)
@@ -280,4 +280,4 @@ def search_archive(
 
 def search(kind: str, url: str, query: SearchQuery, page_size: int = 200) -> SearchResult:
     """Search an archive given by kind and URL alone (defaults for everything else)."""
-    return search_archive({"kind": kind, "url": url, "page_size": page_size}, query)
+    return search_archive(ArchiveSection(kind, url, page_size=page_size), query)

@@ -30,6 +30,7 @@ import rasterio
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
+from raw2ready.config import ArchiveSection
 from raw2ready.errors import ConfigError, DownloadError, ItemError, SearchError
 from raw2ready.grid import TILE_EXTENT_M, parse_tile
 from raw2ready.scene import BandAsset, SceneRecord
@@ -71,11 +72,11 @@ class SentinelHubSettings:
     max_pixels: int = 2500
 
     @classmethod
-    def from_archive(cls, archive: dict[str, Any]) -> SentinelHubSettings:
+    def from_archive(cls, archive: ArchiveSection) -> SentinelHubSettings:
         """Settings from a validated `archive` section of kind `sentinelhub`."""
-        section = archive.get("sentinelhub", {})
-        base_url = str(archive["url"]).rstrip("/")
-        token_url = section.get("token_url") or TOKEN_URLS.get(base_url)
+        section = archive.sentinelhub
+        base_url = archive.url.rstrip("/")
+        token_url = section.token_url or TOKEN_URLS.get(base_url)
         if not token_url:
             raise ConfigError(
                 f"archive.sentinelhub.token_url: needed for Sentinel Hub deployment {base_url}"
@@ -83,9 +84,9 @@ class SentinelHubSettings:
         return cls(
             base_url=base_url,
             token_url=token_url,
-            profile=section.get("profile"),
-            resolution=section.get("resolution", 10),
-            max_pixels=section.get("max_pixels", 2500),
+            profile=section.profile,
+            resolution=section.resolution,
+            max_pixels=section.max_pixels,
         )
 
 

@@ -44,6 +44,7 @@ from tenacity import (
 )
 
 from raw2ready.atomic import PARTIAL_SUFFIX
+from raw2ready.config import ArchiveSection, DownloadSection
 from raw2ready.errors import DownloadError
 from raw2ready.scene import BandAsset, SceneRecord
 
@@ -79,23 +80,26 @@ class DownloadOptions:
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
 
     @classmethod
-    def from_config(cls, download: dict[str, Any], archive: dict[str, Any]) -> DownloadOptions:
+    def retries_of(cls, download: DownloadSection) -> DownloadOptions:
+        """Retry and timeout options alone (catalogue requests, which need no archive access)."""
+        return cls(download.attempts, download.backoff_seconds, download.timeout_seconds)
+
+    @classmethod
+    def from_settings(cls, download: DownloadSection, archive: ArchiveSection) -> DownloadOptions:
         """Options from the validated `download` and `archive` sections of a campaign."""
         from raw2ready.archives.cdse_auth import CdseSettings
         from raw2ready.archives.s3 import S3Settings
         from raw2ready.archives.sentinelhub import SentinelHubSettings
 
         return cls(
-            attempts=download["attempts"],
-            backoff_seconds=download["backoff_seconds"],
-            timeout_seconds=download["timeout_seconds"],
-            s3=S3Settings.from_config(archive.get("s3", {})),
+            attempts=download.attempts,
+            backoff_seconds=download.backoff_seconds,
+            timeout_seconds=download.timeout_seconds,
+            s3=S3Settings.from_config(archive.s3),
             sentinelhub=(
-                SentinelHubSettings.from_archive(archive)
-                if archive["kind"] == "sentinelhub"
-                else None
+                SentinelHubSettings.from_archive(archive) if archive.kind == "sentinelhub" else None
             ),
-            cdse=CdseSettings.from_config(archive.get("cdse", {})),
+            cdse=CdseSettings.from_config(archive.cdse),
         )
 
 

@@ -45,15 +45,12 @@ def search_inventory(settings: Settings, tile: str, output: Path) -> tuple[int, 
     from raw2ready.archives.search import SearchQuery, search_archive
     from raw2ready.archives.transfer import DownloadOptions
 
-    archive = settings.raw["archive"]
     query = SearchQuery(
         tile=tile, start=settings.start, end=settings.end,
-        max_cloud_cover=float(settings.raw["max_cloud_cover"]),
-        collection=archive["collection"], bands=settings.bands,
+        max_cloud_cover=settings.max_cloud_cover,
+        collection=settings.archive.collection, bands=settings.bands,
     )  # fmt: skip
-    retries = settings.raw["download"]  # catalogue requests retry like downloads (CDSE OData)
-    options = DownloadOptions(
-        retries["attempts"], retries["backoff_seconds"], retries["timeout_seconds"]
-    )
-    records = search_archive(archive, query, options).records
+    # catalogue requests retry like downloads (CDSE OData)
+    options = DownloadOptions.retries_of(settings.download)
+    records = search_archive(settings.archive, query, options).records
     return len(records), write_inventory(output, records)

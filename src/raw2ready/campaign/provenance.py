@@ -71,7 +71,7 @@ def state(settings: Settings, layout: Layout, keep_snapshots: bool = True) -> di
     """The campaign as it stands: config, software and each searched tile's inventory."""
     return {
         "config_sha256": settings.digest(),
-        "config": settings.raw,
+        "config": settings.document,
         "software": _run_software(),
         "inventories": {
             tile: _inventory_state(layout, layout.inventory(tile), keep_snapshots)

@@ -21,7 +21,6 @@ from raw2ready.processors.sen2cor import lineage_note as safe_lineage_note
 from raw2ready.processors.snap import biophysical_products, s1_grd_products, snap_products
 from raw2ready.processors.snap import lineage_note as snap_lineage_note
 from raw2ready.products.registry import required_bands
-from raw2ready.raster.cog import COGOptions
 from raw2ready.raster.tile_chain import ProcessingOptions, process_scene
 from raw2ready.scene import SceneRecord
 from raw2ready.sentinel2.plausibility import check_offset
@@ -40,15 +39,15 @@ def processing_options(settings: Settings) -> ProcessingOptions:
     made_by_snap = snap_products(settings)
     return ProcessingOptions(
         products=tuple(name for name in settings.products if name not in made_by_snap),
-        masked_classes=frozenset(settings.raw["mask"]["scl_classes"]),
+        masked_classes=settings.scl_classes,
         lai_model=settings.lai_model,
-        cog=COGOptions.from_config(settings.raw["cog"]),
+        cog=settings.cog,
     )
 
 
 def download_options(settings: Settings) -> DownloadOptions:
     """Download choices from a validated configuration."""
-    return DownloadOptions.from_config(settings.raw["download"], settings.raw["archive"])
+    return DownloadOptions.from_settings(settings.download, settings.archive)
 
 
 def lineage(record: SceneRecord, options: ProcessingOptions, note: str = "") -> str:
@@ -85,7 +84,7 @@ def reprocess_scene(settings: Settings, record: SceneRecord) -> None:
         )
     else:
         band_paths = download_scene(record, downloads, download_options(settings))
-        if settings.raw["archive"]["check_offset_flag"]:
+        if settings.archive.check_offset_flag:
             record = check_offset(record, band_paths)
     outputs = {name: layout.product(record, name) for name in options.products}
     results = (
@@ -107,7 +106,7 @@ def reprocess_scene(settings: Settings, record: SceneRecord) -> None:
     )
     write_item(item, layout.item(record))
     shutil.rmtree(layout.scratch(record), ignore_errors=True)
-    if not settings.raw["download"]["keep"]:
+    if not settings.download.keep:
         shutil.rmtree(downloads, ignore_errors=True)
     log.info("scene %s done", record.id)
 
@@ -118,6 +117,6 @@ def reprocess_s1_scene(settings: Settings, record: SceneRecord) -> None:
     downloads = layout.downloads(record)
     archive = fetch_safe(record, downloads, download_options(settings))
     s1_grd_products(settings, archive, record, layout)
-    if not settings.raw["download"]["keep"]:
+    if not settings.download.keep:
         shutil.rmtree(downloads, ignore_errors=True)
     log.info("Sentinel-1 scene %s done", record.id)

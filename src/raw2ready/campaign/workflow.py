@@ -7,7 +7,6 @@ once per version of the file, since input functions run once per job.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -38,7 +37,7 @@ class Campaign:
     @property
     def settings_json(self) -> str:
         """The settings handed to every job (so jobs need no config file of their own)."""
-        return json.dumps(self.settings.raw, sort_keys=True, separators=(",", ":"))
+        return self.settings.to_json()
 
     def out(self, pattern: str) -> str:
         """An output-folder pattern with Snakemake wildcards left in place."""
@@ -55,7 +54,7 @@ class Campaign:
     @property
     def uses_sen2cor(self) -> bool:
         """True when L1C scenes are made into L2A by Sen2Cor jobs before their batch job."""
-        return self.settings.raw["processors"]["l2a"] == "sen2cor"
+        return self.settings.processors.uses_sen2cor
 
     @property
     def quarters(self) -> list[tuple[str, str]]:

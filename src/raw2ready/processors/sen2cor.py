@@ -48,8 +48,8 @@ class Sen2CorOptions:
     @classmethod
     def from_settings(cls, settings: Settings) -> Sen2CorOptions:
         """From the `processors.sen2cor` section of a validated configuration."""
-        section = settings.raw["processors"]["sen2cor"]
-        return cls(binary=section["path"], resolution=section["resolution"])
+        sen2cor = settings.processors.sen2cor
+        return cls(binary=sen2cor.path, resolution=sen2cor.resolution)
 
 
 def is_safe_scene(record: SceneRecord) -> bool:
@@ -152,7 +152,7 @@ def l2a_product(
     if record.collection != L1C_COLLECTION:
         archive = fetch_safe(record, layout.downloads(record), download)
         return extract_fetched(archive, layout.scratch(record) / "safe")
-    if settings.raw["processors"]["l2a"] != "sen2cor":
+    if not settings.processors.uses_sen2cor:
         raise ConfigError(
             f"scene {record.id} is Level-1C and the archive has no L2A of it; set "
             "processors.l2a: sen2cor to make its L2A with Sen2Cor"

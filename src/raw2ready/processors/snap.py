@@ -72,13 +72,13 @@ class SnapOptions:
     @classmethod
     def from_settings(cls, settings: Settings) -> SnapOptions:
         """From the `processors.snap` section of a validated configuration."""
-        section = settings.raw["processors"]["snap"]
-        return cls(section["gpt"], section["resolution"], section["cache"], section["threads"])
+        snap = settings.processors.snap
+        return cls(snap.gpt, snap.resolution, snap.cache, snap.threads)
 
 
 def snap_products(settings: Settings) -> tuple[str, ...]:
     """The configured products SNAP makes: LAI, FAPAR, FCOVER when processors.lai is snap."""
-    if settings.raw["processors"]["lai"] != "snap":
+    if not settings.processors.uses_snap:
         return ()
     return tuple(name for name in settings.products if name in BIOPHYSICAL)
 
@@ -275,8 +275,8 @@ def biophysical_products(
     graph = biophysical_graph(sensor, options.resolution, names)
     data = run_graph(graph, l2a / "MTD_MSIL2A.xml", work, "biophysical", options, log_file)
     scl = meta.band_paths(l2a)["SCL"]
-    masked = frozenset(settings.raw["mask"]["scl_classes"])
-    cog = COGOptions.from_config(settings.raw["cog"])
+    masked = settings.scl_classes
+    cog = settings.cog
     results: dict[str, ProductResult] = {}
     for name in names:
         with (
@@ -331,7 +331,7 @@ def s1_grd_products(settings: Settings, archive: Path, record: SceneRecord, layo
     """Check and extract a fetched GRD zip, run the gpt chain for the configured
     polarisations, write gamma0 COGs cut to the record's tile and its STAC item."""
     product = S1Product.of(record)
-    polarisations = tuple(settings.raw["sentinel1"]["polarisations"])
+    polarisations = settings.sentinel1.polarisations
     missing = product.missing(polarisations)
     if missing:
         raise ItemError(f"{product.id} lacks polarisation(s) {', '.join(missing)}")
@@ -345,7 +345,7 @@ def s1_grd_products(settings: Settings, archive: Path, record: SceneRecord, layo
         data = run_graph(
             graph, safe / "manifest.safe", scratch / "snap", "s1_grd", options, log_file
         )
-        cog = COGOptions.from_config(settings.raw["cog"])
+        cog = settings.cog
         results: dict[str, ProductResult] = {}
         for pol in polarisations:
             name = GAMMA0[pol]

@@ -18,7 +18,6 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ import zstandard
 from rio_cogeo.cogeo import cog_validate
 
 from raw2ready.atomic import atomic_path
+from raw2ready.config import COGOptions
 from raw2ready.errors import ProcessingError, ProductValidationError
 from raw2ready.products.registry import ProductSpec
 from raw2ready.raster import tiff
@@ -42,22 +42,6 @@ from raw2ready.raster.overviews import (
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class COGOptions:
-    """Encoding choices for product COGs (docs/performance.md has the measured trade-offs)."""
-
-    compression: str = "ZSTD"
-    level: int = 1
-    blocksize: int = 512
-    overview_resampling: str = "average"
-    threads: int = 2
-
-    @classmethod
-    def from_config(cls, section: dict[str, Any]) -> COGOptions:
-        """Build from the `cog` section of a validated configuration."""
-        return cls(**section)
 
 
 def _predictor(spec: ProductSpec) -> bool:

@@ -25,7 +25,7 @@ from pyproj import Transformer
 
 from raw2ready.archives.search import SearchResult, tile_geometry
 from raw2ready.archives.transfer import DownloadOptions
-from raw2ready.config import Settings
+from raw2ready.config import CdseSection, Settings
 from raw2ready.errors import ArchiveError, ItemError, SearchError
 from raw2ready.grid import TILE_EXTENT_M, Tile, parse_tile
 from raw2ready.scene import BandAsset, SceneRecord
@@ -90,7 +90,7 @@ class S1Query:
     @classmethod
     def from_settings(cls, settings: Settings, tile: str) -> S1Query:
         """The query of one tile of a campaign."""
-        polarisations = tuple(settings.raw["sentinel1"]["polarisations"])
+        polarisations = settings.sentinel1.polarisations
         return cls(parse_tile(tile).id, settings.start, settings.end, polarisations)
 
     def reason_to_skip(self, product: S1Product, rings: Sequence[Ring]) -> str | None:
@@ -156,7 +156,7 @@ def _wkt(tile: Tile) -> str:
 
 
 def cdse_search(
-    archive: dict[str, Any], query: S1Query, options: DownloadOptions, cdse: dict[str, Any]
+    url: str, query: S1Query, options: DownloadOptions, cdse: CdseSection
 ) -> SearchResult:
     """Scene records of the tile's IW GRD products in the CDSE OData catalogue."""
     from raw2ready.archives.cdse_auth import CdseSettings
@@ -172,7 +172,7 @@ def cdse_search(
     )
     records: list[SceneRecord] = []
     rejected: list[tuple[str, str]] = []
-    for entity in products(str(archive["url"]), catalogue, 200, options):
+    for entity in products(url, catalogue, 200, options):
         name = str(entity.get("Name", entity.get("Id", "?")))
         try:
             product = S1Product.from_name(name)
@@ -184,22 +184,22 @@ def cdse_search(
             continue
         reason = query.reason_to_skip(product, _geojson_rings(entity.get("GeoFootprint")))
         if reason is None:
-            source = f"{str(archive['url']).rstrip('/')}/Products({entity['Id']})"
+            source = f"{url.rstrip('/')}/Products({entity['Id']})"
             records.append(product.record(query.tile, source, asset))
     return SearchResult(sorted(records, key=lambda r: (r.datetime, r.id)), rejected)
 
 
 def search_sentinel1(settings: Settings, tile: str, options: DownloadOptions) -> SearchResult:
     """The Sentinel-1 scene records of one tile of an enabled campaign."""
-    section = settings.raw["sentinel1"]
-    if not section["enabled"]:
+    section = settings.sentinel1
+    if not section.enabled or section.archive is None:
         raise SearchError("sentinel1.enabled is false: the campaign makes no Sentinel-1 products")
     query = S1Query.from_settings(settings, tile)
-    archive = section["archive"]
-    if archive["kind"] == "safe_folder":
-        result = folder_search(archive["url"], query)
+    archive = section.archive
+    if archive.kind == "safe_folder":
+        result = folder_search(archive.url, query)
     else:
-        result = cdse_search(archive, query, options, settings.raw["archive"].get("cdse", {}))
+        result = cdse_search(archive.url, query, options, settings.archive.cdse)
     log.info(
         "tile %s: %d Sentinel-1 scene(s), %d product(s) rejected",
         query.tile, len(result.records), len(result.rejected),
