@@ -15,21 +15,13 @@ from pyproj import Transformer
 from rio_cogeo import cog_validate
 
 from raw2ready.demo import archive as demo_archive
-from raw2ready.demo.archive import (
-    ASSET_KEYS,
-    BANDS_10M,
-    BANDS_20M,
-    CLEAR_SCL,
-    DEMO_SCENES,
-    DemoScene,
-    item_id,
-    scene_prefix,
-    scl_statistics,
-    surface_reflectance,
-    write_demo_archive,
-)
+from raw2ready.demo.archive import write_demo_archive
+from raw2ready.demo.observation import scl_statistics
+from raw2ready.demo.scenes import DEMO_SCENES, DemoScene, item_id, scene_prefix
+from raw2ready.demo.surfaces import BANDS, BANDS_10M, BANDS_20M, surface_reflectance
 from raw2ready.errors import ConfigError, GridError
 from raw2ready.grid import parse_tile
+from raw2ready.sentinel2 import scl as scl_classes
 
 SIZE = 128
 SEED = 7
@@ -53,6 +45,7 @@ REQUIRED_PROPERTIES = {
     "view:incidence_angle", "view:sun_azimuth", "view:sun_elevation",
 }  # fmt: skip
 BAND_FILES = (*BANDS_10M, *BANDS_20M, "SCL")
+ASSET_KEYS = {band.band_id: band.asset_key for band in BANDS} | {"SCL": "scl"}
 OFFSET_SINCE = (4, 0)
 
 
@@ -214,7 +207,7 @@ def test_clear_pixels_store_exactly_the_true_reflectance(
     for scene in DEMO_SCENES:
         item = _item(archive, scene)
         scl = _read(archive, scene, "SCL")
-        clear20 = np.isin(scl, list(CLEAR_SCL))
+        clear20 = np.isin(scl, list(scl_classes.CLEAR))
         assert clear20.mean() > 0.05, item_id(scene)
         for band in ("B02", "B04", "B08", "B05", "B8A", "B11", "B12"):
             dn = _read(archive, scene, band)

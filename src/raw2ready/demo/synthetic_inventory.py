@@ -19,14 +19,16 @@ from pathlib import Path
 import mgrs
 
 from raw2ready.campaign.inventory import write_inventory
+from raw2ready.demo.scenes import BUCKET, COLLECTION_ID, earth_search_id, earth_search_prefix
 from raw2ready.errors import ConfigError
 from raw2ready.grid import parse_tile
 from raw2ready.scene import BandAsset, SceneRecord
+from raw2ready.sentinel2.normalize import baseline_has_offset
 
-ARCHIVE_ROOT = "https://sentinel-cogs.s3.us-west-2.amazonaws.com/sentinel-s2-l2a-cogs"
-COLLECTION = "sentinel-2-l2a"
-BANDS = ("B02", "B04", "B08", "SCL")
-#: Typical Earth Search v1 COG sizes in bytes (10 m bands ~ 200 MB, SCL at 20 m ~ 4 MB).
+#: Where Earth Search v1 serves its bucket over HTTPS.
+BUCKET_URL = f"https://{BUCKET}.s3.us-west-2.amazonaws.com"
+#: The bands an inventory lists, with typical Earth Search v1 COG sizes in bytes (10 m bands
+#: ~ 200 MB, SCL at 20 m ~ 4 MB).
 _BAND_BYTES = {"B02": 210e6, "B04": 215e6, "B08": 230e6, "SCL": 4e6}
 #: Processing baselines by the date ESA started them (L2A), newest last.
 _BASELINES = (
@@ -73,12 +75,8 @@ def baseline_of(day: date) -> str:
 
 def _record(tile: str, moment: datetime, platform: str, rng: random.Random) -> SceneRecord:
     """One scene record in Earth Search v1 form."""
-    scene = f"S2{platform[-1].upper()}_{tile}_{moment:%Y%m%d}_0_L2A"
-    parsed = parse_tile(tile)
-    folder = (
-        f"{ARCHIVE_ROOT}/{parsed.zone}/{parsed.latitude_band}/{parsed.grid_square}/"
-        f"{moment.year}/{moment.month}/{scene}"
-    )
+    scene = earth_search_id(platform, tile, moment.date())
+    folder = f"{BUCKET_URL}/{earth_search_prefix(tile, moment.date()) / scene}"
     baseline = baseline_of(moment.date())
     return SceneRecord(
         id=scene,
@@ -86,13 +84,13 @@ def _record(tile: str, moment: datetime, platform: str, rng: random.Random) -> S
         datetime=moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
         platform=platform,
         processing_baseline=baseline,
-        apply_boa_offset=baseline >= "04.00",
+        apply_boa_offset=baseline_has_offset(baseline),
         cloud_cover=round(rng.uniform(0, 100), 4),
-        collection=COLLECTION,
+        collection=COLLECTION_ID,
         source_href=f"{folder}/{scene}.json",
         bands={
             band: BandAsset(f"{folder}/{band}.tif", int(_BAND_BYTES[band] * rng.uniform(0.8, 1.2)))
-            for band in BANDS
+            for band in _BAND_BYTES
         },
     )
 
