@@ -59,7 +59,7 @@ def test_percentage_properties_cover_every_valid_pixel_of_real_items() -> None:
         # Some items leave out classes with no pixels (e.g. dark features).
         total = sum(props.get(key, 0.0) for key in scl.PERCENTAGE_PROPERTIES)
         assert total == pytest.approx(100.0, abs=1e-3), path.name
-    assert set(scl.PERCENTAGE_PROPERTIES.values()) == set(scl.CLASSES) - {scl.NODATA}
+    assert set(scl.PERCENTAGE_PROPERTIES.values()) == set(scl.CLASSES) - {scl.SceneClass.NODATA}
 
 
 def test_groups_partition_the_classes() -> None:
@@ -68,10 +68,12 @@ def test_groups_partition_the_classes() -> None:
         scl.CLOUD,
         scl.CIRRUS,
         scl.SHADOW,
-        {scl.NODATA},
-        {scl.SATURATED_DEFECTIVE},
+        {scl.SceneClass.NODATA},
+        {scl.SceneClass.SATURATED_DEFECTIVE},
     ]
     assert sorted(code for group in groups for code in group) == sorted(scl.CLASSES)
+    # the codes DESIGN.md s.3 lists: clear surface, and ESA's cloud cover
+    assert {2, 4, 5, 6, 7, 11} == scl.CLEAR
     assert {8, 9, 10} == scl.CLOUD_COVER
 
 

@@ -20,21 +20,7 @@ from raw2ready.demo.scenes import DemoScene, datatake_start
 from raw2ready.demo.surfaces import BAND_INDEX, block_mean
 from raw2ready.grid import TILE_EXTENT_M, Tile, parse_tile
 from raw2ready.scene import BOA_QUANTIFICATION
-from raw2ready.sentinel2.scl import (
-    CLASSES,
-    CLOUD_COVER,
-    CLOUD_HIGH_PROBA,
-    CLOUD_MEDIUM_PROBA,
-    CLOUD_SHADOW,
-    DARK_FEATURE_SHADOW,
-    NODATA,
-    NOT_VEGETATED,
-    PERCENTAGE_PROPERTIES,
-    THIN_CIRRUS,
-    UNCLASSIFIED,
-    VEGETATION,
-    WATER,
-)
+from raw2ready.sentinel2.scl import CLASSES, CLOUD_COVER, PERCENTAGE_PROPERTIES, SceneClass
 
 # Atmosphere, one value per band in BAND_IDS order: opaque cloud top reflectance, cirrus
 # brightening per unit thickness, and the fraction of light left in a cloud shadow (diffuse
@@ -206,19 +192,21 @@ def _land_classes(truth: dict[str, np.ndarray]) -> np.ndarray:
     water = (nir < 0.05) & (green > nir)
     dark = ~water & (np.maximum(np.maximum(blue, green), red) < 0.07) & (nir < 0.13)
     vegetated = (nir - red) / (nir + red) >= 0.4
-    classes = np.where(vegetated, VEGETATION, NOT_VEGETATED)
-    return np.where(water, WATER, np.where(dark, DARK_FEATURE_SHADOW, classes)).astype(np.uint8)
+    classes = np.where(vegetated, SceneClass.VEGETATION, SceneClass.NOT_VEGETATED)
+    return np.where(
+        water, SceneClass.WATER, np.where(dark, SceneClass.DARK_FEATURE_SHADOW, classes)
+    ).astype(np.uint8)
 
 
 def scene_classification(truth: dict[str, np.ndarray], atmosphere: Atmosphere) -> np.ndarray:
     """The 20 m SCL layer, consistent with what `observe` did to the bands."""
     scl = _land_classes(truth)
-    scl[atmosphere.unclassified] = UNCLASSIFIED
-    scl[atmosphere.shadow] = CLOUD_SHADOW
-    scl[atmosphere.cirrus > 0] = THIN_CIRRUS
-    scl[atmosphere.alpha > 0] = CLOUD_MEDIUM_PROBA
-    scl[atmosphere.alpha >= 0.65] = CLOUD_HIGH_PROBA
-    scl[atmosphere.nodata] = NODATA
+    scl[atmosphere.unclassified] = SceneClass.UNCLASSIFIED
+    scl[atmosphere.shadow] = SceneClass.CLOUD_SHADOW
+    scl[atmosphere.cirrus > 0] = SceneClass.THIN_CIRRUS
+    scl[atmosphere.alpha > 0] = SceneClass.CLOUD_MEDIUM_PROBA
+    scl[atmosphere.alpha >= 0.65] = SceneClass.CLOUD_HIGH_PROBA
+    scl[atmosphere.nodata] = SceneClass.NODATA
     return scl
 
 
@@ -229,8 +217,8 @@ def scl_statistics(scl: np.ndarray) -> dict[str, float]:
     """
     total = scl.size
     counts = np.bincount(scl.ravel(), minlength=len(CLASSES))
-    valid = max(int(total - counts[NODATA]), 1)
-    stats = {"s2:nodata_pixel_percentage": round(100 * counts[NODATA] / total, 6)}
+    valid = max(int(total - counts[SceneClass.NODATA]), 1)
+    stats = {"s2:nodata_pixel_percentage": round(100 * counts[SceneClass.NODATA] / total, 6)}
     for key, code in PERCENTAGE_PROPERTIES.items():
         stats[key] = round(100 * float(counts[code]) / valid, 6)
     stats["s2:degraded_msi_data_percentage"] = 0.0

@@ -8,8 +8,10 @@ and clear dates, cirrus, nodata swath edges. Paths and ids follow Earth Search v
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from importlib.resources import files
 from pathlib import PurePosixPath
 
 from raw2ready.grid import parse_tile
@@ -66,21 +68,12 @@ _ORBITS: dict[str, tuple[int, time, time]] = {
 _REPROCESSING_BASELINE = "05.00"
 _REPROCESSING_TIME = datetime(2023, 3, 15, 22, 46, 58, tzinfo=UTC)
 
-DEMO_SCENES: tuple[DemoScene, ...] = (
-    DemoScene("47PPR", "2021-02-14", "sentinel-2a", "02.14", False, 0.003, 0.0),
-    DemoScene("47PPR", "2021-08-18", "sentinel-2b", "03.01", False, 0.72, 0.05),
-    DemoScene("47PPR", "2022-03-11", "sentinel-2a", "04.00", False, 0.12, 0.03, True),
-    DemoScene("47PPR", "2022-09-12", "sentinel-2b", "04.00", True, 0.35, 0.10),
-    DemoScene("47PPR", "2023-01-05", "sentinel-2a", "05.09", True, 0.06, 0.04),
-    DemoScene("47PPR", "2023-06-19", "sentinel-2b", "05.09", False, 0.30, 0.08),
-    DemoScene("47PPR", "2024-04-19", "sentinel-2a", "05.10", True, 0.15, 0.0, True),
-    DemoScene("48PUB", "2021-01-13", "sentinel-2b", "02.14", False, 0.10, 0.05),
-    DemoScene("48PUB", "2021-07-17", "sentinel-2a", "03.00", False, 0.45, 0.06),
-    DemoScene("48PUB", "2021-11-19", "sentinel-2b", "05.00", False, 0.20, 0.0),
-    DemoScene("48PUB", "2022-10-05", "sentinel-2b", "04.00", False, 0.25, 0.05, True),
-    DemoScene("48PUB", "2023-03-19", "sentinel-2a", "05.09", True, 0.08, 0.12),
-    DemoScene("48PUB", "2023-08-11", "sentinel-2b", "05.09", False, 0.70, 0.0),
-    DemoScene("48PUB", "2024-02-12", "sentinel-2a", "05.10", True, 0.004, 0.0),
+#: The scenes (package data: data/demo_scenes.json, one row per scene and its traps).
+DEMO_SCENES: tuple[DemoScene, ...] = tuple(
+    DemoScene(**row)
+    for row in json.loads(files("raw2ready").joinpath("data/demo_scenes.json").read_text())[
+        "scenes"
+    ]
 )
 
 
