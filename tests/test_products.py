@@ -8,10 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from raw2ready.errors import ConfigError
 from raw2ready.products.registry import LAI_MODELS, PRODUCTS, Kind, Maker, product, required_bands
+from raw2ready.raster.tile_chain import encode, reflectance
 
 from .conftest import make_settings
 
@@ -19,6 +21,8 @@ SNAP_BANDS = {"B03", "B04", "B05", "B06", "B07", "B8A", "B11", "B12"}
 #: name: (kind, dtype, scale, offset, nodata, unit, bands with lai.model savi_metric, makers)
 EXPECTED = {
     "ndvi": ("index", "int16", 1e-4, 0.0, -32768, None, {"B04", "B08"}, {"tile"}),
+    "evi": ("index", "int16", 1e-4, 0.0, -32768, None, {"B02", "B04", "B08"}, {"tile"}),
+    "savi": ("index", "int16", 1e-4, 0.0, -32768, None, {"B04", "B08"}, {"tile"}),
     "lai": ("index", "int16", 1e-3, 0.0, -32768, "m2/m2", {"B04", "B08"}, {"tile", "snap"}),
     "mask": ("classes", "uint8", 1.0, 0.0, 255, None, {"SCL"}, {"tile"}),
     "fapar": ("index", "int16", 1e-3, 0.0, -32768, None, SNAP_BANDS, {"snap"}),
@@ -68,6 +72,48 @@ def test_an_unknown_lai_model_or_product_is_a_one_line_config_error() -> None:
     message = str(error.value)
     assert "\n" not in message and "'evi2'" in message
     assert all(name in message for name in ("ndvi", "lai", "mask", "fapar", "fcover"))
+
+
+#: The published formulas, in float64 on reflectances keyed by band.
+FORMULAS = {
+    # Huete et al. (2002), G = 2.5, C1 = 6, C2 = 7.5, L = 1; limited to [-1, 1].
+    "evi": lambda r: np.clip(
+        2.5 * (r["B08"] - r["B04"]) / (r["B08"] + 6 * r["B04"] - 7.5 * r["B02"] + 1), -1, 1
+    ),
+    # Huete (1988), L = 0.5.
+    "savi": lambda r: 1.5 * (r["B08"] - r["B04"]) / (r["B08"] + r["B04"] + 0.5),
+}
+
+
+def _digital_numbers(shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """L2A DNs (BOA offset 1000) of vegetation, soil, water and dark pixels, some at 0."""
+    rng = np.random.default_rng(11)
+    low = {"B02": 0.01, "B03": 0.02, "B04": 0.01, "B08": 0.005}
+    high = {"B02": 0.15, "B03": 0.2, "B04": 0.35, "B08": 0.6}
+    dn = {}
+    for band in low:
+        value = rng.uniform(low[band], high[band], shape)
+        value[rng.random(shape) < 0.02] = -0.05  # dark pixels below the offset
+        dn[band] = np.rint(value * 10000 + 1000).astype(np.uint16)
+        dn[band][rng.random(shape) < 0.01] = 0  # no data
+    return dn
+
+
+@pytest.mark.parametrize("name", sorted(FORMULAS))
+def test_index_matches_its_published_formula_to_one_step_of_its_encoding(name: str) -> None:
+    spec = PRODUCTS[name]
+    dn = _digital_numbers((300, 400))
+    masked = np.random.default_rng(5).random((300, 400)) < 0.2  # e.g. cloudy SCL classes
+    clear = ~masked & np.logical_and.reduce([dn[band] > 0 for band in dn])
+    surface = {band: reflectance(values, -1000) for band, values in dn.items()}
+    stored = encode(spec.recipe("savi_metric").compute(surface), clear, spec)
+
+    exact = FORMULAS[name]({band: (values - 1000.0) / 10000.0 for band, values in dn.items()})
+    expected = np.rint(exact / 1e-4)  # int16 steps of 1e-4, independent of the registry
+    assert stored.dtype == np.int16
+    assert np.abs(stored[clear] - expected[clear]).max() <= 1
+    assert (stored[~clear] == -32768).all()
+    assert np.ptp(stored[clear]) > 2000  # a real spread of values, not a constant
 
 
 def test_config_rejects_an_unknown_product_in_one_line_naming_key_value_source_and_choices(

@@ -43,7 +43,8 @@ def ndvi(red: np.ndarray, nir: np.ndarray) -> np.ndarray:
 
 
 def savi(red: np.ndarray, nir: np.ndarray) -> np.ndarray:
-    """Soil-adjusted vegetation index (Huete 1988) with L = 0.5."""
+    """Soil-adjusted vegetation index (Huete 1988) with L = 0.5:
+    1.5 (NIR - red) / (NIR + red + 0.5)."""
     denominator = np.add(nir, red, dtype=_F)
     denominator += _F(SAVI_SOIL_FACTOR)
     value = _ratio(np.subtract(nir, red, dtype=_F), denominator)
@@ -52,7 +53,8 @@ def savi(red: np.ndarray, nir: np.ndarray) -> np.ndarray:
 
 
 def evi(blue: np.ndarray, red: np.ndarray, nir: np.ndarray) -> np.ndarray:
-    """Enhanced vegetation index (Huete et al. 2002), limited to [-1, 1]."""
+    """Enhanced vegetation index (Huete et al. 2002), limited to [-1, 1]:
+    2.5 (NIR - red) / (NIR + 6 red - 7.5 blue + 1)."""
     denominator = np.multiply(red, _F(6), dtype=_F)
     denominator += nir
     denominator -= _F(7.5) * blue

@@ -215,6 +215,26 @@ _PRODUCTS = (
         computed_by=Recipe(("B04", "B08"), indices.ndvi),
     ),
     ProductSpec(
+        "evi",
+        "Enhanced Vegetation Index",
+        Kind.INDEX,
+        *INDEX_ENCODING,
+        "Huete, A., Didan, K., Miura, T., Rodriguez, E. P., Gao, X. and Ferreira, L. G. (2002): "
+        "Overview of the radiometric and biophysical performance of the MODIS vegetation "
+        "indices. Remote Sensing of Environment 83(1-2), 195-213, "
+        "doi:10.1016/S0034-4257(02)00096-2.",
+        computed_by=Recipe(("B02", "B04", "B08"), indices.evi),
+    ),
+    ProductSpec(
+        "savi",
+        "Soil-Adjusted Vegetation Index (L = 0.5)",
+        Kind.INDEX,
+        *INDEX_ENCODING,
+        "Huete, A. R. (1988): A soil-adjusted vegetation index (SAVI). Remote Sensing of "
+        "Environment 25(3), 295-309, doi:10.1016/0034-4257(88)90106-X.",
+        computed_by=Recipe(("B04", "B08"), indices.savi),
+    ),
+    ProductSpec(
         "lai",
         "Leaf Area Index",
         Kind.INDEX,
