@@ -23,6 +23,7 @@ EXPECTED = {
     "ndvi": ("index", "int16", 1e-4, 0.0, -32768, None, {"B04", "B08"}, {"tile"}),
     "evi": ("index", "int16", 1e-4, 0.0, -32768, None, {"B02", "B04", "B08"}, {"tile"}),
     "savi": ("index", "int16", 1e-4, 0.0, -32768, None, {"B04", "B08"}, {"tile"}),
+    "ndwi": ("index", "int16", 1e-4, 0.0, -32768, None, {"B03", "B08"}, {"tile"}),
     "lai": ("index", "int16", 1e-3, 0.0, -32768, "m2/m2", {"B04", "B08"}, {"tile", "snap"}),
     "mask": ("classes", "uint8", 1.0, 0.0, 255, None, {"SCL"}, {"tile"}),
     "fapar": ("index", "int16", 1e-3, 0.0, -32768, None, SNAP_BANDS, {"snap"}),
@@ -82,6 +83,8 @@ FORMULAS = {
     ),
     # Huete (1988), L = 0.5.
     "savi": lambda r: 1.5 * (r["B08"] - r["B04"]) / (r["B08"] + r["B04"] + 0.5),
+    # McFeeters (1996), (green - NIR) / (green + NIR); limited to [-1, 1] like NDVI.
+    "ndwi": lambda r: np.clip((r["B03"] - r["B08"]) / (r["B03"] + r["B08"]), -1, 1),
 }
 
 

@@ -42,6 +42,11 @@ def ndvi(red: np.ndarray, nir: np.ndarray) -> np.ndarray:
     return normalized_difference(nir, red)
 
 
+def ndwi(green: np.ndarray, nir: np.ndarray) -> np.ndarray:
+    """NDWI (McFeeters 1996) = (green - NIR) / (green + NIR), limited to [-1, 1]."""
+    return normalized_difference(green, nir)
+
+
 def savi(red: np.ndarray, nir: np.ndarray) -> np.ndarray:
     """Soil-adjusted vegetation index (Huete 1988) with L = 0.5:
     1.5 (NIR - red) / (NIR + red + 0.5)."""

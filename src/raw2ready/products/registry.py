@@ -235,6 +235,16 @@ _PRODUCTS = (
         computed_by=Recipe(("B04", "B08"), indices.savi),
     ),
     ProductSpec(
+        "ndwi",
+        "Normalized Difference Water Index",
+        Kind.INDEX,
+        *INDEX_ENCODING,
+        "McFeeters, S. K. (1996): The use of the Normalized Difference Water Index (NDWI) in "
+        "the delineation of open water features. International Journal of Remote Sensing "
+        "17(7), 1425-1432, doi:10.1080/01431169608948714.",
+        computed_by=Recipe(("B03", "B08"), indices.ndwi),
+    ),
+    ProductSpec(
         "lai",
         "Leaf Area Index",
         Kind.INDEX,
