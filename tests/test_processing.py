@@ -339,6 +339,8 @@ def _scene(folder: Path, width: int, height: int, seed: int = 1) -> dict[str, Pa
     nir = 0.15 + 0.1 * field + rng.normal(0, 0.004, (height, width))
     water = (cols - width / 3) ** 2 + (rows - height / 2) ** 2 < (height / 6) ** 2
     red[water], nir[water] = 0.03, 0.01
+    green = 0.03 + 0.5 * red + 0.1 * nir
+    green[water] = 0.05
     scl = np.where(field[::2, ::2] > 1, 4, 5).astype(np.uint8)
     scl[water[::2, ::2]] = 6
     cy, cx = height // 4, 2 * width // 3
@@ -348,7 +350,7 @@ def _scene(folder: Path, width: int, height: int, seed: int = 1) -> dict[str, Pa
     scl[rng.random(scl.shape) < 0.01] = 10
     edge = cols > width - 1 - rows // 4
     dn = {}
-    for band, value in (("B04", red), ("B08", nir)):
+    for band, value in (("B03", green), ("B04", red), ("B08", nir)):
         digital = np.clip(np.rint(value * 10000) + 1000, 1, 65535).astype(np.uint16)
         digital[edge] = 0
         dn[band] = digital
@@ -386,25 +388,33 @@ def _record(apply_offset: bool = True) -> SceneRecord:
 
 
 def _expected(paths: dict[str, Path], offset: int, model: str) -> dict[str, np.ndarray]:
-    """NDVI, LAI (x scale) and mask codes computed independently in float64."""
+    """Every index, LAI and the mask codes computed independently in float64."""
     bands = {band: rasterio.open(path).read(1) for band, path in paths.items()}
     scl = np.repeat(np.repeat(bands["SCL"], 2, 0), 2, 1)
-    red, nir, blue = ((bands[b].astype(float) + offset) / 10000 for b in ("B04", "B08", "B02"))
-    nodata = (bands["B04"] == 0) | (bands["B08"] == 0)
-    if model == "evi_boegh":
-        nodata |= bands["B02"] == 0
+    red, nir, blue, green = (
+        (bands[b].astype(float) + offset) / 10000 for b in ("B04", "B08", "B02", "B03")
+    )
+    nodata = np.logical_or.reduce([bands[band] == 0 for band in bands if band != "SCL"])
     clear = ~np.isin(scl, MASKED) & ~nodata
     with np.errstate(invalid="ignore", divide="ignore"):  # at nodata pixels only
         ndvi = np.clip((nir - red) / (nir + red), -1, 1)
+        ndwi = np.clip((green - nir) / (green + nir), -1, 1)
+    evi = np.clip(2.5 * (nir - red) / (nir + 6 * red - 7.5 * blue + 1), -1, 1)
+    savi = 1.5 * (nir - red) / (nir + red + 0.5)
     if model == "evi_boegh":
-        evi = np.clip(2.5 * (nir - red) / (nir + 6 * red - 7.5 * blue + 1), -1, 1)
         lai = np.clip(3.618 * evi - 0.118, 0, 6)
     else:
-        savi = 1.5 * (nir - red) / (nir + red + 0.5)
         lai = np.clip(-np.log((0.69 - np.minimum(savi, 0.6899)) / 0.59) / 0.91, 0, 6)
     codes = masking.mask_lookup(frozenset(MASKED))[scl]
     codes[nodata] = MASK_NODATA
-    return {"ndvi": ndvi, "lai": lai, "mask": codes, "clear": clear}
+    return {
+        "ndvi": ndvi, "evi": evi, "savi": savi, "ndwi": ndwi, "lai": lai, "mask": codes,
+        "clear": clear,
+    }  # fmt: skip
+
+
+#: Every product the tile chain computes, with its step (the scale of its int16 encoding).
+STEPS = {"ndvi": 1e-4, "lai": 1e-3, "evi": 1e-4, "savi": 1e-4, "ndwi": 1e-4}
 
 
 @pytest.mark.parametrize(
@@ -414,19 +424,16 @@ def _expected(paths: dict[str, Path], offset: int, model: str) -> dict[str, np.n
 def test_process_scene_matches_an_independent_computation(
     tmp_path: Path, width: int, height: int, model: str, apply_offset: bool
 ) -> None:
-    bands = _scene(tmp_path / "in", width, height)
-    needed = {"B04", "B08", "SCL"} | ({"B02"} if model == "evi_boegh" else set())
-    paths = {band: path for band, path in bands.items() if band in needed}
-    outputs = {name: tmp_path / "out" / f"{name}.tif" for name in ("ndvi", "lai", "mask")}
-    options = ProcessingOptions(
-        products=("ndvi", "lai", "mask"), lai_model=model, cog=COGOptions(blocksize=256)
-    )
+    paths = _scene(tmp_path / "in", width, height)
+    products = ("ndvi", "lai", "mask", "evi", "savi", "ndwi")
+    outputs = {name: tmp_path / "out" / f"{name}.tif" for name in products}
+    options = ProcessingOptions(products=products, lai_model=model, cog=COGOptions(blocksize=256))
     results = process_scene(_record(apply_offset), paths, outputs, options, tmp_path / "scratch")
 
-    expected = _expected(bands, -1000 * apply_offset, model)
+    expected = _expected(paths, -1000 * apply_offset, model)
     clear = expected["clear"]
     assert 0.3 < clear.mean() < 0.95
-    for name, quantum in (("ndvi", 1e-4), ("lai", 1e-3)):
+    for name, quantum in STEPS.items():
         with rasterio.open(outputs[name]) as src:
             stored = src.read(1)
             assert src.scales == (PRODUCTS[name].scale,) and src.nodata == -32768

@@ -21,7 +21,7 @@ import yaml
 
 from raw2ready.errors import ConfigError, GridError
 from raw2ready.grid import parse_tile
-from raw2ready.products.registry import required_bands
+from raw2ready.products.registry import PRODUCTS, Maker, required_bands, scene_products
 
 
 def config_schema() -> dict[str, Any]:
@@ -294,6 +294,22 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"key '{where}': {error.message}"
 
 
+def _check_products(settings: Settings) -> None:
+    """Every configured product is in the product registry (the schema does not list them)
+    and can be made by a configured processor."""
+    allowed = scene_products()
+    makers = {Maker.TILE_CHAIN}
+    if settings.processors.uses_snap:
+        makers.add(Maker.SNAP_BIOPHYSICAL)
+    for index, name in enumerate(settings.products):
+        where = f"{settings.source}: key 'products[{index}]'"
+        if name not in allowed:
+            raise ConfigError(f"{where}: unknown product '{name}'; allowed: {', '.join(allowed)}")
+        made_by = PRODUCTS[name].made_by
+        if not makers.intersection(made_by):
+            raise ConfigError(f"{where}: product '{name}' needs {made_by[0].value}")
+
+
 def validate_config(data: dict[str, Any], source: str) -> Settings:
     """Validate a configuration mapping; raise ConfigError naming the key and the source."""
     if not isinstance(data, dict) or not data:
@@ -317,6 +333,7 @@ def validate_config(data: dict[str, Any], source: str) -> Settings:
         raise ConfigError(
             f"{source}: key 'start' ({settings.start}) is after key 'end' ({settings.end})"
         )
+    _check_products(settings)
     return settings
 
 

@@ -1,5 +1,7 @@
 """Spectral indices and empirical LAI models on surface-reflectance blocks (float32).
 
+Their citations are in the product registry (registry.py), which says which bands each reads.
+
 LAI models (both published, usable without SNAP):
 - savi_metric: SEBAL/METRIC, Allen, Tasumi & Trezza (2007), J. Irrig. Drain. Eng. 133(4):
   SAVI with L = 0.5, LAI = -ln((0.69 - SAVI) / 0.59) / 0.91, limited to [0, 6].
@@ -28,13 +30,26 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
         return np.divide(numerator, denominator, out=numerator)
 
 
+def normalized_difference(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """(first - second) / (first + second), limited to [-1, 1] (only negative reflectances
+    go beyond); NaN or +-1 where the sum is zero."""
+    value = _ratio(np.subtract(first, second, dtype=_F), np.add(first, second, dtype=_F))
+    return np.clip(value, -1.0, 1.0, out=value)
+
+
 def ndvi(red: np.ndarray, nir: np.ndarray) -> np.ndarray:
-    """NDVI = (NIR - red) / (NIR + red); NaN or inf where the sum is zero."""
-    return _ratio(np.subtract(nir, red, dtype=_F), np.add(nir, red, dtype=_F))
+    """NDVI (Rouse et al. 1974) = (NIR - red) / (NIR + red), limited to [-1, 1]."""
+    return normalized_difference(nir, red)
+
+
+def ndwi(green: np.ndarray, nir: np.ndarray) -> np.ndarray:
+    """NDWI (McFeeters 1996) = (green - NIR) / (green + NIR), limited to [-1, 1]."""
+    return normalized_difference(green, nir)
 
 
 def savi(red: np.ndarray, nir: np.ndarray) -> np.ndarray:
-    """Soil-adjusted vegetation index (Huete 1988) with L = 0.5."""
+    """Soil-adjusted vegetation index (Huete 1988) with L = 0.5:
+    1.5 (NIR - red) / (NIR + red + 0.5)."""
     denominator = np.add(nir, red, dtype=_F)
     denominator += _F(SAVI_SOIL_FACTOR)
     value = _ratio(np.subtract(nir, red, dtype=_F), denominator)
@@ -43,7 +58,8 @@ def savi(red: np.ndarray, nir: np.ndarray) -> np.ndarray:
 
 
 def evi(blue: np.ndarray, red: np.ndarray, nir: np.ndarray) -> np.ndarray:
-    """Enhanced vegetation index (Huete et al. 2002), limited to [-1, 1]."""
+    """Enhanced vegetation index (Huete et al. 2002), limited to [-1, 1]:
+    2.5 (NIR - red) / (NIR + 6 red - 7.5 blue + 1)."""
     denominator = np.multiply(red, _F(6), dtype=_F)
     denominator += nir
     denominator -= _F(7.5) * blue

@@ -11,8 +11,6 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from raw2ready.products.registry import MASK_NODATA
-
 #: SCL classes (Sen2Cor): the ones the mask product distinguishes.
 SCL_NODATA = 0
 SCL_SHADOW = 3
@@ -26,6 +24,7 @@ MASK_CLOUD = 1
 MASK_CIRRUS = 2
 MASK_SHADOW = 3
 MASK_OTHER = 4
+MASK_NODATA = 255
 MASK_CLASSES: dict[int, str] = {
     MASK_CLEAR: "clear",
     MASK_CLOUD: "cloud",

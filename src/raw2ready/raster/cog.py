@@ -30,7 +30,7 @@ from rio_cogeo.cogeo import cog_validate
 from raw2ready.atomic import atomic_path
 from raw2ready.config import COGOptions
 from raw2ready.errors import ProcessingError, ProductValidationError
-from raw2ready.products.registry import ProductSpec
+from raw2ready.products.registry import Kind, ProductSpec
 from raw2ready.raster import tiff
 from raw2ready.raster.overviews import (
     Pyramid,
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 def _predictor(spec: ProductSpec) -> bool:
     """Horizontal differencing pays off on continuous values, not on class codes."""
-    return spec.name != "mask"
+    return spec.kind is Kind.INDEX
 
 
 def _level(options: COGOptions) -> int:
@@ -59,7 +59,7 @@ def creation_options(spec: ProductSpec, options: COGOptions) -> dict[str, str]:
     result = {
         "COMPRESS": options.compression,
         "BLOCKSIZE": str(options.blocksize),
-        "OVERVIEW_RESAMPLING": "MODE" if spec.name == "mask" else options.overview_resampling,
+        "OVERVIEW_RESAMPLING": "MODE" if spec.kind is Kind.CLASSES else options.overview_resampling,
         "NUM_THREADS": str(options.threads),
         "BIGTIFF": "IF_SAFER",
         "PREDICTOR": "YES" if _predictor(spec) else "NO",
@@ -109,8 +109,8 @@ def scratch_profile(
 
 
 def pyramid_reducer(spec: ProductSpec, options: COGOptions) -> Reducer:
-    """How a product's overviews are made while it streams (the mask always uses mode)."""
-    if spec.name == "mask" or options.overview_resampling == "mode":
+    """How a product's overviews are made while it streams (class codes always use mode)."""
+    if spec.kind is Kind.CLASSES or options.overview_resampling == "mode":
         return mode_2x2
     if options.overview_resampling == "nearest":
         return nearest_2x2

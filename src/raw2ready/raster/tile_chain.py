@@ -25,8 +25,8 @@ import rasterio
 from rasterio.windows import Window
 
 from raw2ready.errors import ProcessingError
-from raw2ready.products import indices, masking
-from raw2ready.products.registry import PRODUCTS, ProductSpec
+from raw2ready.products import masking
+from raw2ready.products.registry import MASK, PRODUCTS, Kind, ProductSpec, Recipe
 from raw2ready.raster.cog import COGOptions, COGWriter
 from raw2ready.scene import BOA_QUANTIFICATION, SceneRecord
 
@@ -55,7 +55,7 @@ class ProcessingOptions:
 class RunningStatistics:
     """Statistics of a product accumulated strip by strip (for STAC raster:statistics).
 
-    `moments` (mean, stddev) are left out for class codes such as the mask, where they
+    `moments` (mean, stddev) are left out for class codes (Kind.CLASSES), where they
     mean nothing; minimum, maximum and valid_percent are always kept.
     """
 
@@ -206,16 +206,25 @@ def encode(
     return out
 
 
-def product_values(name: str, surface: dict[str, np.ndarray], lai_model: str) -> np.ndarray:
-    """The float32 values of one reflectance-derived product for one chunk."""
-    if name == "ndvi":
-        value = indices.ndvi(surface["B04"], surface["B08"])
-        return np.clip(value, -1.0, 1.0, out=value)
-    if name == "lai":
-        if lai_model == "evi_boegh":
-            return indices.lai_evi_boegh(surface["B02"], surface["B04"], surface["B08"])
-        return indices.lai_savi_metric(surface["B04"], surface["B08"])
-    raise ProcessingError(f"product '{name}' is not made from reflectance bands")
+def recipes(record: SceneRecord, options: ProcessingOptions, bands: set[str]) -> dict[str, Recipe]:
+    """The registry's recipe of every requested product but the mask (always computed), with
+    the configured LAI model; ProcessingError when one is not made here or lacks a band."""
+    found = {}
+    for name in options.products:
+        spec = PRODUCTS[name]
+        if spec is MASK:
+            continue
+        recipe = spec.recipe(options.lai_model)
+        if recipe is None:
+            raise ProcessingError(f"product '{name}' is not made from reflectance bands")
+        missing = sorted(set(recipe.bands) - bands)
+        if missing:
+            raise ProcessingError(
+                f"scene {record.id}: product '{name}' needs band(s) {', '.join(missing)}, "
+                "which were not fetched"
+            )
+        found[name] = recipe
+    return found
 
 
 def _read_ahead(
@@ -264,6 +273,7 @@ class _Chain:
     options: ProcessingOptions
     factor: int  # SCL pixels are factor x factor band pixels
     lookup: np.ndarray  # SCL class -> mask code
+    recipes: dict[str, Recipe]  # the products computed from reflectance, by name
 
     @property
     def step(self) -> int:
@@ -279,23 +289,22 @@ def _process_part(
     stats: dict[str, RunningStatistics],
 ) -> None:
     """Fill a part of a strip's mask codes and encoded products chunk by chunk; add stats."""
-    computed = [name for name in chain.options.products if name != "mask"]
-    codes, factor, step = encoded["mask"], chain.factor, chain.step
+    codes, factor, step = encoded[MASK.name], chain.factor, chain.step
     for top in range(0, codes.shape[0], step):
         rows = slice(top, top + step)
         dn = {band: values[rows] for band, values in raw.items()}
         scl_rows = scl[top // factor : (top + step) // factor]
         chunk_codes = masking.classify(scl_rows, factor, dn.values(), chain.lookup, codes[rows])
-        if "mask" in stats:
-            stats["mask"].add_encoded(chunk_codes, PRODUCTS["mask"])
-        if not computed:
+        if MASK.name in stats:
+            stats[MASK.name].add_encoded(chunk_codes, MASK)
+        if not chain.recipes:
             continue
         clear = chunk_codes == masking.MASK_CLEAR
         offset = chain.record.boa_add_offset
         surface = {band: reflectance(values, offset) for band, values in dn.items()}
-        for name in computed:
+        for name, recipe in chain.recipes.items():
             spec = PRODUCTS[name]
-            values = product_values(name, surface, chain.options.lai_model)
+            values = recipe.compute(surface)
             block = encode(values, clear, spec, out=encoded[name][rows])
             stats[name].add_encoded(block, spec)
 
@@ -324,7 +333,8 @@ def _stream(
     width, height = reference.width, reference.height
     parts = max(1, chain.options.cog.threads)
     part_stats = [
-        {name: RunningStatistics(moments=name != "mask") for name in writers} for _ in range(parts)
+        {name: RunningStatistics(moments=PRODUCTS[name].kind is Kind.INDEX) for name in writers}
+        for _ in range(parts)
     ]
     strip_rows = next(_strips(height, reference.block_shapes[0][0]))[1]
     buffers = [
@@ -340,7 +350,7 @@ def _stream(
         for index, (top, raw, scl) in enumerate(strips):
             rows = next(iter(raw.values())).shape[0]
             encoded = {name: buffer[:rows] for name, buffer in buffers[index % 2].items()}
-            encoded.setdefault("mask", np.empty((rows, width), PRODUCTS["mask"].dtype))
+            encoded.setdefault(MASK.name, np.empty((rows, width), MASK.dtype))
             computed = []
             for number, part in enumerate(_parts(rows, parts, chain.step)):
                 part_raw = {band: values[part] for band, values in raw.items()}
@@ -382,6 +392,7 @@ def process_scene(
     scratch.mkdir(parents=True, exist_ok=True)
     reflective = sorted(band for band in band_paths if band != "SCL")
     specs = {name: PRODUCTS[name] for name in options.products}
+    computed = recipes(record, options, set(reflective))
     # Decoding threads as an open option of the inputs only: set globally
     # (GDAL_NUM_THREADS), they would also split every other GDAL read into thread jobs.
     threads = str(options.cog.threads)
@@ -404,7 +415,8 @@ def process_scene(
         for name, spec in specs.items():
             writers[name] = COGWriter(outputs[name], spec, grid, options.cog, scratch)
             stack.callback(writers[name].discard)
-        chain = _Chain(record, options, factor, masking.mask_lookup(options.masked_classes))
+        lookup = masking.mask_lookup(options.masked_classes)
+        chain = _Chain(record, options, factor, lookup, computed)
         stats = _stream(chain, datasets, reflective, writers)
         _write_all(writers, options.cog.threads)
         transform = tuple(reference.transform)[:6]

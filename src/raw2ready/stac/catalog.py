@@ -37,7 +37,6 @@ from rasterio.warp import transform_geom
 from raw2ready.atomic import write_json
 from raw2ready.errors import ProductValidationError
 from raw2ready.layout import SENTINEL1, Layout, family_of
-from raw2ready.products.masking import MASK_CLASSES
 from raw2ready.products.registry import PRODUCTS
 from raw2ready.raster.tile_chain import ProductResult
 from raw2ready.scene import SceneRecord
@@ -183,8 +182,8 @@ def _product_asset(item: pystac.Item, result: ProductResult, item_dir: Path) -> 
     files = FileExtension.ext(asset, add_if_missing=True)
     files.size = result.path.stat().st_size
     files.checksum = file_checksum(result.path)
-    if result.name == "mask":
-        asset.extra_fields["raw2ready:classes"] = {str(k): v for k, v in MASK_CLASSES.items()}
+    if spec.classes:
+        asset.extra_fields["raw2ready:classes"] = {str(k): v for k, v in spec.classes.items()}
 
 
 def create_item(
