@@ -31,8 +31,9 @@ from raw2ready.errors import ConfigError, ExternalToolError
 from raw2ready.grid import parse_tile
 from raw2ready.processors.external import SEN2COR, SNAP_GPT, locate
 from raw2ready.processors.sen2cor import restore_folders
-from raw2ready.processors.snap import biophysical_graph, s1_grd_graph, tile_region
+from raw2ready.processors.snap import biophysical_graph, s1_grd_graph
 from raw2ready.scene import BandAsset
+from raw2ready.sentinel1.backscatter import tile_region
 from raw2ready.sentinel1.grd import S1Product
 from raw2ready.sentinel2.safe import extract_safe
 from raw2ready.stac.catalog import write_collection, write_tile_catalog
