@@ -17,7 +17,6 @@ by hand.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ from rasterio.io import DatasetReaderBase
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from raw2ready.config import Settings
+from raw2ready.config import Settings, SnapSection
 from raw2ready.errors import ExternalToolError, ProcessingError
 from raw2ready.layout import Layout
 from raw2ready.processors.external import SNAP_GPT, locate, run
@@ -43,22 +42,6 @@ BIOPHYSICAL = {"lai": "computeLAI", "fapar": "computeFapar", "fcover": "computeF
 BIOPHYSICAL_SENSORS = ("S2A", "S2B", "S2C")
 S1_PIXEL_SPACING = 10.0
 S1_DEM = "SRTM 1Sec HGT"
-
-
-@dataclass(frozen=True)
-class SnapOptions:
-    """How to call gpt."""
-
-    gpt: str | None = None
-    resolution: int = 20
-    cache: str = "2G"
-    threads: int = 2
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SnapOptions:
-        """From the `processors.snap` section of a validated configuration."""
-        snap = settings.processors.snap
-        return cls(snap.gpt, snap.resolution, snap.cache, snap.threads)
 
 
 def snap_products(settings: Settings) -> tuple[str, ...]:
@@ -151,7 +134,7 @@ def s1_grd_graph(epsg: int, polarisations: tuple[str, ...], region: str | None =
 
 
 def run_graph(
-    graph: str, source: Path, work: Path, name: str, options: SnapOptions, log_file: Path
+    graph: str, source: Path, work: Path, name: str, options: SnapSection, log_file: Path
 ) -> Path:
     """Run a graph with gpt on `source`; return the `.data` folder of the DIMAP it wrote."""
     gpt = locate(SNAP_GPT, options.gpt)
@@ -193,7 +176,7 @@ def biophysical_products(
 ) -> dict[str, ProductResult]:
     """Run SNAP's Biophysical Processor on an L2A SAFE; store its bands as masked COGs."""
     names = snap_products(settings)
-    options = SnapOptions.from_settings(settings)
+    options = settings.processors.snap
     meta = read_product_metadata(l2a)
     sensor = f"S2{meta.platform[-1].upper()}"
     work = layout.scratch(record) / "snap"
@@ -225,7 +208,7 @@ def lineage_note(settings: Settings) -> str:
     names = snap_products(settings)
     if not names:
         return ""
-    options = SnapOptions.from_settings(settings)
+    options = settings.processors.snap
     return (
         f"{', '.join(n.upper() for n in names)} by ESA SNAP gpt (Resample to "
         f"{options.resolution} m, BiophysicalOp), masked with the SCL, stored as int16 x 1000; "

@@ -35,7 +35,6 @@ from raw2ready.processors.sen2cor import extract_fetched
 from raw2ready.processors.snap import (
     S1_DEM,
     S1_PIXEL_SPACING,
-    SnapOptions,
     band_file,
     run_graph,
     s1_grd_graph,
@@ -133,10 +132,10 @@ def gamma0_products(
         safe = extract_fetched(archive, scratch / "safe")
         log_file = layout.tool_log(record, "gpt-s1-grd")
         graph = s1_grd_graph(tile.epsg, polarisations, tile_region(tile.id))
-        options = SnapOptions.from_settings(settings)
         data = run_graph(
-            graph, safe / "manifest.safe", scratch / "snap", "s1_grd", options, log_file
-        )
+            graph, safe / "manifest.safe", scratch / "snap", "s1_grd",
+            settings.processors.snap, log_file,
+        )  # fmt: skip
         results: dict[str, ProductResult] = {}
         for pol in polarisations:
             name = GAMMA0[pol]
