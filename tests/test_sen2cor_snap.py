@@ -32,6 +32,8 @@ from raw2ready.grid import parse_tile
 from raw2ready.processors.external import SEN2COR, SNAP_GPT, locate
 from raw2ready.processors.sen2cor import restore_folders
 from raw2ready.processors.snap import biophysical_graph, s1_grd_graph
+from raw2ready.products.registry import PRODUCTS
+from raw2ready.raster.band_product import band_to_cog
 from raw2ready.scene import BandAsset
 from raw2ready.sentinel1.backscatter import tile_region
 from raw2ready.sentinel1.grd import S1Product
@@ -129,11 +131,14 @@ def _assert_tile_chain_layout(path: Path, cog: COGOptions, unit: str | None) -> 
         levels = 0  # GDAL's COG rule: halve until the image fits in one block
         while max(dataset.width, dataset.height) >> levels > blocksize:
             levels += 1
-        assert dataset.overviews(1) == [2**level for level in range(1, levels + 1)]
+        assert len(dataset.overviews(1)) == levels
         full = dataset.read(1)
-    if levels:
-        with rasterio.open(path, overview_level=0) as overview:
-            np.testing.assert_array_equal(overview.read(1), _average_2x2(full, -32768))
+    for level in range(levels):  # each level the average of the one above, halved in size
+        with rasterio.open(path, overview_level=level) as overview:
+            reduced = overview.read(1)
+        assert reduced.shape == (full.shape[0] // 2, full.shape[1] // 2)
+        np.testing.assert_array_equal(reduced, _average_2x2(full, -32768))
+        full = reduced
 
 
 # ------------------------------------------------------------------ finding and calling tools
@@ -257,6 +262,49 @@ def test_graphs_chain_the_documented_operators(tmp_path: Path) -> None:
     graph.write_text(biophysical_graph("S2A", 20, ("lai",)))
     unresolved = _run_double("gpt", str(graph), "-Pinput=x")
     assert unresolved.returncode == 1 and "'target' has no value" in unresolved.stderr
+
+
+# ------------------------------------------------------------------ processor rasters -> COG
+
+
+def test_band_to_cog_streams_a_tall_float_raster_in_strips(tmp_path: Path) -> None:
+    # 2,100 rows: three strips of the writer's reads, and four overview levels at 256 px.
+    rng = np.random.default_rng(5)
+    values = rng.uniform(0.01, 20.0, (2100, 50)).astype(np.float32)
+    values[:, :2] = -9999.0  # the source's nodata
+    values[1500:1510] = 0.0  # converted to -inf below: nodata too
+    source = tmp_path / "band.tif"
+    with rasterio.open(
+        source, "w", driver="GTiff", width=50, height=2100, count=1, dtype="float32",
+        crs="EPSG:32647", transform=rasterio.Affine(10, 0, 600_000, 0, -10, 1_600_000),
+        nodata=-9999.0,
+    ) as dataset:  # fmt: skip
+        dataset.write(values, 1)
+    cloudy = np.zeros(values.shape, bool)
+    cloudy[1000:1100, 10:20] = True  # across the first strip boundary
+    cog = COGOptions(compression="DEFLATE", blocksize=256)
+    final = tmp_path / "out" / "gamma.tif"
+
+    with rasterio.open(source) as dataset:
+        result = band_to_cog(
+            dataset, final, PRODUCTS["gamma0_vv"], cog, tmp_path / "scratch",
+            convert=lambda linear: 10 * np.log10(linear),
+            clear=lambda window: ~cloudy[window.toslices()],
+        )  # fmt: skip
+
+    _assert_tile_chain_layout(final, cog, "dB")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        decibels = 10 * np.log10(values.astype(np.float64))
+    kept = (values != -9999.0) & (values != 0.0) & ~cloudy
+    with rasterio.open(final) as ours:
+        stored = ours.read(1)
+        assert len(ours.overviews(1)) == 4
+    assert (stored[~kept] == -32768).all()
+    np.testing.assert_allclose(stored[kept], decibels[kept] * 1000, atol=0.5 + 1e-2)
+    assert result.shape == (2100, 50) and result.epsg == 32647
+    assert result.statistics["valid_percent"] == round(100 * kept.mean(), 4)
+    assert abs(result.statistics["mean"] - decibels[kept].mean()) < 1e-3
+    assert not list((tmp_path / "scratch").iterdir()), "scratch tiles removed"
 
 
 # ------------------------------------------------------------------ the chain
