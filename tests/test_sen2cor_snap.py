@@ -26,13 +26,16 @@ from rio_cogeo.cogeo import cog_validate
 
 from raw2ready.archives.search import SearchQuery, search
 from raw2ready.campaign.reprocess import layout_of, reprocess_s1_scene, reprocess_scene
-from raw2ready.config import Settings
+from raw2ready.config import COGOptions, Settings
 from raw2ready.errors import ConfigError, ExternalToolError
 from raw2ready.grid import parse_tile
 from raw2ready.processors.external import SEN2COR, SNAP_GPT, locate
 from raw2ready.processors.sen2cor import restore_folders
-from raw2ready.processors.snap import biophysical_graph, s1_grd_graph, tile_region
+from raw2ready.processors.snap import biophysical_graph, s1_grd_graph
+from raw2ready.products.registry import PRODUCTS
+from raw2ready.raster.band_product import band_to_cog
 from raw2ready.scene import BandAsset
+from raw2ready.sentinel1.backscatter import tile_region
 from raw2ready.sentinel1.grd import S1Product
 from raw2ready.sentinel2.safe import extract_safe
 from raw2ready.stac.catalog import write_collection, write_tile_catalog
@@ -97,6 +100,45 @@ def _query(settings: Settings) -> SearchQuery:
 def _read(path: Path) -> tuple[np.ndarray, Any]:
     with rasterio.open(path) as dataset:
         return dataset.read(1), dataset.profile | {"scales": dataset.scales}
+
+
+def _average_2x2(full: np.ndarray, nodata: int) -> np.ndarray:
+    """GDAL's AVERAGE overview of an integer band: the mean of each 2 x 2 cell's valid pixels
+    rounded half up, nodata where none is valid (an odd last row or column is dropped)."""
+    rows, cols = full.shape[0] // 2 * 2, full.shape[1] // 2 * 2
+    cells = full[:rows, :cols].reshape(rows // 2, 2, cols // 2, 2).swapaxes(1, 2)
+    cells = cells.reshape(rows // 2, cols // 2, 4).astype(np.float64)
+    valid = cells != nodata
+    count = valid.sum(axis=2)
+    with np.errstate(invalid="ignore"):
+        mean = np.where(valid, cells, 0).sum(axis=2) / count
+    return np.where(count > 0, np.floor(mean + 0.5), nodata)
+
+
+def _assert_tile_chain_layout(path: Path, cog: COGOptions, unit: str | None) -> None:
+    """The layout of every product COG (int16, x 1000): strictly valid (rio cogeo validate
+    --strict), internal tiles of cog.blocksize, predictor 2, the configured codec, an
+    average overview pyramid down to one block, scale/offset/nodata/unit tags."""
+    valid, errors, _warnings = cog_validate(str(path), strict=True, quiet=True)
+    assert valid and not errors, (path.name, errors)
+    blocksize, compression = cog.blocksize, cog.compression
+    with rasterio.open(path) as dataset:
+        assert dataset.block_shapes == [(blocksize, blocksize)]
+        structure = dataset.tags(ns="IMAGE_STRUCTURE")
+        assert structure["COMPRESSION"] == compression and structure["PREDICTOR"] == "2"
+        assert (dataset.dtypes[0], dataset.nodata) == ("int16", -32768)
+        assert (dataset.scales, dataset.offsets, dataset.units) == ((0.001,), (0.0,), (unit,))
+        levels = 0  # GDAL's COG rule: halve until the image fits in one block
+        while max(dataset.width, dataset.height) >> levels > blocksize:
+            levels += 1
+        assert len(dataset.overviews(1)) == levels
+        full = dataset.read(1)
+    for level in range(levels):  # each level the average of the one above, halved in size
+        with rasterio.open(path, overview_level=level) as overview:
+            reduced = overview.read(1)
+        assert reduced.shape == (full.shape[0] // 2, full.shape[1] // 2)
+        np.testing.assert_array_equal(reduced, _average_2x2(full, -32768))
+        full = reduced
 
 
 # ------------------------------------------------------------------ finding and calling tools
@@ -222,6 +264,49 @@ def test_graphs_chain_the_documented_operators(tmp_path: Path) -> None:
     assert unresolved.returncode == 1 and "'target' has no value" in unresolved.stderr
 
 
+# ------------------------------------------------------------------ processor rasters -> COG
+
+
+def test_band_to_cog_streams_a_tall_float_raster_in_strips(tmp_path: Path) -> None:
+    # 2,100 rows: three strips of the writer's reads, and four overview levels at 256 px.
+    rng = np.random.default_rng(5)
+    values = rng.uniform(0.01, 20.0, (2100, 50)).astype(np.float32)
+    values[:, :2] = -9999.0  # the source's nodata
+    values[1500:1510] = 0.0  # converted to -inf below: nodata too
+    source = tmp_path / "band.tif"
+    with rasterio.open(
+        source, "w", driver="GTiff", width=50, height=2100, count=1, dtype="float32",
+        crs="EPSG:32647", transform=rasterio.Affine(10, 0, 600_000, 0, -10, 1_600_000),
+        nodata=-9999.0,
+    ) as dataset:  # fmt: skip
+        dataset.write(values, 1)
+    cloudy = np.zeros(values.shape, bool)
+    cloudy[1000:1100, 10:20] = True  # across the first strip boundary
+    cog = COGOptions(compression="DEFLATE", blocksize=256)
+    final = tmp_path / "out" / "gamma.tif"
+
+    with rasterio.open(source) as dataset:
+        result = band_to_cog(
+            dataset, final, PRODUCTS["gamma0_vv"], cog, tmp_path / "scratch",
+            convert=lambda linear: 10 * np.log10(linear),
+            clear=lambda window: ~cloudy[window.toslices()],
+        )  # fmt: skip
+
+    _assert_tile_chain_layout(final, cog, "dB")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        decibels = 10 * np.log10(values.astype(np.float64))
+    kept = (values != -9999.0) & (values != 0.0) & ~cloudy
+    with rasterio.open(final) as ours:
+        stored = ours.read(1)
+        assert len(ours.overviews(1)) == 4
+    assert (stored[~kept] == -32768).all()
+    np.testing.assert_allclose(stored[kept], decibels[kept] * 1000, atol=0.5 + 1e-2)
+    assert result.shape == (2100, 50) and result.epsg == 32647
+    assert result.statistics["valid_percent"] == round(100 * kept.mean(), 4)
+    assert abs(result.statistics["mean"] - decibels[kept].mean()) < 1e-3
+    assert not list((tmp_path / "scratch").iterdir()), "scratch tiles removed"
+
+
 # ------------------------------------------------------------------ the chain
 
 
@@ -282,6 +367,8 @@ def test_chain_l1c_sen2cor_products_snap_lai_cog_stac(
         assert stored.sum() > 100 and np.array_equal(stored, clear_20m & np.isfinite(raw))
         np.testing.assert_allclose(lai[stored], raw[stored] * 1000, atol=0.5 + 1e-3)  # quantum
         assert item["assets"]["lai"]["raster:bands"][0]["scale"] == 0.001
+        for name, unit in (("lai", "m2/m2"), ("fapar", None)):
+            _assert_tile_chain_layout(layout.product(record, name), settings.cog, unit)
         lineage = item["properties"]["processing:lineage"]
         assert "ESA SNAP gpt" in lineage
         if record.collection == "sentinel-2-l1c":
@@ -310,10 +397,38 @@ def test_chain_l1c_sen2cor_products_snap_lai_cog_stac(
     )
 
 
+def test_snap_products_get_the_tile_chain_layout_with_overviews(
+    tmp_path: Path, doubles: dict[str, Path]
+) -> None:
+    # A 600 px L2A scene: SNAP's 20 m FCOVER is 300 px, more than one 256 px block.
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    make_safe_zip(archive, SafeSpec(level="L2A", size=600))
+    settings = _settings(
+        tmp_path, archive, products=["fcover"], processors={"lai": "snap"},
+        cog={"blocksize": 256, "compression": "DEFLATE"},
+    )  # fmt: skip
+    (record,) = search("safe_folder", str(archive), _query(settings)).records
+    reprocess_scene(settings, record)
+    product = layout_of(settings).product(record, "fcover")
+    _assert_tile_chain_layout(product, settings.cog, None)
+    with (
+        rasterio.open(product) as ours,
+        rasterio.open(doubles["gpt_keep"] / "biophysical.fcover.img") as snap,
+    ):
+        assert ours.overviews(1) == [2] and ours.shape == snap.shape == (300, 300)
+        stored, raw = ours.read(1), snap.read(1)
+    kept = stored != -32768
+    assert kept.sum() > 1000
+    np.testing.assert_allclose(stored[kept], raw[kept] * 1000, atol=0.5 + 1e-3)  # quantum
+
+
 def test_s1_grd_chain_stores_gamma0_db_x1000_per_tile(
     tmp_path: Path, doubles: dict[str, Path]
 ) -> None:
-    settings = make_settings(tmp_path, tiles=["47PPR"])
+    settings = make_settings(
+        tmp_path, tiles=["47PPR"], cog={"blocksize": 256, "compression": "DEFLATE"}
+    )
     layout = layout_of(settings)
     archive = str(make_s1_grd_zip(tmp_path))
     record = S1Product.from_name(S1_NAME).record("47PPR", archive, BandAsset(archive))
@@ -350,6 +465,7 @@ def test_s1_grd_chain_stores_gamma0_db_x1000_per_tile(
         np.testing.assert_allclose(stored[positive], expected, atol=0.5 + 1e-2)  # quantum
         assert (stored[~positive] == -32768).all()
         assert asset["raster:bands"][0]["unit"] == "dB"
+        _assert_tile_chain_layout(product, settings.cog, "dB")
 
 
 def test_workflow_runs_sen2cor_only_for_l1c_without_l2a(

@@ -18,13 +18,14 @@ from raw2ready.errors import ConfigError
 from raw2ready.layout import Layout
 from raw2ready.processors.sen2cor import fetch_safe, is_safe_scene, l2a_inputs, l2a_product
 from raw2ready.processors.sen2cor import lineage_note as safe_lineage_note
-from raw2ready.processors.snap import biophysical_products, s1_grd_products, snap_products
+from raw2ready.processors.snap import biophysical_products, snap_products
 from raw2ready.processors.snap import lineage_note as snap_lineage_note
 from raw2ready.products.registry import required_bands
 from raw2ready.raster.tile_chain import ProcessingOptions, process_scene
 from raw2ready.scene import SceneRecord
+from raw2ready.sentinel1.backscatter import gamma0_products
 from raw2ready.sentinel2.plausibility import check_offset
-from raw2ready.stac.catalog import create_item, write_item
+from raw2ready.stac.catalog import create_item, scene_item, write_item
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,13 @@ def reprocess_s1_scene(settings: Settings, record: SceneRecord) -> None:
     layout = layout_of(settings)
     downloads = layout.downloads(record)
     archive = fetch_safe(record, downloads, download_options(settings))
-    s1_grd_products(settings, archive, record, layout)
+    scene = gamma0_products(settings, archive, record, layout)
+    item = scene_item(
+        record, scene.results, layout, scene.properties, settings.campaign,
+        settings.digest(), software_versions(), scene.lineage,
+    )  # fmt: skip
+    scene.add_sar(item)
+    write_item(item, layout.item(record))
     if not settings.download.keep:
         shutil.rmtree(downloads, ignore_errors=True)
     log.info("Sentinel-1 scene %s done", record.id)

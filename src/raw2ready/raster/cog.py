@@ -6,8 +6,9 @@ rows are cut into tiles, differenced and compressed by worker threads while the 
 are computed, and the compressed tiles are appended to a scratch file. At the end
 `tiff.write_cog` copies them into COG order (IFDs first, smallest overview next, full
 resolution last) under a temporary name: every tile is compressed once and the product is
-never read back. Only a file that passes rio-cogeo's validation is renamed into place. For
-a finished GeoTIFF, `translate_to_cog` lets GDAL's COG driver do all of it.
+never read back. Only a file that passes rio-cogeo's validation is renamed into place.
+Every product goes through this writer: the tile chain's, and those made from another
+tool's raster (`band_product`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import rasterio
-import rasterio.shutil
 import zstandard
 from rio_cogeo.cogeo import cog_validate
 
@@ -55,7 +55,7 @@ def _level(options: COGOptions) -> int:
 
 
 def creation_options(spec: ProductSpec, options: COGOptions) -> dict[str, str]:
-    """GDAL COG driver creation options for one product (`translate_to_cog`)."""
+    """GDAL COG driver creation options matching what `COGWriter` writes for a product."""
     result = {
         "COMPRESS": options.compression,
         "BLOCKSIZE": str(options.blocksize),
@@ -73,39 +73,6 @@ def validate_cog(path: Path) -> None:
     valid, errors, _warnings = cog_validate(str(path), quiet=True)
     if not valid:
         raise ProductValidationError(f"{path} is not a valid COG: {'; '.join(errors)}")
-
-
-def translate_to_cog(source: Path, final: Path, spec: ProductSpec, options: COGOptions) -> Path:
-    """Write `source` (a tiled GeoTIFF) as a validated COG at `final`, atomically."""
-    with atomic_path(final) as temporary:
-        with rasterio.Env(GDAL_NUM_THREADS=str(options.threads)):
-            rasterio.shutil.copy(
-                str(source), str(temporary), driver="COG", **creation_options(spec, options)
-            )
-        validate_cog(temporary)
-    log.info("wrote %s", final)
-    return final
-
-
-def scratch_profile(
-    spec: ProductSpec, width: int, height: int, crs: Any, transform: Any
-) -> dict[str, Any]:
-    """Profile of the uncompressed tiled scratch GeoTIFF a product is streamed into."""
-    return {
-        "driver": "GTiff",
-        "dtype": spec.dtype,
-        "count": 1,
-        "width": width,
-        "height": height,
-        "crs": crs,
-        "transform": transform,
-        "nodata": spec.nodata,
-        "tiled": True,
-        "blockxsize": 512,
-        "blockysize": 512,
-        "compress": "NONE",
-        "BIGTIFF": "IF_SAFER",
-    }
 
 
 def pyramid_reducer(spec: ProductSpec, options: COGOptions) -> Reducer:

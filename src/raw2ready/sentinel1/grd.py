@@ -1,9 +1,10 @@
 """A Sentinel-1 GRD product: what its name says, its per-tile scene records and products.
 
-A GRD product covers whichever MGRS tiles its footprint overlaps (sources/sentinel1.py
+A GRD product covers whichever MGRS tiles its footprint overlaps (sentinel1/search.py
 finds them); raw2ready makes its products per tile, so each (product, tile) pair is one
 scene record, `<product>_T<tile>`, whose outputs live in the family's subfolder
-(layout.py). Light on purpose: the search job, the workflow and the SNAP job all use it.
+(layout.py). Light on purpose: the search job, the workflow and the backscatter job
+(sentinel1/backscatter.py) all use it.
 """
 
 from __future__ import annotations

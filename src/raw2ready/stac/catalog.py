@@ -186,16 +186,18 @@ def _product_asset(item: pystac.Item, result: ProductResult, item_dir: Path) -> 
         asset.extra_fields["raw2ready:classes"] = {str(k): v for k, v in spec.classes.items()}
 
 
-def create_item(
+def scene_item(
     record: SceneRecord,
     results: dict[str, ProductResult],
     layout: Layout,
+    properties: dict[str, Any],
     campaign: str,
     config_digest: str,
     software: dict[str, str],
     lineage: str,
 ) -> pystac.Item:
-    """The STAC item describing one scene's products, with its links in place."""
+    """The STAC item of one scene's products, whatever the mission: footprint, the mission's
+    `properties`, cloud cover if known, projection, grid, processing, assets and links."""
     first = next(iter(results.values()))
     geometry = footprint(first)
     item_path = layout.item(record)
@@ -208,10 +210,7 @@ def create_item(
         datetime=record.acquired,
         properties={
             "platform": record.platform,
-            "constellation": "sentinel-2",
-            "instruments": ["msi"],
-            "s2:processing_baseline": record.processing_baseline,
-            "raw2ready:boa_offset_applied_here": record.apply_boa_offset,
+            **properties,
             "raw2ready:config_sha256": config_digest,
         },
         collection=collection_id(campaign, family),
@@ -246,6 +245,27 @@ def create_item(
         )
     )
     return item
+
+
+def create_item(
+    record: SceneRecord,
+    results: dict[str, ProductResult],
+    layout: Layout,
+    campaign: str,
+    config_digest: str,
+    software: dict[str, str],
+    lineage: str,
+) -> pystac.Item:
+    """The STAC item of one Sentinel-2 scene's products, with its links in place."""
+    properties = {
+        "constellation": "sentinel-2",
+        "instruments": ["msi"],
+        "s2:processing_baseline": record.processing_baseline,
+        "raw2ready:boa_offset_applied_here": record.apply_boa_offset,
+    }
+    return scene_item(
+        record, results, layout, properties, campaign, config_digest, software, lineage
+    )
 
 
 def item_dict(item: pystac.Item) -> dict[str, Any]:
