@@ -19,8 +19,9 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from raw2ready.archives.s3 import S3Settings, make_client, open_object, split_s3_href
-from raw2ready.archives.transfer import DownloadOptions, Fetcher, download_scene, partial_path
+from raw2ready.archives.transfer import DownloadOptions, Fetcher, download_scene
+from raw2ready.archives.transfer.partial import partial_path
+from raw2ready.archives.transfer.s3 import S3Settings, make_client, open_object, split_s3_href
 from raw2ready.errors import DownloadError
 from raw2ready.scene import BandAsset
 from raw2ready.sentinel2.normalize import normalize_item, read_item

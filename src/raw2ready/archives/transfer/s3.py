@@ -4,9 +4,13 @@ Endpoint, region, addressing style and requester-pays come from the campaign con
 (`archive.s3`). Credentials come only from the environment (AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), a named profile, or a credentials file whose *path*
 the config gives: never from the config itself, never logged. botocore's own retries are
-off, so one retry policy (download.py: backoff, jitter, resume) governs every scheme.
-Products stored as folders (CDSE keeps each SAFE as `s3://eodata/.../NAME.SAFE/`) are listed
-here and fetched object by object by download.py.
+off, so one retry policy (retries.py: backoff, jitter; partial.py: resume) governs every
+scheme. Products stored as folders (CDSE keeps each SAFE as `s3://eodata/.../NAME.SAFE/`) are
+listed here and fetched object by object by the fetcher.
+
+S3 is a transport backend, not a provider: it has no search of its own, the s3:// hrefs of
+several archives point into it (Earth Search, CDSE STAC and OData), and its settings
+(`archive.s3`) hold whatever the archive kind.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from raw2ready.archives.transfer import Body, RestartError, TransientError, retry_after_seconds
+from raw2ready.archives.transfer.partial import Body
+from raw2ready.archives.transfer.retries import RestartError, TransientError, retry_after_seconds
 from raw2ready.config import S3Section
 from raw2ready.errors import DownloadError
 
