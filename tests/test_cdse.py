@@ -22,7 +22,7 @@ import pytest
 
 from raw2ready.archives.cdse_auth import CdseDownloads, CdseSettings, credentials
 from raw2ready.archives.cdse_odata import ProductQuery, cdse_odata_search
-from raw2ready.archives.search import SearchQuery, SearchResult
+from raw2ready.archives.provider import SearchQuery, SearchResult
 from raw2ready.archives.transfer import DownloadOptions, fetch
 from raw2ready.archives.transfer.s3 import S3Settings
 from raw2ready.campaign.reprocess import layout_of, reprocess_scene
