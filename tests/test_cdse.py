@@ -24,9 +24,8 @@ from raw2ready.archives.cdse_auth import CdseDownloads, CdseSettings, credential
 from raw2ready.archives.cdse_odata import ProductQuery, cdse_odata_search
 from raw2ready.archives.provider import SearchQuery, SearchResult
 from raw2ready.archives.transfer import DownloadOptions, fetch
-from raw2ready.archives.transfer.s3 import S3Settings
 from raw2ready.campaign.reprocess import layout_of, reprocess_scene
-from raw2ready.config import ArchiveSection, CdseSection, Settings
+from raw2ready.config import ArchiveSection, CdseSection, S3Section, Settings
 from raw2ready.errors import ArchiveError, DownloadError, SearchError
 from raw2ready.processors.sen2cor import l2a_product
 from raw2ready.scene import BandAsset, SceneRecord
@@ -92,7 +91,7 @@ def _options(
         attempts=attempts,
         backoff_seconds=0,
         sources=(downloads or _downloads(server),),
-        s3=S3Settings(**s3) if s3 else None,
+        s3=S3Section(**s3) if s3 else None,
         sleep=lambda _seconds: None,
     )
 

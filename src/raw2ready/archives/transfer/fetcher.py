@@ -40,8 +40,9 @@ from raw2ready.archives.transfer.partial import (
     state_path,
 )
 from raw2ready.archives.transfer.retries import RestartError, TransientError, retrying
-from raw2ready.archives.transfer.s3 import S3Settings, list_folder, make_client, open_object
+from raw2ready.archives.transfer.s3 import list_folder, make_client, open_object
 from raw2ready.archives.transfer.verify import verify
+from raw2ready.config import S3Section
 from raw2ready.errors import DownloadError
 from raw2ready.scene import BandAsset, SceneRecord
 
@@ -201,9 +202,9 @@ class Fetcher:
             self.session, href, offset, validator, self.options.timeout_seconds, self.access
         )
 
-    def _s3_settings(self) -> S3Settings:
+    def _s3_settings(self) -> S3Section:
         """The campaign's S3 settings (defaults: plain AWS)."""
-        return self.options.s3 or S3Settings()
+        return self.options.s3 or S3Section()
 
     def _s3(self) -> Any:
         """One boto3 client per fetcher."""

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from raw2ready.archives.transfer.s3 import S3Settings
-from raw2ready.config import ArchiveSection, DownloadSection
+from raw2ready.config import ArchiveSection, DownloadSection, S3Section
 from raw2ready.scene import BandAsset
 
 
@@ -50,7 +49,7 @@ class DownloadOptions:
     attempts: int = 5
     backoff_seconds: float = 1.0
     timeout_seconds: float = 60.0
-    s3: S3Settings | None = None
+    s3: S3Section | None = None
     sources: tuple[AssetSource, ...] = ()
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
 
@@ -66,7 +65,7 @@ class DownloadOptions:
             attempts=download.attempts,
             backoff_seconds=download.backoff_seconds,
             timeout_seconds=download.timeout_seconds,
-            s3=S3Settings.from_config(archive.s3),
+            s3=archive.s3,
             sources=tuple(source for resolve in _resolvers for source in resolve(archive)),
         )
 
