@@ -26,7 +26,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from raw2ready.archives.search import SearchQuery, search_archive
+from raw2ready.archives.provider import SearchQuery
+from raw2ready.archives.search import search_archive
 from raw2ready.config import ArchiveSection
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -85,7 +86,7 @@ class PageCounter(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.count = 0
-        self.logger = logging.getLogger("raw2ready.archives.search")
+        self.logger = logging.getLogger("raw2ready.archives.stac_api")
         self.logger.setLevel(logging.DEBUG)
         self.logger.addHandler(self)
 

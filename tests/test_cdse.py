@@ -20,13 +20,12 @@ from typing import Any
 import boto3
 import pytest
 
-from raw2ready.archives.cdse_auth import CdseSettings, TokenSource, credentials
+from raw2ready.archives.cdse_auth import CdseDownloads, CdseSettings, credentials
 from raw2ready.archives.cdse_odata import ProductQuery, cdse_odata_search
-from raw2ready.archives.s3 import S3Settings
-from raw2ready.archives.search import SearchQuery, SearchResult
-from raw2ready.archives.transfer import DownloadOptions, Fetcher
+from raw2ready.archives.provider import SearchQuery, SearchResult
+from raw2ready.archives.transfer import DownloadOptions, fetch
 from raw2ready.campaign.reprocess import layout_of, reprocess_scene
-from raw2ready.config import ArchiveSection, CdseSection, Settings
+from raw2ready.config import ArchiveSection, CdseSection, S3Section, Settings
 from raw2ready.errors import ArchiveError, DownloadError, SearchError
 from raw2ready.processors.sen2cor import l2a_product
 from raw2ready.scene import BandAsset, SceneRecord
@@ -81,12 +80,18 @@ def _cdse_settings(server: CdseStandIn, **extra: Any) -> dict[str, Any]:
     return {"download_url": server.catalogue_url, "token_url": server.token_url, **extra}
 
 
-def _options(server: CdseStandIn, attempts: int = 4, **s3: Any) -> DownloadOptions:
+def _downloads(server: CdseStandIn, **source: Any) -> CdseDownloads:
+    return CdseDownloads(CdseSettings.from_config(CdseSection(**_cdse_settings(server))), **source)
+
+
+def _options(
+    server: CdseStandIn, attempts: int = 4, downloads: CdseDownloads | None = None, **s3: Any
+) -> DownloadOptions:
     return DownloadOptions(
         attempts=attempts,
         backoff_seconds=0,
-        cdse=CdseSettings.from_config(CdseSection(**_cdse_settings(server))),
-        s3=S3Settings(**s3) if s3 else None,
+        sources=(downloads or _downloads(server),),
+        s3=S3Section(**s3) if s3 else None,
         sleep=lambda _seconds: None,
     )
 
@@ -189,28 +194,27 @@ def test_token_is_obtained_refreshed_and_renewed_after_401(
 ) -> None:
     archive, _settings, record = _one_product(cdse, tmp_path)
     asset = record.bands[SAFE_ASSET]
-    fetcher = Fetcher(_options(cdse))
     now = [1000.0]
-    fetcher._cdse_tokens = TokenSource(fetcher.options.cdse, fetcher.session, 5, lambda: now[0])
+    options = _options(cdse, downloads=_downloads(cdse, clock=lambda: now[0]))
 
-    def fetch(name: str) -> bytes:
-        return fetcher.fetch(asset, tmp_path / name).read_bytes()
+    def fetched(name: str) -> bytes:
+        return fetch(asset, tmp_path / name, options).read_bytes()
 
     with caplog.at_level(logging.DEBUG):
-        assert fetch("1.zip") == archive.read_bytes()
+        assert fetched("1.zip") == archive.read_bytes()
         assert cdse.grants == ["password"]
         now[0] += 100  # still valid: no token request
-        fetch("2.zip")
+        fetched("2.zip")
         assert cdse.grants == ["password"]
         now[0] += 600  # past expires_in (600 s): renewed with the refresh token
-        fetch("3.zip")
+        fetched("3.zip")
         assert cdse.grants == ["password", "refresh_token"]
         cdse.revoke_access_tokens()  # the server now answers 401: renew, retry
-        fetch("4.zip")
+        fetched("4.zip")
         assert cdse.grants == ["password", "refresh_token", "refresh_token"]
         cdse.revoke_access_tokens()
         cdse.refresh_tokens.clear()  # the refresh is refused too: log in again
-        fetch("5.zip")
+        fetched("5.zip")
         assert cdse.grants[-2:] == ["refresh_token", "password"]
     downloads = [r for r in cdse.requests if r.path.endswith("$value")]
     assert len(downloads) == 7  # 5 fetches, 2 of them answered 401 first
@@ -250,7 +254,7 @@ def test_wrong_password_is_one_line_without_the_password(
     with pytest.raises(
         DownloadError, match=r"refused the login .* HTTP 401 invalid_grant"
     ) as error:
-        Fetcher(_options(cdse)).fetch(record.bands[SAFE_ASSET], tmp_path / "out" / "p.zip")
+        fetch(record.bands[SAFE_ASSET], tmp_path / "out" / "p.zip", _options(cdse))
     assert "not-the-password" not in str(error.value) and "\n" not in str(error.value)
     assert not (tmp_path / "out" / "p.zip").exists()
 

@@ -15,14 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from raw2ready.archives.transfer import (
-    MAX_WAIT_SECONDS,
-    DownloadOptions,
-    download_scene,
-    fetch,
-    partial_path,
-    retry_after_seconds,
-)
+from raw2ready.archives.transfer import DownloadOptions, download_scene, fetch
+from raw2ready.archives.transfer.partial import partial_path
+from raw2ready.archives.transfer.retries import MAX_WAIT_SECONDS, retry_after_seconds
 from raw2ready.errors import DownloadError
 from raw2ready.scene import BandAsset, SceneRecord
 

@@ -22,6 +22,7 @@ import pytest
 from planetary_computer.sas import TOKEN_CACHE
 
 from raw2ready.archives.transfer import DownloadOptions, download_scene
+from raw2ready.config import ArchiveSection, DownloadSection
 from raw2ready.errors import DownloadError
 from raw2ready.scene import BandAsset, SceneRecord
 from raw2ready.sentinel2.normalize import normalize_item, read_item
@@ -100,7 +101,11 @@ def pc_record(blobs: FaultyFileServer) -> tuple[SceneRecord, dict[str, bytes]]:
 
 
 def options() -> DownloadOptions:
-    return DownloadOptions(attempts=3, backoff_seconds=0, timeout_seconds=5)
+    """A Planetary Computer campaign's options, built as the scene jobs build them."""
+    return DownloadOptions.from_settings(
+        DownloadSection(attempts=3, backoff_seconds=0, timeout_seconds=5),
+        ArchiveSection("stac_api", "https://planetarycomputer.microsoft.com/api/stac/v1"),
+    )
 
 
 @requires_real_s2

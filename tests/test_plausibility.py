@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import rasterio
 
-from raw2ready.archives.search import SearchQuery, search
+from raw2ready.archives.provider import SearchQuery
+from raw2ready.archives.search import search
 from raw2ready.campaign.reprocess import layout_of, reprocess_scene
 from raw2ready.demo import archive as demo_archive
 from raw2ready.scene import BandAsset, SceneRecord

@@ -19,8 +19,10 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from raw2ready.archives.s3 import S3Settings, make_client, open_object, split_s3_href
-from raw2ready.archives.transfer import DownloadOptions, Fetcher, download_scene, partial_path
+from raw2ready.archives.transfer import DownloadOptions, Fetcher, download_scene
+from raw2ready.archives.transfer.partial import partial_path
+from raw2ready.archives.transfer.s3 import make_client, open_object, split_s3_href
+from raw2ready.config import S3Section
 from raw2ready.errors import DownloadError
 from raw2ready.scene import BandAsset
 from raw2ready.sentinel2.normalize import normalize_item, read_item
@@ -65,8 +67,8 @@ def env_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
 
 
-def settings(moto_url: str, **extra: Any) -> S3Settings:
-    return S3Settings(endpoint_url=moto_url, region="us-east-1", addressing_style="path", **extra)
+def settings(moto_url: str, **extra: Any) -> S3Section:
+    return S3Section(endpoint_url=moto_url, region="us-east-1", addressing_style="path", **extra)
 
 
 def put(moto_url: str, href: str, data: bytes, acl: str = "private") -> str:

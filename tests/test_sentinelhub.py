@@ -30,8 +30,9 @@ import rasterio
 from rasterio.io import MemoryFile
 from sentinelhub import SentinelHubDownloadClient
 
-from raw2ready.archives.search import SearchQuery, search_archive
-from raw2ready.archives.sentinelhub import SentinelHubSettings, parse_band_href
+from raw2ready.archives.provider import SearchQuery
+from raw2ready.archives.search import search_archive
+from raw2ready.archives.sentinelhub import SentinelHubBands, SentinelHubSettings, parse_band_href
 from raw2ready.archives.transfer import DownloadOptions, download_scene
 from raw2ready.config import ArchiveSection, SentinelHubSection
 from raw2ready.errors import ConfigError, DownloadError
@@ -252,7 +253,7 @@ def test_process_api_bands_are_assembled_on_the_tile_grid(
     record = search_archive(archive(sh), query()).records[-1]
     options = DownloadOptions(
         attempts=3, backoff_seconds=0.01,
-        sentinelhub=SentinelHubSettings.from_archive(archive(sh)),
+        sources=(SentinelHubBands(SentinelHubSettings.from_archive(archive(sh))),),
     )  # fmt: skip
     sh.process_faults = [500]  # one server error: sentinelhub-py retries it
     paths = download_scene(record, tmp_path, options)
@@ -299,7 +300,7 @@ def test_rejected_credentials_fail_without_leaking_the_secret(
     monkeypatch.setenv("SH_CLIENT_SECRET", "wrong-secret")
     options = DownloadOptions(
         attempts=1, backoff_seconds=0,
-        sentinelhub=SentinelHubSettings.from_archive(archive(sh, resolution=100)),
+        sources=(SentinelHubBands(SentinelHubSettings.from_archive(archive(sh, resolution=100))),),
     )  # fmt: skip
     SentinelHubDownloadClient.clear_cache()
     with pytest.raises(DownloadError) as error:

@@ -29,15 +29,11 @@ import rasterio
 from rasterio.io import MemoryFile
 from rasterio.transform import from_origin
 
-from raw2ready.archives.search import (
-    SearchQuery,
-    normalize_all,
-    open_api,
-    search_archive,
-    search_parameters,
-    stac_api_items,
-    tile_geometry,
-)
+from raw2ready.archives.footprint import tile_geometry
+from raw2ready.archives.provider import SearchQuery
+from raw2ready.archives.search import search_archive
+from raw2ready.archives.stac_api import open_api, search_parameters, stac_api_items
+from raw2ready.archives.stac_items import normalize_all
 from raw2ready.archives.transfer import DownloadOptions, download_scene
 from raw2ready.config import ArchiveSection
 from raw2ready.errors import SearchError
@@ -137,7 +133,7 @@ def test_paging_with_a_small_page_size_returns_every_scene_once(
     api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
     expected = sorted(f["id"] for f in json.loads(PC_35MNM.read_text())["features"])
-    with caplog.at_level(logging.DEBUG, logger="raw2ready.archives.search"):
+    with caplog.at_level(logging.DEBUG, logger="raw2ready.archives.stac_api"):
         result = search_archive(archive(api), query("35MNM", "2020-06-01", "2020-07-31"))
     assert sorted(r.id for r in result.records) == expected
     assert len(expected) == 13

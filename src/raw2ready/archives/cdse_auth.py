@@ -9,7 +9,8 @@ Credentials come only from the environment (CDSE_USERNAME, CDSE_PASSWORD) or fro
 file whose *path* the config gives (`archive.cdse.credentials_file`). Neither they nor any
 token is ever logged, put in a message, an inventory or an output: tokens live in memory.
 Token requests fail like downloads (429/5xx are TransientError), so the download's own retry
-loop (download.py) retries them too.
+loop (transfer/retries.py) retries them too. `CdseDownloads` is the source of download-service
+hrefs: the shared transport fetches them with the token in each request.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ from urllib.parse import urlparse
 
 import requests
 
-from raw2ready.archives.transfer import TransientError, raise_if_transient
-from raw2ready.config import CdseSection
+from raw2ready.archives.transfer.fetcher import Fetcher
+from raw2ready.archives.transfer.options import DownloadOptions
+from raw2ready.archives.transfer.retries import TransientError, raise_if_transient
+from raw2ready.config import ArchiveSection, CdseSection
 from raw2ready.errors import DownloadError
+from raw2ready.scene import BandAsset
 
 log = logging.getLogger(__name__)
 
@@ -184,3 +188,48 @@ def _error_text(response: requests.Response) -> str:
         return response.reason or ""
     parts = [str(body.get(key)) for key in ("error", "error_description") if body.get(key)]
     return ": ".join(parts) or (response.reason or "")
+
+
+@dataclass(frozen=True)
+class _Bearer:
+    """HTTP access with a CDSE access token; a 401 drops it so the retry gets a fresh one."""
+
+    tokens: TokenSource
+
+    def request(self, href: str) -> tuple[str, dict[str, str]]:
+        """The href itself, with the bearer token."""
+        return href, {"Authorization": f"Bearer {self.tokens.access_token()}"}
+
+    def refused(self, href: str, status: int) -> str | None:
+        """A 401 means the token expired or was revoked: renew it and retry."""
+        if status != 401:
+            return None
+        self.tokens.expire()
+        return "access token expired or revoked; renewing"
+
+
+class CdseDownloads:
+    """The source of CDSE download-service hrefs (SAFE zips of Sentinel-1 and Sentinel-2),
+    whatever the archive kind: tokens are obtained once per campaign job and renewed."""
+
+    def __init__(self, settings: CdseSettings, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._tokens: TokenSource | None = None
+
+    @classmethod
+    def from_archive(cls, archive: ArchiveSection) -> CdseDownloads:
+        """The source for a campaign's `archive.cdse` settings."""
+        return cls(CdseSettings.from_config(archive.cdse))
+
+    def serves(self, href: str) -> bool:
+        """True for hrefs on the download service."""
+        return self.settings.serves(href)
+
+    def fetch(self, asset: BandAsset, final: Path, options: DownloadOptions) -> Path:
+        """Fetch a product through the shared transport, with the bearer token."""
+        if self._tokens is None:
+            self._tokens = TokenSource(
+                self.settings, requests.Session(), options.timeout_seconds, self.clock
+            )
+        return Fetcher(options, access=_Bearer(self._tokens)).fetch(asset, final)

@@ -7,8 +7,9 @@ record whose SAFE asset is either the product's zip on the download service
 (`archive.cdse.transfer: odata`; size and MD5 from the catalogue, a bearer token at
 download time) or its folder on the eodata S3 bucket (`transfer: s3`, from `S3Path`).
 Either way the scene job checks the whole product (zip, manifest checksums) before use,
-exactly as for a local SAFE folder (sources/safe_folder.py), whose L2A-first choice per
-acquisition applies here too.
+exactly as for a local SAFE folder (safe_folder.py), whose L2A-first choice per
+acquisition applies here too. Download-service hrefs are fetched by cdse_auth.CdseDownloads,
+s3:// folders by the shared transport.
 """
 
 from __future__ import annotations
@@ -23,18 +24,14 @@ from typing import Any
 import requests
 
 from raw2ready.archives.cdse_auth import CdseSettings
-from raw2ready.archives.search import SearchQuery, SearchResult
-from raw2ready.archives.transfer import (
-    DownloadOptions,
-    TransientError,
-    raise_if_transient,
-    retrying,
-    shown_href,
-)
+from raw2ready.archives.provider import SearchQuery, SearchResult
+from raw2ready.archives.transfer.hrefs import shown_href
+from raw2ready.archives.transfer.options import AssetSource, DownloadOptions
+from raw2ready.archives.transfer.retries import TransientError, raise_if_transient, retrying
 from raw2ready.config import ArchiveSection
 from raw2ready.errors import ItemError, SearchError
 from raw2ready.scene import BandAsset, SceneRecord
-from raw2ready.sentinel2.normalize import decide_boa_offset, parse_baseline
+from raw2ready.sentinel2.baseline import decide_boa_offset, parse_baseline
 from raw2ready.sentinel2.safe import SAFE_ASSET, acquisition, one_per_acquisition
 
 log = logging.getLogger(__name__)
@@ -251,3 +248,19 @@ def _wanted(record: SceneRecord, query: SearchQuery) -> bool:
     if record.tile != query.tile or not query.accepts_date(record.acquired.date()):
         return False
     return record.cloud_cover is None or record.cloud_cover <= query.max_cloud_cover
+
+
+class CdseOdata:
+    """The `cdse_odata` provider: its download-service hrefs are served for every archive
+    (cdse_auth.CdseDownloads, registered as a shared source), its s3:// folders by the
+    transport."""
+
+    def search(
+        self, archive: ArchiveSection, query: SearchQuery, options: DownloadOptions
+    ) -> SearchResult:
+        """The tile's SAFE products in the catalogue, one per acquisition."""
+        return cdse_odata_search(archive, query, options)
+
+    def sources(self, archive: ArchiveSection) -> tuple[AssetSource, ...]:
+        """None of its own beyond the shared CDSE download source."""
+        return ()

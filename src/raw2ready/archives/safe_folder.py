@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from raw2ready.archives.search import SearchQuery, SearchResult
+from raw2ready.archives.provider import SearchQuery, SearchResult
+from raw2ready.archives.transfer.options import AssetSource, DownloadOptions
+from raw2ready.config import ArchiveSection
 from raw2ready.errors import ArchiveError, ItemError, SearchError
 from raw2ready.scene import BandAsset, SceneRecord
 from raw2ready.sentinel2.safe import (
@@ -66,3 +68,17 @@ def safe_folder_search(folder: str, query: SearchQuery) -> SearchResult:
         query.tile, len(records), folder, len(rejected),
     )  # fmt: skip
     return SearchResult(records, rejected)
+
+
+class SafeFolder:
+    """The `safe_folder` provider: its assets are local zips the transport copies."""
+
+    def search(
+        self, archive: ArchiveSection, query: SearchQuery, options: DownloadOptions
+    ) -> SearchResult:
+        """The folder's SAFE zips that match the query, one per acquisition."""
+        return safe_folder_search(archive.url, query)
+
+    def sources(self, archive: ArchiveSection) -> tuple[AssetSource, ...]:
+        """None: local files need no source."""
+        return ()

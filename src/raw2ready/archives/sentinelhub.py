@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
@@ -30,20 +30,15 @@ import rasterio
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
+from raw2ready.archives.provider import SearchQuery, SearchResult
+from raw2ready.archives.transfer.fetcher import Fetcher
+from raw2ready.archives.transfer.options import AssetSource, DownloadOptions
 from raw2ready.config import ArchiveSection
 from raw2ready.errors import ConfigError, DownloadError, ItemError, SearchError
 from raw2ready.grid import TILE_EXTENT_M, parse_tile
 from raw2ready.scene import BandAsset, SceneRecord
-from raw2ready.sentinel2.normalize import (
-    NATIVE_RESOLUTION,
-    find_baseline,
-    sensing_time,
-    tile_id,
-)
-
-if TYPE_CHECKING:
-    from raw2ready.archives.search import SearchQuery, SearchResult
-    from raw2ready.archives.transfer import DownloadOptions
+from raw2ready.sentinel2.bands import NATIVE_RESOLUTION
+from raw2ready.sentinel2.normalize import find_baseline, sensing_time, tile_id
 
 log = logging.getLogger(__name__)
 
@@ -177,8 +172,6 @@ def search_scenes(
     """Catalog API search of one tile; features of neighbouring tiles are dropped."""
     from sentinelhub import CRS, BBox, SentinelHubCatalog
 
-    from raw2ready.archives.search import SearchResult
-
     tile = parse_tile(query.tile)
     west, north = tile.upper_left
     bbox = BBox((west, north - TILE_EXTENT_M, west + TILE_EXTENT_M, north), crs=CRS(tile.epsg))
@@ -305,3 +298,37 @@ def fetch_band(
                 out.write(data.reshape(height, width).astype(dtype), 1,
                           window=Window(col, row, width, height))  # fmt: skip
     log.info("%s: %dx%d px at %d m from Sentinel Hub", href, size, size, resolution)
+
+
+@dataclass(frozen=True)
+class SentinelHubBands:
+    """The source of `sentinelhub://` hrefs: the Process API writes each band, the shared
+    transport keeps it partial until it is whole and renames it into place."""
+
+    settings: SentinelHubSettings
+
+    def serves(self, href: str) -> bool:
+        """True for `sentinelhub://` band hrefs."""
+        return urlparse(href).scheme == SCHEME
+
+    def fetch(self, asset: BandAsset, final: Path, options: DownloadOptions) -> Path:
+        """One band as a GeoTIFF on the tile grid at `final`."""
+
+        def write(href: str, target: Path) -> None:
+            fetch_band(href, target, self.settings, options)
+
+        return Fetcher(options, write=write).fetch(asset, final)
+
+
+class SentinelHub:
+    """The `sentinelhub` provider: Catalog API search, Process API bands."""
+
+    def search(
+        self, archive: ArchiveSection, query: SearchQuery, options: DownloadOptions
+    ) -> SearchResult:
+        """The tile's scenes in the deployment's catalog."""
+        return search_scenes(SentinelHubSettings.from_archive(archive), query, archive.page_size)
+
+    def sources(self, archive: ArchiveSection) -> tuple[AssetSource, ...]:
+        """The Process API source of its band hrefs."""
+        return (SentinelHubBands(SentinelHubSettings.from_archive(archive)),)

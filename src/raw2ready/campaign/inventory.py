@@ -42,7 +42,8 @@ def search_inventory(settings: Settings, tile: str, output: Path) -> tuple[int, 
 
     Returns the number of scenes found and whether the inventory changed.
     """
-    from raw2ready.archives.search import SearchQuery, search_archive
+    from raw2ready.archives.provider import SearchQuery
+    from raw2ready.archives.search import search_archive
     from raw2ready.archives.transfer import DownloadOptions
 
     query = SearchQuery(

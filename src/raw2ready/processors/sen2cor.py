@@ -16,8 +16,8 @@ import shutil
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from raw2ready.archives.transfer import DownloadOptions, fetch
 from raw2ready.config import Settings
 from raw2ready.errors import ArchiveError, ConfigError, ExternalToolError, ItemError
 from raw2ready.layout import Layout
@@ -30,6 +30,9 @@ from raw2ready.sentinel2.safe import (
     read_product_metadata,
     require_jp2_support,
 )
+
+if TYPE_CHECKING:  # the Snakefile imports this module: the archives load only in jobs
+    from raw2ready.archives.transfer import DownloadOptions
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +136,8 @@ def run_sen2cor(l1c: Path, output_dir: Path, options: Sen2CorOptions, log_file: 
 
 def fetch_safe(record: SceneRecord, folder: Path, download: DownloadOptions) -> Path:
     """Fetch a scene's SAFE zip into `folder` (atomically, size-verified, retried)."""
+    from raw2ready.archives.transfer import fetch
+
     return fetch(record.bands[SAFE_ASSET], folder / f"{record.id}.zip", download)
 
 

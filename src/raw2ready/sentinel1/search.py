@@ -23,7 +23,8 @@ from typing import Any
 
 from pyproj import Transformer
 
-from raw2ready.archives.search import SearchResult, tile_geometry
+from raw2ready.archives.footprint import tile_geometry
+from raw2ready.archives.provider import SearchResult
 from raw2ready.archives.transfer import DownloadOptions
 from raw2ready.config import CdseSection, Settings
 from raw2ready.errors import ArchiveError, ItemError, SearchError

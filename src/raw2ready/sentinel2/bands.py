@@ -43,3 +43,11 @@ SCL_BAND = "SCL"
 SCL_ASSET_KEY = "scl"
 SCL_TITLE = "Scene classification map (SCL)"
 SCL_RESOLUTION = 20
+
+#: ESA band order: `bandId` N in SAFE metadata is BAND_ORDER[N].
+BAND_ORDER: tuple[str, ...] = tuple(band.band_id for band in BANDS)
+#: Native resolution of each band and of the SCL: an asset at this resolution is preferred over
+#: resampled ones.
+NATIVE_RESOLUTION: dict[str, int] = {band.band_id: band.resolution for band in BANDS} | {
+    SCL_BAND: SCL_RESOLUTION
+}

@@ -20,6 +20,9 @@ import pystac
 from raw2ready.errors import GridError, ItemError
 from raw2ready.grid import parse_tile, tile_from_parts
 from raw2ready.scene import BOA_ADD_OFFSET, BOA_QUANTIFICATION, BandAsset, SceneRecord
+from raw2ready.sentinel2.bands import NATIVE_RESOLUTION
+from raw2ready.sentinel2.baseline import baseline_has_offset, parse_baseline
+from raw2ready.sentinel2.safe import parse_metadata
 
 log = logging.getLogger(__name__)
 
@@ -41,20 +44,12 @@ COMMON_NAME_BANDS: dict[str, str] = {
     "scl": "SCL",
 }
 ESA_BANDS = frozenset(COMMON_NAME_BANDS.values())
-#: Native resolution of each band: an asset at this resolution is preferred over resampled ones.
-NATIVE_RESOLUTION: dict[str, int] = {
-    "B01": 60, "B02": 10, "B03": 10, "B04": 10, "B05": 20, "B06": 20, "B07": 20,
-    "B08": 10, "B8A": 20, "B09": 60, "B10": 60, "B11": 20, "B12": 20, "SCL": 20,
-}  # fmt: skip
 #: `B04_10m` (CDSE), `SCL-20m` / `B02_20m` (Planetary Computer, old layout).
 _RESOLUTION_KEY = re.compile(r"^(B\d[\dA]|SCL)[_-](\d{2})m$")
 #: `_N0510_` in product names (`S2A_MSIL2A_..._N0510_R050_T37WDS_...`).
 _PRODUCT_BASELINE = re.compile(r"_N(\d{2})(\d{2})_")
 #: `_N05.10` in granule, datastrip and datatake ids (`..._T37WDS_N05.10`).
 _ID_BASELINE = re.compile(r"_N(\d{2})\.(\d{2})(?:_|$)")
-_BASELINE = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\s*$")
-#: The +1000 DN offset exists from processing baseline 04.00 on.
-OFFSET_BASELINE = (4, 0)
 #: Properties that carry the baseline itself, in the order providers are trusted.
 BASELINE_PROPERTIES = (
     "s2:processing_baseline",
@@ -127,18 +122,6 @@ def band_assets(item: pystac.Item) -> dict[str, BandAsset]:
     return {band: asset for band, (_rank, asset) in sorted(chosen.items())}
 
 
-def parse_baseline(text: str) -> str:
-    """Normalize a baseline like `5.1`, `05.10` or `N0510` to `05.10`."""
-    text = str(text).strip()
-    match = _BASELINE.match(text)
-    if match:
-        return f"{int(match.group(1)):02d}.{int(match.group(2)):02d}"
-    match = re.match(r"^N?(\d{2})(\d{2})$", text)
-    if match:
-        return f"{match.group(1)}.{match.group(2)}"
-    raise ItemError(f"processing baseline '{text}' is not of the form NN.NN")
-
-
 def _baseline_from_names(item: pystac.Item) -> tuple[str, str] | None:
     """(baseline, where) from product names or granule ids, when a provider only has those."""
     props = item.properties
@@ -158,8 +141,6 @@ def _baseline_from_names(item: pystac.Item) -> tuple[str, str] | None:
 
 def _baseline_from_safe(item: pystac.Item, read: MetadataReader) -> tuple[str, str] | None:
     """(baseline, where) from the item's SAFE product metadata asset (MTD_MSIL2A.xml)."""
-    from raw2ready.sentinel2.safe import parse_metadata  # safe.py builds on this module
-
     for key in PRODUCT_METADATA_ASSETS:
         asset = item.assets.get(key)
         if asset is None:
@@ -199,19 +180,6 @@ def offset_already_applied(item: pystac.Item) -> bool | None:
         if key in item.properties:
             return bool(item.properties[key])
     return None
-
-
-def baseline_has_offset(baseline: str) -> bool:
-    """True when products of this baseline carry BOA_ADD_OFFSET (04.00 and later)."""
-    major, minor = (int(part) for part in baseline.split("."))
-    return (major, minor) >= OFFSET_BASELINE
-
-
-def decide_boa_offset(baseline: str, already_applied: bool | None) -> bool:
-    """Whether raw2ready must add BOA_ADD_OFFSET: from the baseline, never the sensing date."""
-    if not baseline_has_offset(baseline):
-        return False
-    return not already_applied
 
 
 def stated_raster_offset(item: pystac.Item) -> float | None:

@@ -19,7 +19,7 @@ import rasterio
 from rasterio.enums import Resampling
 
 from raw2ready.scene import BOA_ADD_OFFSET, SceneRecord
-from raw2ready.sentinel2.normalize import baseline_has_offset
+from raw2ready.sentinel2.baseline import baseline_has_offset
 
 log = logging.getLogger(__name__)
 

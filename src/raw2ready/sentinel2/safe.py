@@ -31,11 +31,8 @@ from typing import IO, Any
 from raw2ready.errors import ArchiveError, GridError, ItemError, ProcessingError
 from raw2ready.grid import parse_tile
 from raw2ready.scene import BOA_ADD_OFFSET, BOA_QUANTIFICATION, BandAsset, SceneRecord
-from raw2ready.sentinel2.normalize import (
-    NATIVE_RESOLUTION,
-    decide_boa_offset,
-    parse_baseline,
-)
+from raw2ready.sentinel2.bands import BAND_ORDER, NATIVE_RESOLUTION
+from raw2ready.sentinel2.baseline import decide_boa_offset, parse_baseline
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +42,6 @@ SAFE_ASSET = "SAFE"
 TILE_METADATA = "MTD_TL.xml"
 #: `MTD_MSIL1C.xml` / `MTD_MSIL2A.xml` (some mirrors write `MTD_MSIL2a.xml`).
 _PRODUCT_METADATA = re.compile(r"^MTD_MSIL(1C|2A)\.xml$", re.IGNORECASE)
-#: ESA band order: `bandId` N in the metadata is BAND_ORDER[N].
-BAND_ORDER = (
-    "B01", "B02", "B03", "B04", "B05", "B06", "B07",
-    "B08", "B8A", "B09", "B10", "B11", "B12",
-)  # fmt: skip
 #: `..._B04_10m` (L2A) or `..._B04` (L1C) at the end of an IMAGE_FILE entry.
 _IMAGE_BAND = re.compile(r"_(B\d[\dA]|SCL)(?:_(\d{2})m)?$")
 _TILE_IN_NAME = re.compile(r"_T(\d{2}[A-Z]{3})(?:_|$)")

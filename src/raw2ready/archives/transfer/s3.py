@@ -4,9 +4,13 @@ Endpoint, region, addressing style and requester-pays come from the campaign con
 (`archive.s3`). Credentials come only from the environment (AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), a named profile, or a credentials file whose *path*
 the config gives: never from the config itself, never logged. botocore's own retries are
-off, so one retry policy (download.py: backoff, jitter, resume) governs every scheme.
-Products stored as folders (CDSE keeps each SAFE as `s3://eodata/.../NAME.SAFE/`) are listed
-here and fetched object by object by download.py.
+off, so one retry policy (retries.py: backoff, jitter; partial.py: resume) governs every
+scheme. Products stored as folders (CDSE keeps each SAFE as `s3://eodata/.../NAME.SAFE/`) are
+listed here and fetched object by object by the fetcher.
+
+S3 is a transport backend, not a provider: it has no search of its own, the s3:// hrefs of
+several archives point into it (Earth Search, CDSE STAC and OData), and its settings
+(`archive.s3`) hold whatever the archive kind.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ import hashlib
 import logging
 import posixpath
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from raw2ready.archives.transfer import Body, RestartError, TransientError, retry_after_seconds
+from raw2ready.archives.transfer.partial import Body
+from raw2ready.archives.transfer.retries import RestartError, TransientError, retry_after_seconds
 from raw2ready.config import S3Section
 from raw2ready.errors import DownloadError
 
@@ -34,24 +39,6 @@ _TRANSIENT_CODES = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class S3Settings:
-    """How to reach an S3 archive (all optional: plain AWS with ambient credentials)."""
-
-    endpoint_url: str | None = None
-    region: str | None = None
-    requester_pays: bool = False
-    anonymous: bool = False
-    profile: str | None = None
-    credentials_file: str | None = None
-    addressing_style: str = "auto"
-
-    @classmethod
-    def from_config(cls, section: S3Section) -> S3Settings:
-        """Settings from the validated `archive.s3` section."""
-        return cls(**{key: value for key, value in asdict(section).items() if value is not None})
-
-
 def split_s3_href(href: str) -> tuple[str, str]:
     """(bucket, key) of an s3:// href."""
     parsed = urlparse(href)
@@ -61,7 +48,7 @@ def split_s3_href(href: str) -> tuple[str, str]:
     return parsed.netloc, key
 
 
-def make_client(settings: S3Settings, timeout: float) -> Any:
+def make_client(settings: S3Section, timeout: float) -> Any:
     """A boto3 S3 client for these settings; DownloadError when boto3 or credentials miss."""
     try:
         import boto3
@@ -131,7 +118,7 @@ class FolderObject:
         return hashlib.sha256(self.member.encode()).hexdigest()[:32]
 
 
-def list_folder(client: Any, settings: S3Settings, href: str) -> list[FolderObject]:
+def list_folder(client: Any, settings: S3Section, href: str) -> list[FolderObject]:
     """Every object under an s3:// folder, named `FOLDER/relative/key` (the folder's own name
     first, as in the archives' zips); errors classified like object reads."""
     from botocore.exceptions import ClientError
@@ -163,7 +150,7 @@ def list_folder(client: Any, settings: S3Settings, href: str) -> list[FolderObje
 
 @contextlib.contextmanager
 def open_object(
-    client: Any, settings: S3Settings, href: str, offset: int, validator: str | None
+    client: Any, settings: S3Section, href: str, offset: int, validator: str | None
 ) -> Iterator[Body]:
     """The body of an S3 object from byte `offset` (If-Match guarded), errors classified."""
     from botocore.exceptions import (
