@@ -12,16 +12,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# STAC JSON schemas for offline validation, from PyPI into ~/.cache/raw2ready/stac-schemas.
-STAC_SCHEMAS := $(BIN)/python -m raw2ready.stac.validation install
-
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[workflow]"
-	$(STAC_SCHEMAS)
 
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[workflow,hpc,test]"
-	$(STAC_SCHEMAS)
 
 demo: install
 	$(BIN)/raw2ready demo-archive $(DEMO_ARCHIVE)

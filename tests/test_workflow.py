@@ -20,7 +20,7 @@ import yaml
 from rio_cogeo.cogeo import cog_validate
 
 from raw2ready.demo import archive as demo_archive
-from raw2ready.stac.validation import stac_validator_schema_args, validate_stac_tree
+from raw2ready.stac.validation import SCHEMA_INDEX, validate_stac_tree
 
 from .conftest import PROJECT
 
@@ -85,7 +85,7 @@ def test_stac_catalog_validates_with_pystac(run: Path) -> None:
 def test_stac_catalog_validates_with_stac_validator(run: Path) -> None:
     result = subprocess.run(
         [str(Path(sys.executable).parent / "stac-validator"), "validate", "--recursive",
-         *stac_validator_schema_args(), str(run / "results/demo/stac/collection.json")],
+         "--schema-config", str(SCHEMA_INDEX), str(run / "results/demo/stac/collection.json")],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
