@@ -22,7 +22,7 @@ rule tile_catalog:
         settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.out("stac/{tile}/catalog.json")),
     shell:
-        "raw2ready tile-catalog --settings {params.settings:q} --root {params.root:q} "
+        "{RAW2READY} tile-catalog --settings {params.settings:q} --root {params.root:q} "
         "--tile {wildcards.tile} {input.batches:q} 2> {log}"
 
 
@@ -52,4 +52,4 @@ rule collection:
         settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.out("stac/collection.json")),
     shell:
-        "raw2ready collection --settings {params.settings:q} --root {params.root:q} 2> {log}"
+        "{RAW2READY} collection --settings {params.settings:q} --root {params.root:q} 2> {log}"

@@ -18,5 +18,5 @@ checkpoint search:
     params:
         settings=CAMPAIGN.settings_json,
     shell:
-        "raw2ready search --settings {params.settings:q} --tile {wildcards.tile} "
+        "{RAW2READY} search --settings {params.settings:q} --tile {wildcards.tile} "
         "--output {output} 2> {log}"
