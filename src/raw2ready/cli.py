@@ -428,26 +428,51 @@ def s1_scene(
     "--directory", "-d", type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="The folder snakemake runs in (its --directory) [default: the current folder].",
 )  # fmt: skip
+@click.option(
+    "--snakefile", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The workflow [default: ./Snakefile, else the one of this raw2ready checkout].",
+)  # fmt: skip
+@click.option(
+    "--profile", type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="The snakemake profile you run with [default: profiles/local beside the Snakefile].",
+)  # fmt: skip
 def plan(
-    configfile: Path, as_json: bool, output: Path | None, no_search: bool, directory: Path | None
+    configfile: Path,
+    as_json: bool,
+    output: Path | None,
+    no_search: bool,
+    directory: Path | None,
+    snakefile: Path | None,
+    profile: Path | None,
 ) -> None:
     """Show what a run of the campaign would do and cost, without running it.
 
-    Searches the tiles that have no inventory yet (unless --no-search), then prints scenes
-    per tile and year, jobs per rule, what already exists, and estimated core-hours and
-    volumes. Run it in the folder snakemake runs in, or give that folder with --directory.
+    Searches the tiles that have no inventory yet (unless --no-search), asks Snakemake's
+    dry-run for the jobs per rule, then prints scenes per tile and year, jobs per rule,
+    what already exists, and estimated core-hours and volumes. Run it in the folder
+    snakemake runs in, or give that folder with --directory.
     """
     from raw2ready.atomic import write_json
-    from raw2ready.campaign.planning import make_plan, render, search_missing
+    from raw2ready.campaign.planning import (
+        default_snakefile,
+        make_plan,
+        render,
+        search_missing,
+        snakemake_jobs,
+    )
     from raw2ready.layout import Layout
 
     settings = load_settings(configfile)
+    configfile, snakefile = configfile.resolve(), (snakefile or default_snakefile()).resolve()
+    local = snakefile.parent / "profiles" / "local"
+    profile = profile or (local if local.is_dir() else None)
+    profile = profile.resolve() if profile else None
     if directory is not None:
         os.chdir(directory)  # the config's relative paths are relative to it, as in snakemake
     layout = Layout(settings.output_dir, settings.work_dir)
     if not no_search:
         search_missing(settings, layout)
-    summary = make_plan(settings)
+    summary = make_plan(settings, snakemake_jobs(configfile, snakefile, profile))
     write_json(output or layout.plan(), summary)
     click.echo(json.dumps(summary, indent=2) if as_json else render(summary))
 
