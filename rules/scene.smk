@@ -24,9 +24,10 @@ rule download:
         runtime=per_unfinished_scene(minutes=10),
     params:
         **INVENTORY_PARAMS,
+        raw2ready=RAW2READY,
         settings=CAMPAIGN.settings_json,
     shell:
-        "{RAW2READY} download --settings {params.settings:q} --root {params.root:q} "
+        "{params.raw2ready} download --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --tile {wildcards.tile} "
         "--month {wildcards.year}-{wildcards.month} --output {output:q} 2> {log}"
 
@@ -50,9 +51,10 @@ rule scenes:
         runtime=per_unfinished_scene(minutes=20),
     params:
         **INVENTORY_PARAMS,
+        raw2ready=RAW2READY,
         settings=CAMPAIGN.settings_json,
     shell:
-        "{RAW2READY} process-batch --settings {params.settings:q} --root {params.root:q} "
+        "{params.raw2ready} process-batch --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --tile {wildcards.tile} "
         "--month {wildcards.year}-{wildcards.month} --downloads {input.downloads:q} "
         "--output {output.record:q} 2> {log}"

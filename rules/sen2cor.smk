@@ -25,8 +25,9 @@ rule sen2cor:
         runtime=180,
     params:
         **INVENTORY_PARAMS,
+        raw2ready=RAW2READY,
         settings=CAMPAIGN.settings_json,
     shell:
-        "{RAW2READY} sen2cor --settings {params.settings:q} --root {params.root:q} "
+        "{params.raw2ready} sen2cor --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --scene {wildcards.scene} "
         "--downloads {input.downloads:q} 2> {log}"

@@ -22,9 +22,10 @@ checkpoint sentinel1_search:
         mem_mb=500,
         runtime=30,
     params:
+        raw2ready=RAW2READY,
         settings=CAMPAIGN.settings_json,
     shell:
-        "{RAW2READY} s1-search --settings {params.settings:q} --tile {wildcards.tile} "
+        "{params.raw2ready} s1-search --settings {params.settings:q} --tile {wildcards.tile} "
         "--output {output} 2> {log}"
 
 
@@ -45,9 +46,10 @@ rule sentinel1_download:
         runtime=30,
     params:
         **S1_INVENTORY_PARAMS,
+        raw2ready=RAW2READY,
         settings=CAMPAIGN.settings_json,
     shell:
-        "{RAW2READY} download-scene --settings {params.settings:q} --root {params.root:q} "
+        "{params.raw2ready} download-scene --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --scene {wildcards.scene} --output {output:q} "
         "2> {log}"
 
@@ -80,9 +82,10 @@ rule sentinel1_scene:
         runtime=90,
     params:
         **S1_INVENTORY_PARAMS,
+        raw2ready=RAW2READY,
         settings=CAMPAIGN.settings_json,
     shell:
-        "{RAW2READY} s1-scene --settings {params.settings:q} --root {params.root:q} "
+        "{params.raw2ready} s1-scene --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --scene {wildcards.scene} "
         "--downloads {input.downloads:q} 2> {log}"
 
@@ -104,10 +107,11 @@ rule sentinel1_tile_catalog:
         mem_mb=1000,
         runtime=30,
     params:
+        raw2ready=RAW2READY,
         settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.out("stac/sentinel-1/{tile}/catalog.json")),
     shell:
-        "{RAW2READY} tile-catalog --family sentinel-1 --settings {params.settings:q} "
+        "{params.raw2ready} tile-catalog --family sentinel-1 --settings {params.settings:q} "
         "--root {params.root:q} --tile {wildcards.tile} --inventory {input.inventory:q} "
         "2> {log}"
 
@@ -134,8 +138,9 @@ rule sentinel1_collection:
         mem_mb=2000,
         runtime=60,
     params:
+        raw2ready=RAW2READY,
         settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.out("stac/sentinel-1/collection.json")),
     shell:
-        "{RAW2READY} collection --family sentinel-1 --settings {params.settings:q} "
+        "{params.raw2ready} collection --family sentinel-1 --settings {params.settings:q} "
         "--root {params.root:q} 2> {log}"

@@ -24,7 +24,7 @@ from raw2ready.demo.synthetic_inventory import baseline_of, write_synthetic_inve
 from raw2ready.grid import parse_tile
 
 from .conftest import PROJECT, make_settings, run_cli, write_demo_campaign
-from .safe_factory import SafeSpec, make_s1_grd_zip, make_safe_zip
+from .test_s3_storage import write_s1_campaign
 from .test_sen2cor_snap import doubles  # noqa: F401  (fixture)
 from .test_workflow import job_counts, snakemake
 
@@ -246,18 +246,7 @@ def test_plan_counts_the_sentinel1_family_too(
     doubles: dict[str, Path],  # noqa: F811
 ) -> None:
     """SAFE L2A + one Sentinel-1 GRD product over two tiles: two product-tile scenes."""
-    (tmp_path / "s2").mkdir()
-    make_safe_zip(tmp_path / "s2", SafeSpec(level="L2A"))
-    (tmp_path / "grd").mkdir()
-    make_s1_grd_zip(tmp_path / "grd")
-    config = {
-        "campaign": "s1", "tiles": ["47PPR", "47PPS"], "start": "2023-01-01",
-        "end": "2023-12-31", "products": ["ndvi", "mask"],
-        "archive": {"kind": "safe_folder", "url": str(tmp_path / "s2")},
-        "sentinel1": {"enabled": True,
-                      "archive": {"kind": "safe_folder", "url": str(tmp_path / "grd")}},
-    }  # fmt: skip
-    (tmp_path / "demo.yaml").write_text(json.dumps(config))
+    write_s1_campaign(tmp_path)
 
     plan = plan_json(tmp_path, work_dir="work")
 
