@@ -22,13 +22,23 @@ RAW2READY = (
 
 def download_output(pattern):
     """A download job's output folder: temporary (removed once the jobs reading it
-    succeeded) unless download.keep. With object storage it never goes to the bucket:
-    group_jobs flags it node-local, so Snakemake runs the download job and the jobs reading
-    it as one group job (one pod) and does not upload it (docs/hpc.md)."""
+    succeeded) unless download.keep."""
     folder = directory(pattern)
-    if CAMPAIGN.settings.download.keep:
-        return folder
-    return temp(folder, group_jobs=CAMPAIGN.object_storage)
+    return folder if CAMPAIGN.settings.download.keep else temp(folder)
+
+
+# With object storage a batch has no download job: its processing job fetches the inputs
+# itself (--fetch) into a folder of its own pod, so they never go through the bucket
+# (docs/hpc.md says why Snakemake 9.27's node-local temp files cannot do it); on a shared
+# file system the processing job reads the folder its download job filled.
+BATCH_DOWNLOADS = {} if CAMPAIGN.object_storage else {"downloads": CAMPAIGN.downloads}
+
+
+def batch_downloads(wildcards, input):
+    """A processing job's --downloads: its download job's folder, or the one it fills."""
+    if CAMPAIGN.object_storage:
+        return CAMPAIGN.downloads.format(**dict(wildcards.items()))
+    return input.downloads
 
 
 DOWNLOADS = download_output(CAMPAIGN.downloads)

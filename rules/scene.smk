@@ -35,7 +35,7 @@ rule download:
 rule scenes:
     input:
         **INVENTORY_INPUT,
-        downloads=CAMPAIGN.downloads,
+        **BATCH_DOWNLOADS,
         l2a=batch_l2a if CAMPAIGN.uses_sen2cor else [],
     output:
         **BATCH_FOLDERS,
@@ -53,11 +53,13 @@ rule scenes:
         **INVENTORY_PARAMS,
         raw2ready=RAW2READY,
         settings=CAMPAIGN.settings_json,
+        downloads=batch_downloads,
+        fetch="--fetch" if CAMPAIGN.object_storage else "",
     shell:
         "{params.raw2ready} process-batch --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --tile {wildcards.tile} "
-        "--month {wildcards.year}-{wildcards.month} --downloads {input.downloads:q} "
-        "--output {output.record:q} 2> {log}"
+        "--month {wildcards.year}-{wildcards.month} --downloads {params.downloads:q} "
+        "{params.fetch} --output {output.record:q} 2> {log}"
 
 
 # A finished batch that lost an output (or gained a scene) is asked for its next repair

@@ -197,6 +197,11 @@ def download(
 @with_config
 @batch_option
 @downloads_option
+@click.option(
+    "--fetch", is_flag=True,
+    help="Fetch the inputs into --downloads first, and remove them after (object storage: "
+    "they never leave the job's machine).",
+)  # fmt: skip
 @click.option("--output", type=click.Path(path_type=Path), required=True, help="Batch record.")
 def process_batch(
     configfile: Path | None,
@@ -205,20 +210,30 @@ def process_batch(
     tile: str,
     month: str,
     downloads: Path,
+    fetch: bool,
     output: Path,
 ) -> None:
     """Process the scenes of one tile and month whose outputs are missing, from the inputs
-    their download job fetched; record the batch."""
+    their download job fetched (or, with --fetch, this job); record the batch."""
+    import shutil
+
     from raw2ready.campaign.batch_job import process_batch as run_batch
+    from raw2ready.campaign.batches import unfinished
+    from raw2ready.campaign.downloads import download_batch
     from raw2ready.campaign.reprocess import layout_of, reprocess_scene
 
     settings = _settings(configfile, settings_json)
     batch, records = _batch_records(inventory, tile, month)
+    if fetch:
+        download_batch(settings, unfinished(layout_of(settings), records, settings.products),
+                       downloads)  # fmt: skip
 
     def process(settings: Settings, record: SceneRecord) -> None:
         reprocess_scene(settings, record, downloads)
 
     outcomes = run_batch(settings, layout_of(settings), batch, records, output, process)
+    if fetch and not settings.download.keep:
+        shutil.rmtree(downloads)
     done = sum(outcome.status == "processed" for outcome in outcomes)
     log.info("batch %s: %d scene(s) processed, %d already complete", batch, done,
              len(outcomes) - done)  # fmt: skip
