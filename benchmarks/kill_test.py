@@ -169,13 +169,14 @@ def check_file(path: Path) -> str | None:
 
 
 def final_files(root: Path) -> tuple[list[Path], list[Path]]:
-    """Files under their final names, and `.partial` temporaries, in results and work."""
+    """Files under their final names, and `.partial` temporaries (files, or anything in a
+    download job's `.partial` folder), in results and work."""
     finals, partials = [], []
     for folder in (root / RESULTS, root / WORK):
         for path in folder.rglob("*") if folder.exists() else []:
             if not path.is_file():
                 continue
-            if path.name.endswith(".partial"):
+            if any(part.endswith(".partial") for part in path.relative_to(folder).parts):
                 partials.append(path)
             elif path.suffix in (".tif", ".json", ".jsonl"):
                 finals.append(path)
@@ -204,11 +205,13 @@ def expected_jobs(root: Path, planned: dict[str, int], unsearched: list[str]) ->
     """The dry-run's jobs, plus the batches a search checkpoint revealed during the run.
 
     A tile without inventory is planned as its search only; its batches join the DAG once
-    the search has written the inventory (all of them are new, so all run).
+    the search has written the inventory (all of them are new, so all run: a download and a
+    processing job each).
     """
     expected = Counter(planned)
     for tile in unsearched:
         records = read_inventory(root / WORK / "inventories" / f"{tile}.jsonl")
+        expected["download"] += len(group(records))
         expected["scenes"] += len(group(records))
     return dict(expected)
 

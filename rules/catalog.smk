@@ -19,10 +19,11 @@ rule tile_catalog:
         mem_mb=1000,
         runtime=30,
     params:
+        raw2ready=RAW2READY,
         settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.out("stac/{tile}/catalog.json")),
     shell:
-        "raw2ready tile-catalog --settings {params.settings:q} --root {params.root:q} "
+        "{params.raw2ready} tile-catalog --settings {params.settings:q} --root {params.root:q} "
         "--tile {wildcards.tile} {input.batches:q} 2> {log}"
 
 
@@ -49,7 +50,8 @@ rule collection:
         mem_mb=2000,
         runtime=60,
     params:
+        raw2ready=RAW2READY,
         settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.out("stac/collection.json")),
     shell:
-        "raw2ready collection --settings {params.settings:q} --root {params.root:q} 2> {log}"
+        "{params.raw2ready} collection --settings {params.settings:q} --root {params.root:q} 2> {log}"

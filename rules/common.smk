@@ -1,10 +1,47 @@
 # Input functions shared by the rules: batches are enumerated from the tile inventories.
+import shlex
+import sys
+
 from snakemake.exceptions import IncompleteCheckpointException, InputOpenException
+from snakemake.settings.types import DeploymentMethod
 
 from raw2ready.campaign.batches import Batch
 from raw2ready.campaign.workflow import storage_root
 
 INVENTORY = CAMPAIGN.work("inventories/{tile}.jsonl")
+
+# The command every job runs: the raw2ready of the Python running snakemake (the same path
+# in SLURM jobs and pods), so no rule depends on the user's PATH; with --sdm conda, the
+# env's own raw2ready, which conda puts first on the job's PATH.
+RAW2READY = (
+    "raw2ready"
+    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+    else f"{shlex.quote(sys.executable)} -m raw2ready.cli"
+)
+
+
+def download_output(pattern):
+    """A download job's output folder: temporary (removed once the jobs reading it
+    succeeded) unless download.keep."""
+    folder = directory(pattern)
+    return folder if CAMPAIGN.settings.download.keep else temp(folder)
+
+
+# With object storage a batch has no download job: its processing job fetches the inputs
+# itself (--fetch) into a folder of its own pod, so they never go through the bucket
+# (docs/hpc.md says why Snakemake 9.27's node-local temp files cannot do it); on a shared
+# file system the processing job reads the folder its download job filled.
+BATCH_DOWNLOADS = {} if CAMPAIGN.object_storage else {"downloads": CAMPAIGN.downloads}
+
+
+def batch_downloads(wildcards, input):
+    """A processing job's --downloads: its download job's folder, or the one it fills."""
+    if CAMPAIGN.object_storage:
+        return CAMPAIGN.downloads.format(**dict(wildcards.items()))
+    return input.downloads
+
+
+DOWNLOADS = download_output(CAMPAIGN.downloads)
 
 # With default storage (object storage, e.g. the Kubernetes profile) Snakemake moves only
 # declared files: there a batch also declares its month's product and STAC folders. On a
@@ -121,6 +158,11 @@ def batch_l2a(wildcards):
     return CAMPAIGN.sen2cor_inputs(inventory_of(wildcards.tile), batch_of(wildcards))
 
 
+def scene_downloads(wildcards):
+    """Input function: the download folder of the batch a Sen2Cor job's scene is in."""
+    return CAMPAIGN.batch_downloads(inventory_of(wildcards.tile), wildcards.scene)
+
+
 def per_unfinished_scene(minutes):
     """A runtime resource: `minutes` for each scene the batch job still has to process."""
 
@@ -140,13 +182,16 @@ def per_unfinished_scene(minutes):
 
 
 # The optional Sentinel-1 family (rules/sentinel1.smk): its scenes, from its tile inventories.
-from raw2ready.sentinel1.grd import product_names, scene_outputs
 from raw2ready.layout import SENTINEL1 as SENTINEL1_FAMILY
 
 SENTINEL1 = CAMPAIGN.settings.sentinel1
 S1_INVENTORY_INPUT, S1_INVENTORY_PARAMS = inventory_io(
     CAMPAIGN.work("inventories/sentinel-1/{tile}.jsonl")
 )
+S1_DOWNLOAD_FOLDER = CAMPAIGN.work(
+    "downloads/sentinel-1/{tile}/{year}/{quarter}/{month}/{scene}"
+)
+S1_DOWNLOADS = download_output(S1_DOWNLOAD_FOLDER)
 SENTINEL1_COLLECTION = (
     [CAMPAIGN.out("stac/sentinel-1/collection.json")] if SENTINEL1.enabled else []
 )
@@ -155,8 +200,7 @@ SENTINEL1_COLLECTION = (
 def sentinel1_scenes_of(tile):
     """Products and items of the Sentinel-1 scenes of a tile, once its search has run."""
     inventory = fetched(checkpoints.sentinel1_search.get(tile=tile).output[0])
-    layout, polarisations = CAMPAIGN.layout, SENTINEL1.polarisations
-    return [path.as_posix() for path in scene_outputs(layout, inventory, polarisations)]
+    return CAMPAIGN.sentinel1_outputs(inventory)
 
 
 def sentinel1_scenes(wildcards):

@@ -7,14 +7,20 @@ RUN = {}
 
 
 onstart:
+    from raw2ready.campaign.provenance import command_line, start_run
+
     RUN["record"] = start_run(CAMPAIGN.settings, CAMPAIGN.layout, command_line())
 
 
 onsuccess:
+    from raw2ready.campaign.provenance import finish_run
+
     if "record" in RUN:
         finish_run(CAMPAIGN.settings, CAMPAIGN.layout, RUN["record"], "succeeded")
 
 
 onerror:
+    from raw2ready.campaign.provenance import finish_run
+
     if "record" in RUN:
         finish_run(CAMPAIGN.settings, CAMPAIGN.layout, RUN["record"], "failed")

@@ -1,12 +1,41 @@
-# One job per batch, the scenes of one tile and month (src/raw2ready/campaign/batches.py): each scene
-# whose outputs are missing goes download -> mask -> NDVI/LAI -> COG -> STAC item
-# (src/raw2ready/campaign/reprocess.py); scenes already done are skipped, so a rerun redoes only them.
+# Per batch, the scenes of one tile and month (src/raw2ready/campaign/batches.py), two jobs:
+# `download` fetches and verifies the inputs of the scenes whose outputs are missing
+# (src/raw2ready/campaign/downloads.py) where the internet is (download.where: local runs it
+# where snakemake runs, e.g. a cluster's login node); `scenes` makes each of those scenes
+# mask -> NDVI/LAI -> COG -> STAC item from them (src/raw2ready/campaign/reprocess.py) and
+# never downloads. Scenes already done are skipped by both, so a rerun redoes only them.
 # Batches, not scenes, keep the dry-run of a 25,000-scene campaign to seconds (docs/reruns.md).
+
+
+rule download:
+    input:
+        **INVENTORY_INPUT,
+    output:
+        DOWNLOADS,
+    log:
+        CAMPAIGN.log("download/{tile}/{year}/{quarter}/{month}"),
+    retries: 2
+    localrule: CAMPAIGN.downloads_local
+    conda:
+        "../envs/processing.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=per_unfinished_scene(minutes=10),
+    params:
+        **INVENTORY_PARAMS,
+        raw2ready=RAW2READY,
+        settings=CAMPAIGN.settings_json,
+    shell:
+        "{params.raw2ready} download --settings {params.settings:q} --root {params.root:q} "
+        "--inventory {params.inventory:q} --tile {wildcards.tile} "
+        "--month {wildcards.year}-{wildcards.month} --output {output:q} 2> {log}"
 
 
 rule scenes:
     input:
         **INVENTORY_INPUT,
+        **BATCH_DOWNLOADS,
         l2a=batch_l2a if CAMPAIGN.uses_sen2cor else [],
     output:
         **BATCH_FOLDERS,
@@ -22,15 +51,19 @@ rule scenes:
         runtime=per_unfinished_scene(minutes=20),
     params:
         **INVENTORY_PARAMS,
+        raw2ready=RAW2READY,
         settings=CAMPAIGN.settings_json,
+        downloads=batch_downloads,
+        fetch="--fetch" if CAMPAIGN.object_storage else "",
     shell:
-        "raw2ready process-batch --settings {params.settings:q} --root {params.root:q} "
+        "{params.raw2ready} process-batch --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --tile {wildcards.tile} "
-        "--month {wildcards.year}-{wildcards.month} --output {output.record:q} 2> {log}"
+        "--month {wildcards.year}-{wildcards.month} --downloads {params.downloads:q} "
+        "{params.fetch} --output {output.record:q} 2> {log}"
 
 
 # A finished batch that lost an output (or gained a scene) is asked for its next repair
-# record: the same job, which redoes only the scenes whose outputs are missing.
+# record: the same jobs, which fetch and redo only the scenes whose outputs are missing.
 use rule scenes as repair_scenes with:
     output:
         record=CAMPAIGN.work(

@@ -16,7 +16,8 @@ checkpoint search:
         mem_mb=500,
         runtime=30,
     params:
+        raw2ready=RAW2READY,
         settings=CAMPAIGN.settings_json,
     shell:
-        "raw2ready search --settings {params.settings:q} --tile {wildcards.tile} "
+        "{params.raw2ready} search --settings {params.settings:q} --tile {wildcards.tile} "
         "--output {output} 2> {log}"

@@ -1,6 +1,7 @@
 # The optional Sentinel-1 family (config: sentinel1; src/raw2ready/sentinel1/search.py): per
-# tile, the GRD products covering it (a checkpoint); one job per product and tile: fetch,
-# check, ESA SNAP gpt (orbit, noise, beta0, terrain-flattened gamma0, terrain correction),
+# tile, the GRD products covering it (a checkpoint); per product and tile a download job (the
+# zip, fetched where the internet is, like the Sentinel-2 downloads: download.where) and a
+# job that checks it and runs ESA SNAP gpt (orbit, noise, beta0, terrain-flattened gamma0, terrain correction),
 # gamma0 COGs cut to the tile and a STAC item; then the family's tile catalogs and its
 # collection (stac/sentinel-1/), a child of the campaign's root collection. gpt comes from
 # ESA's installer: processors.snap.gpt, PATH, or processors.snap.modules (--use-envmodules).
@@ -21,21 +22,48 @@ checkpoint sentinel1_search:
         mem_mb=500,
         runtime=30,
     params:
+        raw2ready=RAW2READY,
         settings=CAMPAIGN.settings_json,
     shell:
-        "raw2ready s1-search --settings {params.settings:q} --tile {wildcards.tile} "
+        "{params.raw2ready} s1-search --settings {params.settings:q} --tile {wildcards.tile} "
         "--output {output} 2> {log}"
+
+
+rule sentinel1_download:
+    input:
+        **S1_INVENTORY_INPUT,
+    output:
+        S1_DOWNLOADS,
+    log:
+        CAMPAIGN.log("sentinel1_download/{tile}/{year}/{quarter}/{month}/{scene}"),
+    retries: 2
+    localrule: CAMPAIGN.downloads_local
+    conda:
+        "../envs/processing.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=30,
+    params:
+        **S1_INVENTORY_PARAMS,
+        raw2ready=RAW2READY,
+        settings=CAMPAIGN.settings_json,
+    shell:
+        "{params.raw2ready} download-scene --settings {params.settings:q} --root {params.root:q} "
+        "--inventory {params.inventory:q} --scene {wildcards.scene} --output {output:q} "
+        "2> {log}"
 
 
 rule sentinel1_scene:
     input:
         **S1_INVENTORY_INPUT,
+        downloads=S1_DOWNLOAD_FOLDER,
     output:
         products=expand(
             CAMPAIGN.out(
                 "products/sentinel-1/{tile}/{year}/{quarter}/{month}/{scene}/{scene}_{product}.tif"
             ),
-            product=product_names(SENTINEL1.polarisations),
+            product=CAMPAIGN.sentinel1_products(),
             allow_missing=True,
         ),
         item=CAMPAIGN.out(
@@ -54,10 +82,12 @@ rule sentinel1_scene:
         runtime=90,
     params:
         **S1_INVENTORY_PARAMS,
+        raw2ready=RAW2READY,
         settings=CAMPAIGN.settings_json,
     shell:
-        "raw2ready s1-scene --settings {params.settings:q} --root {params.root:q} "
-        "--inventory {params.inventory:q} --scene {wildcards.scene} 2> {log}"
+        "{params.raw2ready} s1-scene --settings {params.settings:q} --root {params.root:q} "
+        "--inventory {params.inventory:q} --scene {wildcards.scene} "
+        "--downloads {input.downloads:q} 2> {log}"
 
 
 rule sentinel1_tile_catalog:
@@ -77,10 +107,11 @@ rule sentinel1_tile_catalog:
         mem_mb=1000,
         runtime=30,
     params:
+        raw2ready=RAW2READY,
         settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.out("stac/sentinel-1/{tile}/catalog.json")),
     shell:
-        "raw2ready tile-catalog --family sentinel-1 --settings {params.settings:q} "
+        "{params.raw2ready} tile-catalog --family sentinel-1 --settings {params.settings:q} "
         "--root {params.root:q} --tile {wildcards.tile} --inventory {input.inventory:q} "
         "2> {log}"
 
@@ -107,8 +138,9 @@ rule sentinel1_collection:
         mem_mb=2000,
         runtime=60,
     params:
+        raw2ready=RAW2READY,
         settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.out("stac/sentinel-1/collection.json")),
     shell:
-        "raw2ready collection --family sentinel-1 --settings {params.settings:q} "
+        "{params.raw2ready} collection --family sentinel-1 --settings {params.settings:q} "
         "--root {params.root:q} 2> {log}"

@@ -7,20 +7,24 @@ leaves behind.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from raw2ready.campaign.batches import Batch, group, is_complete, process_batch, target
-from raw2ready.campaign.inventory import read_inventory
+from raw2ready.campaign.batch_job import process_batch
+from raw2ready.campaign.batches import Batch, group, is_complete, target
+from raw2ready.campaign.downloads import downloaded
+from raw2ready.campaign.inventory import read_inventory, write_inventory
 from raw2ready.config import Settings
 from raw2ready.demo.synthetic_inventory import write_synthetic_inventories
 from raw2ready.errors import ConfigError, DownloadError, ProcessingError
 from raw2ready.layout import Layout
-from raw2ready.scene import SceneRecord
+from raw2ready.scene import BandAsset, SceneRecord
 
-from .conftest import make_settings
+from .conftest import make_settings, run_cli
 
 
 @pytest.fixture
@@ -143,3 +147,64 @@ def test_an_empty_batch_is_an_error(campaign) -> None:
     batch = Batch("47NLG", "1999", "01")
     with pytest.raises(ProcessingError, match="no scene of the inventory"):
         process_batch(settings, layout, batch, [], batch.record(layout), lambda *_: None)
+
+
+def local_bands(record: SceneRecord, archive: Path) -> SceneRecord:
+    """The record with its bands as local files of known content (what a download copies)."""
+    bands = {}
+    for band in record.bands:
+        path = archive / record.id / f"{band}.tif"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(f"{record.id} {band}".encode())
+        bands[band] = BandAsset(str(path), path.stat().st_size)
+    return dataclasses.replace(record, bands=bands)
+
+
+def download_job(
+    settings: Settings, inventory: Path, batch: Batch, folder: Path
+) -> subprocess.CompletedProcess[str]:
+    """`raw2ready download` for one batch, as the workflow's download job runs it."""
+    return run_cli(
+        "download", "--settings", settings.to_json(), "--inventory", str(inventory),
+        "--tile", batch.tile, "--month", f"{batch.year}-{batch.month}", "--output", str(folder),
+    )  # fmt: skip
+
+
+def test_the_download_job_fetches_only_the_unfinished_scenes(campaign, tmp_path: Path) -> None:
+    settings, layout, batches = campaign
+    batch, records = next(iter(batches.items()))
+    records = [local_bands(record, tmp_path / "archive") for record in records]
+    write_inventory(tmp_path / "batch.jsonl", records)
+    finish(layout, records[0], settings.products)
+    folder = batch.downloads(layout)
+
+    result = download_job(settings, tmp_path / "batch.jsonl", batch, folder)
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(r.id for r in records[1:])
+    for record in records[1:]:
+        files = downloaded(record, folder)
+        assert set(files) == set(record.bands)
+        for band, path in files.items():
+            assert path.read_bytes() == f"{record.id} {band}".encode()
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # nothing partial left
+    with pytest.raises(ProcessingError, match=r"not \(all\) in .*delete that folder and rerun"):
+        downloaded(records[0], folder)
+
+
+def test_a_failed_download_leaves_no_folder_under_its_final_name(campaign, tmp_path: Path) -> None:
+    settings, layout, batches = campaign
+    batch, records = next(iter(batches.items()))
+    records = [local_bands(record, tmp_path / "archive") for record in records]
+    Path(records[2].bands["B08"].href).unlink()
+    write_inventory(tmp_path / "batch.jsonl", records)
+    folder = batch.downloads(layout)
+
+    result = download_job(settings, tmp_path / "batch.jsonl", batch, folder)
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith("raw2ready: error: ")
+    assert "B08.tif: no such file" in result.stderr.splitlines()[-1]
+    assert not folder.exists()
+    kept = folder.with_name(f".{folder.name}.partial")
+    assert (kept / records[0].id / "B04.tif").read_bytes() == f"{records[0].id} B04".encode()

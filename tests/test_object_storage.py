@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from raw2ready.campaign.batches import Batch, group, write_tile_tree_of_batches
+from raw2ready.campaign.batch_job import write_tile_tree_of_batches
+from raw2ready.campaign.batches import Batch, group
 from raw2ready.campaign.inventory import read_inventory
 from raw2ready.campaign.workflow import load_campaign, storage_root
 from raw2ready.demo.synthetic_inventory import write_synthetic_inventories
 from raw2ready.errors import ConfigError
-from raw2ready.stac.catalog import Month, TileSummary, months_between, quarters_between
+from raw2ready.months import Month, months_between, quarters_between
+from raw2ready.stac.catalog import TileSummary
 
 from .conftest import BASE_CONFIG, run_cli
 

@@ -8,7 +8,6 @@ after a partial run, after a full run and after a product is lost.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from pathlib import Path
 
@@ -17,15 +16,19 @@ import yaml
 from click.testing import CliRunner
 
 from raw2ready.campaign.inventory import read_inventory
-from raw2ready.campaign.planning import JobFigures, make_plan, render
+from raw2ready.campaign.planning import JobFigures, make_plan, render, snakemake_jobs
 from raw2ready.cli import cli
 from raw2ready.config import load_settings
 from raw2ready.demo import archive as demo_archive
 from raw2ready.demo.synthetic_inventory import baseline_of, write_synthetic_inventories
 from raw2ready.grid import parse_tile
 
-from .conftest import make_settings, run_cli, write_demo_campaign
-from .test_workflow import snakemake
+from .conftest import PROJECT, make_settings, run_cli, write_demo_campaign
+from .test_s3_storage import write_s1_campaign
+from .test_sen2cor_snap import doubles  # noqa: F401  (fixture)
+from .test_workflow import job_counts, snakemake
+
+SNAKEFILE, LOCAL = PROJECT / "Snakefile", PROJECT / "profiles" / "local"
 
 FIGURES = JobFigures(
     per_job={
@@ -63,7 +66,9 @@ def test_synthetic_inventories_look_like_a_real_campaign(tmp_path: Path) -> None
     ).read_text()
 
 
-def test_synth_inventory_command_writes_a_campaign_the_plan_reads(tmp_path: Path) -> None:
+def test_synth_inventory_command_writes_a_campaign_the_plan_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     inventories = tmp_path / "work" / "inventories"
     result = CliRunner().invoke(
         cli,
@@ -75,14 +80,18 @@ def test_synth_inventory_command_writes_a_campaign_the_plan_reads(tmp_path: Path
     assert len(settings.tiles) == 4
     assert sorted(p.stem for p in inventories.glob("*.jsonl")) == sorted(settings.tiles)
 
-    plan = make_plan(settings, FIGURES)
+    monkeypatch.chdir(tmp_path)
+    plan = make_plan(
+        settings, snakemake_jobs(tmp_path / "campaign.yaml", SNAKEFILE, LOCAL), FIGURES
+    )
 
     scenes = plan["scenes"]
     assert (scenes["total"], scenes["complete"], scenes["to_process"]) == (500, 0, 500)
     assert list(scenes["per_year"]) == ["2022", "2023"]
     assert all(245 <= count <= 255 for count in scenes["per_year"].values())
     assert plan["jobs"] == {
-        "scenes": 4 * 24, "tile_catalog": 4, "collection": 1, "all": 1, "total": 4 * 24 + 6,
+        "download": 4 * 24, "scenes": 4 * 24, "tile_catalog": 4, "collection": 1, "all": 1,
+        "total": 2 * 4 * 24 + 6,
     }  # fmt: skip
     assert sum(tile["scenes"] for tile in plan["tiles"].values()) == 500
     estimate = plan["estimate"]
@@ -107,9 +116,13 @@ def test_synth_inventory_refuses_a_config_its_inventories_cannot_serve(tmp_path:
     assert not (tmp_path / "elsewhere").exists()
 
 
-def test_a_tile_without_inventory_is_planned_as_a_search(tmp_path: Path) -> None:
+def test_a_tile_without_inventory_is_planned_as_a_search(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = make_settings(tmp_path, tiles=["47PPR"])
-    plan = make_plan(settings, FIGURES)
+    (tmp_path / "c.json").write_text(settings.to_json())
+    monkeypatch.chdir(tmp_path)
+    plan = make_plan(settings, snakemake_jobs(tmp_path / "c.json", SNAKEFILE, LOCAL), FIGURES)
     assert plan["jobs"] == {"search": 1, "tile_catalog": 1, "collection": 1, "all": 1, "total": 4}
     assert plan["tiles"]["47PPR"]["searched"] is False
     assert "not searched yet" in render(plan)
@@ -121,7 +134,7 @@ def test_outputs_without_measured_sizes_are_named(tmp_path: Path) -> None:
     settings = make_settings(
         tmp_path, tiles=[tile], products=["ndvi", "fcover"], processors={"lai": "snap"}
     )
-    plan = make_plan(settings, FIGURES)
+    plan = make_plan(settings, Counter(), FIGURES)
     assert plan["estimate"]["unmeasured_outputs"] == ["fcover"]
     assert "no measured size for: fcover" in render(plan)
 
@@ -137,24 +150,19 @@ def test_the_shipped_figures_say_how_they_were_measured() -> None:
 # --- against Snakemake, on the demo campaign ---------------------------------------------
 
 
-def snakemake_jobs(root: Path, *targets: str) -> dict[str, int]:
-    """Jobs per rule and total of Snakemake's own dry-run (its job table)."""
-    result = snakemake(root, root / "demo.yaml", "-n", "--quiet", "rules", *targets)
+def dry_run_jobs(root: Path) -> dict[str, int]:
+    """Jobs per rule and total of a user's own `snakemake -n` (its job table)."""
+    result = snakemake(root, root / "demo.yaml", "-n", "--quiet", "rules")
     assert result.returncode == 0, result.stderr[-3000:]
-    text = result.stdout + result.stderr
-    if "Nothing to be done" in text:
-        return {"total": 0}
-    table = text.split("Job stats:", 1)[1].split("\n\n", 1)[0]
-    rows = re.findall(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)
-    return {rule: int(count) for rule, count in rows}
+    return job_counts(result) or {"total": 0}
 
 
-def plan_json(root: Path) -> dict:
+def plan_json(root: Path, work_dir: str = "work/demo") -> dict:
     """`raw2ready plan --json` run like a user would, in the campaign folder."""
     result = run_cli("plan", "--configfile", "demo.yaml", "--json", cwd=root)
     assert result.returncode == 0, result.stderr[-3000:]
     plan = json.loads(result.stdout)
-    assert json.loads((root / "work/demo/plan.json").read_text()) == plan
+    assert json.loads((root / work_dir / "plan.json").read_text()) == plan
     return plan
 
 
@@ -177,8 +185,11 @@ def test_plan_before_a_run_searches_and_counts_what_snakemake_would_run(demo: Pa
     assert plan["scenes"]["total"] == scenes and plan["scenes"]["to_process"] == scenes
     assert plan["existing"]["products"] == 0 and not plan["existing"]["collection"]
     months = {(s.tile, s.date[:7]) for s in demo_archive.DEMO_SCENES}
-    assert plan["jobs"]["scenes"] == len(months)
-    assert plan["jobs"] == snakemake_jobs(demo)
+    assert plan["jobs"] == {
+        "download": len(months), "scenes": len(months), "tile_catalog": 2, "collection": 1,
+        "all": 1, "total": 2 * len(months) + 4,
+    }  # fmt: skip
+    assert plan["jobs"] == dry_run_jobs(demo)
 
 
 def test_plan_after_a_partial_run_counts_only_what_is_left(demo: Path) -> None:
@@ -196,16 +207,16 @@ def test_plan_after_a_partial_run_counts_only_what_is_left(demo: Path) -> None:
     assert plan["tiles"]["47PPR"]["complete"] == len(done)
     assert plan["existing"]["products"] == 3 * len(done)
     assert plan["existing"]["items"] == len(done)
-    assert plan["jobs"] == snakemake_jobs(demo)
+    assert plan["jobs"] == dry_run_jobs(demo)
     months = {(s.tile, s.date[:7]) for s in demo_archive.DEMO_SCENES}
-    assert plan["jobs"]["scenes"] == len(months) - len(targets)
+    assert plan["jobs"]["scenes"] == plan["jobs"]["download"] == len(months) - len(targets)
 
 
 def test_plan_after_a_full_run_then_a_lost_product(demo: Path) -> None:
     result = snakemake(demo, demo / "demo.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
     plan = plan_json(demo)
-    assert plan["jobs"] == {"total": 0} == snakemake_jobs(demo)
+    assert plan["jobs"] == {"total": 0} == dry_run_jobs(demo)
     assert plan["scenes"]["to_process"] == 0 and plan["existing"]["collection"]
 
     scene = sorted(scene_ids("48PUB"))[2]
@@ -216,9 +227,10 @@ def test_plan_after_a_full_run_then_a_lost_product(demo: Path) -> None:
     assert plan["scenes"]["to_process"] == 1
     assert plan["tiles"]["48PUB"]["to_process"] == 1
     assert plan["jobs"] == {
-        "repair_scenes": 1, "tile_catalog": 1, "collection": 1, "all": 1, "total": 4,
+        "download": 1, "repair_scenes": 1, "tile_catalog": 1, "collection": 1, "all": 1,
+        "total": 5,
     }  # fmt: skip
-    assert plan["jobs"] == snakemake_jobs(demo)
+    assert plan["jobs"] == dry_run_jobs(demo)
     assert "repair_scenes" in render(plan)
 
 
@@ -227,3 +239,20 @@ def test_plan_reports_a_bad_config_in_one_line(tmp_path: Path) -> None:
     result = run_cli("plan", "--configfile", str(tmp_path / "bad.yaml"))
     assert result.returncode == 1
     assert result.stderr.startswith("raw2ready: error: ") and len(result.stderr.splitlines()) == 1
+
+
+def test_plan_counts_the_sentinel1_family_too(
+    tmp_path: Path,
+    doubles: dict[str, Path],  # noqa: F811
+) -> None:
+    """SAFE L2A + one Sentinel-1 GRD product over two tiles: two product-tile scenes."""
+    write_s1_campaign(tmp_path)
+
+    plan = plan_json(tmp_path, work_dir="work")
+
+    assert plan["sentinel1"] == {"scenes": 2, "to_process": 2}
+    assert plan["jobs"]["sentinel1_download"] == plan["jobs"]["sentinel1_scene"] == 2
+    assert plan["jobs"]["sentinel1_tile_catalog"] == 2
+    assert plan["jobs"]["sentinel1_collection"] == 1
+    assert "Sentinel-1: 2 product-tile scene(s), 2 to process" in render(plan)
+    assert plan["jobs"] == dry_run_jobs(tmp_path)

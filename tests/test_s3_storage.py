@@ -40,6 +40,23 @@ KEY_ID = "raw2ready-storage-test"
 SECRET = "raw2ready-storage-secret"
 
 
+def write_s1_campaign(root: Path) -> None:
+    """root/demo.yaml: a SAFE L2A and a Sentinel-1 GRD product covering 47PPR and 47PPS, in
+    safe_folder archives under root (campaign "s1", relative output and work folders)."""
+    (root / "s2").mkdir()
+    make_safe_zip(root / "s2", SafeSpec(level="L2A"))
+    (root / "grd").mkdir()
+    make_s1_grd_zip(root / "grd")
+    config = {
+        "campaign": "s1", "tiles": ["47PPR", "47PPS"], "start": "2023-01-01",
+        "end": "2023-12-31", "products": ["ndvi", "mask"], "cog": {"blocksize": 256},
+        "archive": {"kind": "safe_folder", "url": str(root / "s2")},
+        "sentinel1": {"enabled": True,
+                      "archive": {"kind": "safe_folder", "url": str(root / "grd")}},
+    }  # fmt: skip
+    (root / "demo.yaml").write_text(json.dumps(config))
+
+
 def s3_client(url: str):  # type: ignore[no-untyped-def]
     """A client of the test server with the test's credentials."""
     return boto3.client(
@@ -111,6 +128,13 @@ def test_every_product_and_item_is_in_the_bucket(campaign: dict) -> None:
     assert not (campaign["root"] / "results").exists()  # nothing only on local disk
 
 
+def test_downloads_never_go_through_the_bucket(campaign: dict) -> None:
+    assert campaign["result"].returncode == 0
+    assert not [key for key in campaign["keys"] if "/downloads/" in key]
+    left = campaign["root"] / "work/demo/downloads"
+    assert not [path for path in left.rglob("*") if path.is_file()]  # removed after use
+
+
 def test_products_in_the_bucket_are_valid_cogs(campaign: dict) -> None:
     paths = sorted((campaign["copy"] / "results/demo/products").rglob("*.tif"))
     assert len(paths) == 3 * len(demo_archive.DEMO_SCENES)
@@ -177,7 +201,8 @@ def test_a_batch_job_runs_like_in_a_pod_from_an_empty_folder(
     campaign: dict, tmp_path: Path
 ) -> None:
     """The command a pod runs, as executor plugins spawn it (`--mode remote`, no shared file
-    system, forced, no lock, no hooks), for one batch whose outputs are not in the bucket."""
+    system, forced, no lock, no hooks), for one batch whose outputs are not in the bucket;
+    with object storage the batch job fetches its own inputs, which stay out of the bucket."""
     assert campaign["result"].returncode == 0
     client = s3_client(campaign["url"])
     month = "48PUB/2021/Q3/07"
@@ -189,10 +214,10 @@ def test_a_batch_job_runs_like_in_a_pod_from_an_empty_folder(
         client.delete_object(Bucket=BUCKET, Key=key)
     pod = elsewhere(campaign, tmp_path)
     year, quarter, number = month.split("/")[1:]
-    target = f"scenes:tile=48PUB,year={year},quarter={quarter},month={number}"
+    wildcards = f"tile=48PUB,year={year},quarter={quarter},month={number}"
 
     result = snakemake(
-        pod, campaign["url"], "--target-jobs", target, "--allowed-rules", "scenes",
+        pod, campaign["url"], "--target-jobs", f"scenes:{wildcards}", "--allowed-rules", "scenes",
         "--mode", "remote", "--default-storage-provider", "s3",  # remote mode reads no profile
         "--shared-fs-usage", "none", "--force", "--nolock",
         "--no-hooks", "--ignore-incomplete", "--max-inventory-time", "0", "--retries", "0",
@@ -202,6 +227,8 @@ def test_a_batch_job_runs_like_in_a_pod_from_an_empty_folder(
     for key in gone:
         client.head_object(Bucket=BUCKET, Key=key)  # every output back in the bucket
     assert any(key.endswith(f"{month}/catalog.json") for key in gone)
+    listed = client.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}/work/demo/downloads/")
+    assert "Contents" not in listed
 
 
 def test_the_sentinel1_family_lands_in_the_bucket_too(
@@ -210,18 +237,7 @@ def test_the_sentinel1_family_lands_in_the_bucket_too(
     doubles: dict[str, Path],  # noqa: F811
 ) -> None:
     """SAFE L2A + Sentinel-1 GRD through the gpt double (tests/doubles), object storage."""
-    (tmp_path / "s2").mkdir()
-    make_safe_zip(tmp_path / "s2", SafeSpec(level="L2A"))
-    (tmp_path / "grd").mkdir()
-    make_s1_grd_zip(tmp_path / "grd")
-    config = {
-        "campaign": "s1", "tiles": ["47PPR", "47PPS"], "start": "2023-01-01",
-        "end": "2023-12-31", "products": ["ndvi", "mask"], "cog": {"blocksize": 256},
-        "archive": {"kind": "safe_folder", "url": str(tmp_path / "s2")},
-        "sentinel1": {"enabled": True,
-                      "archive": {"kind": "safe_folder", "url": str(tmp_path / "grd")}},
-    }  # fmt: skip
-    (tmp_path / "demo.yaml").write_text(json.dumps(config))
+    write_s1_campaign(tmp_path)
     client = s3_client(moto_url)
     client.create_bucket(Bucket="raw2ready-s1")
 

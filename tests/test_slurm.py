@@ -5,8 +5,11 @@ runs the operator's profile with the CI overrides of tests/slurm/ci-profile (tes
 no accounting daemon so job states come from squeue, fast status checks). The first run has
 one of its scene jobs cancelled with scancel every time it is (re)submitted, so the run ends
 incomplete; the rerun must submit only the missing work, leave every finished product
-untouched, and complete the campaign. Needs the Debian packages slurm-wlm and munge (`make
-test` installs them) and root (the daemons run as root); skips with the reason otherwise.
+untouched, and complete the campaign. The campaign sets `download.where: local`, as on a
+cluster whose compute nodes have no internet: the download jobs must run where snakemake
+runs and never be submitted; only processing jobs go to Slurm. Needs the Debian packages
+slurm-wlm and munge (`make test` installs them) and root (the daemons run as root); skips
+with the reason otherwise.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from rio_cogeo.cogeo import cog_validate
 
 from raw2ready.demo import archive as demo_archive
@@ -36,6 +40,7 @@ SIZE = 256
 CI_PROFILE = PROJECT / "tests" / "slurm" / "ci-profile"
 RUN_TIMEOUT = 900
 SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+)")
+LOCAL_RULE = re.compile(r"^\s*localrule (\w+):$", re.MULTILINE)
 RULE_LINE = re.compile(r"^\s*(?:local)?rule (\w+):$")
 
 
@@ -54,7 +59,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
 def campaign(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A campaign folder with the sample archive and the demo config pointing at it."""
     root = tmp_path_factory.mktemp("campaign")
-    write_demo_campaign(root, SIZE)
+    config = yaml.safe_load(write_demo_campaign(root, SIZE).read_text())
+    config["download"] = {"where": "local"}  # compute nodes without internet
+    (root / "demo.yaml").write_text(yaml.safe_dump(config))
     return root
 
 
@@ -122,12 +129,14 @@ def run_cancelling_one_job(cluster: SlurmCluster, root: Path) -> tuple[str, list
         )
         target: str | None = None
         cancelled: list[str] = []
+        seen: set[str] = set()
         deadline = time.monotonic() + RUN_TIMEOUT
         while process.poll() is None:
             if time.monotonic() > deadline:
                 process.kill()
                 pytest.fail(f"first run did not end in {RUN_TIMEOUT} s")
             for job in cluster.queue():
+                seen.add(job["comment"])
                 if job["id"] in cancelled or job["state"] != "RUNNING":
                     continue
                 if target is None and "scene" in job["comment"]:
@@ -137,6 +146,7 @@ def run_cancelling_one_job(cluster: SlurmCluster, root: Path) -> tuple[str, list
                     cancelled.append(job["id"])
             time.sleep(0.5)
     assert target is not None, "no scene job was ever seen running"
+    (root / "queued-jobs.txt").write_text("\n".join(sorted(seen)))
     return log_path.read_text(), cancelled
 
 
@@ -168,6 +178,19 @@ def test_first_run_submits_through_slurm_and_groups_scene_jobs(runs: dict) -> No
     scene_jobs = [job for job in started_jobs(log) if "month" in job[1]]
     assert scene_submissions, log[-3000:]
     assert len(scene_submissions) < len(scene_jobs), "scene jobs were not bundled"
+
+
+def test_downloads_run_where_snakemake_runs_and_only_processing_is_submitted(
+    runs: dict, campaign: Path
+) -> None:
+    months = {month_of(scene) for scene in demo_archive.DEMO_SCENES}
+    for log in (runs["first_log"], runs["rerun_log"]):
+        submissions = [line for line in log.splitlines() if SUBMITTED.search(line)]
+        assert submissions and not [line for line in submissions if "download" in line]
+    local_downloads = LOCAL_RULE.findall(runs["first_log"]).count("download")
+    assert local_downloads == len(months), runs["first_log"][-3000:]
+    queued = (campaign / "queued-jobs.txt").read_text().splitlines()
+    assert queued and not [comment for comment in queued if "download" in comment]
 
 
 def test_a_cancelled_job_fails_only_its_own_work(runs: dict) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,28 +29,81 @@ SIZE = 512
 MASKED = [0, 1, 3, 8, 9, 10]
 
 
-def snakemake(workdir: Path, config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    """Run the project's workflow in `workdir` like a user would (local profile)."""
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+def snakemake(
+    workdir: Path, config: Path, *extra: str, activated: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run the project's workflow in `workdir` like a user would (local profile).
+
+    activated: this interpreter's bin first on PATH, as after `source .venv/bin/activate`;
+    else the environment's `bin/snakemake` run by path with PATH=/usr/bin:/bin and no
+    VIRTUAL_ENV, as by a user who never activated it (PYTHONPATH is kept, so a checkout's
+    src under test is what runs).
+    """
+    if activated:
+        command = [sys.executable, "-m", "snakemake"]
+        env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    else:
+        command = [str(Path(sys.executable).parent / "snakemake")]
+        env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+        env["PATH"] = "/usr/bin:/bin"
     return subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(PROJECT / "Snakefile"),
+        [*command, "--snakefile", str(PROJECT / "Snakefile"),
          "--directory", str(workdir), "--configfile", str(config),
          "--profile", str(PROJECT / "profiles" / "local"), *extra],
         capture_output=True, text=True, check=False, env=env,
     )  # fmt: skip
 
 
+def job_counts(result: subprocess.CompletedProcess[str]) -> dict[str, int]:
+    """Jobs per rule of Snakemake's job table ("Job stats") in a run's or dry-run's log."""
+    text = result.stdout + result.stderr
+    if "Job stats:" not in text:
+        return {}
+    table = text.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished demo campaign: archive generated, workflow run to completion."""
+def searched(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo campaign with its tiles searched (`--until search`), nothing else run."""
     root = tmp_path_factory.mktemp("campaign")
     demo_archive.write_demo_archive(root / "archive", seed=42, size=SIZE)
     config = yaml.safe_load((PROJECT / "config" / "demo.yaml").read_text())
     config["archive"]["url"] = str(root / "archive" / "catalog.json")
     (root / "demo.yaml").write_text(yaml.safe_dump(config))
-    result = snakemake(root, root / "demo.yaml")
+    result = snakemake(root, root / "demo.yaml", "--until", "search")
     assert result.returncode == 0, result.stderr[-4000:]
     return root
+
+
+@pytest.fixture(scope="module")
+def dry_run(searched: Path) -> dict[str, int]:
+    """The job table of the dry-run of the searched campaign."""
+    result = snakemake(searched, searched / "demo.yaml", "-n", "--quiet", "rules")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return job_counts(result)
+
+
+@pytest.fixture(scope="module")
+def run(searched: Path, dry_run: dict[str, int]) -> Path:
+    """A finished demo campaign, run to completion the way a user who never activated the
+    environment runs it (`.venv/bin/snakemake`, PATH=/usr/bin:/bin, no VIRTUAL_ENV)."""
+    result = snakemake(searched, searched / "demo.yaml", activated=False)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    return searched
+
+
+def test_dry_run_lists_download_and_processing_as_separate_jobs(dry_run: dict[str, int]) -> None:
+    months = {(s.tile, s.date[:7]) for s in demo_archive.DEMO_SCENES}
+    assert dry_run["download"] == dry_run["scenes"] == len(months)
+    assert "search" not in dry_run
+
+
+def test_run_without_the_environment_on_path_leaves_no_download_behind(run: Path) -> None:
+    assert (run / "work/demo/logs/download").is_dir()
+    assert not (run / "work/demo/downloads").exists() or not any(
+        (run / "work/demo/downloads").rglob("*.tif")
+    )
 
 
 def items(run: Path) -> list[dict]:

@@ -144,13 +144,35 @@ def process_scene(
     reprocess_scene(settings, _inventory_record(inventory, scene_id))
 
 
-@cli.command("process-batch")
+downloads_option = click.option(
+    "--downloads",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="The folder the download job fetched the scenes' inputs into.",
+)
+
+
+def batch_option(function: Any) -> Any:
+    """Add --inventory, --tile and --month, which name one batch."""
+    function = click.option("--month", required=True, help="Sensing month, YYYY-MM.")(function)
+    function = click.option("--tile", required=True, help="MGRS tile id.")(function)
+    return click.option("--inventory", type=click.Path(path_type=Path), required=True)(function)
+
+
+def _batch_records(inventory: Path, tile: str, month: str) -> tuple[Any, list[SceneRecord]]:
+    """A batch (from --tile, --month) and its scenes in the inventory."""
+    from raw2ready.campaign.batches import Batch, group
+    from raw2ready.campaign.inventory import read_inventory
+
+    batch = Batch.parse(tile, month)
+    return batch, group(read_inventory(inventory)).get(batch, [])
+
+
+@cli.command()
 @with_config
-@click.option("--inventory", type=click.Path(path_type=Path), required=True)
-@click.option("--tile", required=True, help="MGRS tile id.")
-@click.option("--month", required=True, help="Sensing month, YYYY-MM.")
-@click.option("--output", type=click.Path(path_type=Path), required=True, help="Batch record.")
-def process_batch(
+@batch_option
+@click.option("--output", type=click.Path(path_type=Path, file_okay=False), required=True)
+def download(
     configfile: Path | None,
     settings_json: str | None,
     inventory: Path,
@@ -158,19 +180,77 @@ def process_batch(
     month: str,
     output: Path,
 ) -> None:
-    """Process the scenes of one tile and month whose outputs are missing; record the batch."""
-    from raw2ready.campaign.batches import Batch, group
-    from raw2ready.campaign.batches import process_batch as run_batch
-    from raw2ready.campaign.inventory import read_inventory
+    """Fetch the inputs of a batch's scenes whose outputs are missing into OUTPUT (a folder
+    that appears only when all are fetched and verified)."""
+    from raw2ready.campaign.batches import unfinished
+    from raw2ready.campaign.downloads import download_batch
+    from raw2ready.campaign.reprocess import layout_of
+
+    settings = _settings(configfile, settings_json)
+    batch, records = _batch_records(inventory, tile, month)
+    todo = unfinished(layout_of(settings), records, settings.products)
+    download_batch(settings, todo, output)
+    log.info("batch %s: inputs of %d scene(s) fetched", batch, len(todo))
+
+
+@cli.command("process-batch")
+@with_config
+@batch_option
+@downloads_option
+@click.option(
+    "--fetch", is_flag=True,
+    help="Fetch the inputs into --downloads first, and remove them after (object storage: "
+    "they never leave the job's machine).",
+)  # fmt: skip
+@click.option("--output", type=click.Path(path_type=Path), required=True, help="Batch record.")
+def process_batch(
+    configfile: Path | None,
+    settings_json: str | None,
+    inventory: Path,
+    tile: str,
+    month: str,
+    downloads: Path,
+    fetch: bool,
+    output: Path,
+) -> None:
+    """Process the scenes of one tile and month whose outputs are missing, from the inputs
+    their download job fetched (or, with --fetch, this job); record the batch."""
+    import shutil
+
+    from raw2ready.campaign.batch_job import process_batch as run_batch
+    from raw2ready.campaign.batches import unfinished
+    from raw2ready.campaign.downloads import download_batch
     from raw2ready.campaign.reprocess import layout_of, reprocess_scene
 
     settings = _settings(configfile, settings_json)
-    batch = Batch.parse(tile, month)
-    records = group(read_inventory(inventory)).get(batch, [])
-    outcomes = run_batch(settings, layout_of(settings), batch, records, output, reprocess_scene)
+    batch, records = _batch_records(inventory, tile, month)
+    if fetch:
+        download_batch(settings, unfinished(layout_of(settings), records, settings.products),
+                       downloads)  # fmt: skip
+
+    def process(settings: Settings, record: SceneRecord) -> None:
+        reprocess_scene(settings, record, downloads)
+
+    outcomes = run_batch(settings, layout_of(settings), batch, records, output, process)
+    if fetch and not settings.download.keep:
+        shutil.rmtree(downloads)
     done = sum(outcome.status == "processed" for outcome in outcomes)
     log.info("batch %s: %d scene(s) processed, %d already complete", batch, done,
              len(outcomes) - done)  # fmt: skip
+
+
+@cli.command("download-scene")
+@with_scene
+@click.option("--output", type=click.Path(path_type=Path, file_okay=False), required=True)
+def download_scene(
+    configfile: Path | None, settings_json: str | None, inventory: Path, scene_id: str, output: Path
+) -> None:
+    """Fetch the inputs of one scene (a Sentinel-1 product) into OUTPUT, a folder that
+    appears only when they are fetched and verified."""
+    from raw2ready.campaign.downloads import download_batch
+
+    settings = _settings(configfile, settings_json)
+    download_batch(settings, [_inventory_record(inventory, scene_id)], output)
 
 
 def _inventory_record(inventory: Path, scene_id: str) -> SceneRecord:
@@ -185,17 +265,24 @@ def _inventory_record(inventory: Path, scene_id: str) -> SceneRecord:
 
 @cli.command("sen2cor")
 @with_scene
+@downloads_option
 def sen2cor(
-    configfile: Path | None, settings_json: str | None, inventory: Path, scene_id: str
+    configfile: Path | None,
+    settings_json: str | None,
+    inventory: Path,
+    scene_id: str,
+    downloads: Path,
 ) -> None:
-    """Make the L2A of one L1C SAFE scene with Sen2Cor (skipped when it exists)."""
-    from raw2ready.campaign.reprocess import download_options, layout_of
-    from raw2ready.processors.sen2cor import l2a_product
+    """Make the L2A of one L1C SAFE scene with Sen2Cor (skipped when it exists), from the
+    zip its batch's download job fetched."""
+    from raw2ready.campaign.reprocess import layout_of, scene_inputs
+    from raw2ready.processors.sen2cor import l2a_of
+    from raw2ready.sentinel2.safe import SAFE_ASSET
 
     settings = _settings(configfile, settings_json)
     record = _inventory_record(inventory, scene_id)
-    layout = layout_of(settings)
-    click.echo(l2a_product(settings, record, layout, download_options(settings)))
+    inputs = scene_inputs(settings, record, downloads)
+    click.echo(l2a_of(settings, record, layout_of(settings), lambda: inputs()[SAFE_ASSET]))
 
 
 @cli.command("tile-catalog")
@@ -223,10 +310,11 @@ def tile_catalog(
     catalog for every month of the campaign.
     """
     from raw2ready.atomic import write_json
-    from raw2ready.campaign.batches import write_tile_tree_of_batches
+    from raw2ready.campaign.batch_job import write_tile_tree_of_batches
     from raw2ready.campaign.inventory import read_inventory
     from raw2ready.campaign.reprocess import layout_of
-    from raw2ready.stac.catalog import months_between, write_tile_catalog
+    from raw2ready.months import months_between
+    from raw2ready.stac.catalog import write_tile_catalog
 
     settings = _settings(configfile, settings_json)
     layout = layout_of(settings)
@@ -324,14 +412,20 @@ def s1_search(configfile: Path | None, settings_json: str | None, tile: str, out
 
 @cli.command("s1-scene")
 @with_scene
+@downloads_option
 def s1_scene(
-    configfile: Path | None, settings_json: str | None, inventory: Path, scene_id: str
+    configfile: Path | None,
+    settings_json: str | None,
+    inventory: Path,
+    scene_id: str,
+    downloads: Path,
 ) -> None:
-    """Fetch, check and SNAP-process one Sentinel-1 product on one tile; write its item."""
+    """Check and SNAP-process one Sentinel-1 product on one tile, from the zip its download
+    job fetched; write its item."""
     from raw2ready.campaign.reprocess import reprocess_s1_scene
 
     settings = _settings(configfile, settings_json)
-    reprocess_s1_scene(settings, _inventory_record(inventory, scene_id))
+    reprocess_s1_scene(settings, _inventory_record(inventory, scene_id), downloads)
 
 
 @cli.command()
@@ -349,26 +443,51 @@ def s1_scene(
     "--directory", "-d", type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="The folder snakemake runs in (its --directory) [default: the current folder].",
 )  # fmt: skip
+@click.option(
+    "--snakefile", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The workflow [default: ./Snakefile, else the one of this raw2ready checkout].",
+)  # fmt: skip
+@click.option(
+    "--profile", type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="The snakemake profile you run with [default: profiles/local beside the Snakefile].",
+)  # fmt: skip
 def plan(
-    configfile: Path, as_json: bool, output: Path | None, no_search: bool, directory: Path | None
+    configfile: Path,
+    as_json: bool,
+    output: Path | None,
+    no_search: bool,
+    directory: Path | None,
+    snakefile: Path | None,
+    profile: Path | None,
 ) -> None:
     """Show what a run of the campaign would do and cost, without running it.
 
-    Searches the tiles that have no inventory yet (unless --no-search), then prints scenes
-    per tile and year, jobs per rule, what already exists, and estimated core-hours and
-    volumes. Run it in the folder snakemake runs in, or give that folder with --directory.
+    Searches the tiles that have no inventory yet (unless --no-search), asks Snakemake's
+    dry-run for the jobs per rule, then prints scenes per tile and year, jobs per rule,
+    what already exists, and estimated core-hours and volumes. Run it in the folder
+    snakemake runs in, or give that folder with --directory.
     """
     from raw2ready.atomic import write_json
-    from raw2ready.campaign.planning import make_plan, render, search_missing
+    from raw2ready.campaign.planning import (
+        default_snakefile,
+        make_plan,
+        render,
+        search_missing,
+        snakemake_jobs,
+    )
     from raw2ready.layout import Layout
 
     settings = load_settings(configfile)
+    configfile, snakefile = configfile.resolve(), (snakefile or default_snakefile()).resolve()
+    local = snakefile.parent / "profiles" / "local"
+    profile = profile or (local if local.is_dir() else None)
+    profile = profile.resolve() if profile else None
     if directory is not None:
         os.chdir(directory)  # the config's relative paths are relative to it, as in snakemake
     layout = Layout(settings.output_dir, settings.work_dir)
     if not no_search:
         search_missing(settings, layout)
-    summary = make_plan(settings)
+    summary = make_plan(settings, snakemake_jobs(configfile, snakefile, profile))
     write_json(output or layout.plan(), summary)
     click.echo(json.dumps(summary, indent=2) if as_json else render(summary))
 

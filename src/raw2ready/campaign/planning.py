@@ -1,17 +1,20 @@
 """Campaign planning: what a run would do, what is already done, and what it would cost.
 
-`raw2ready plan` answers before an allocation is spent. It makes the decisions the Snakefile
-makes, with the same functions (batches.target, batches.is_complete), so its job counts are
-Snakemake's under the profiles' rerun trigger (mtime); core-hours and volumes come
-from per-job figures the benchmarks measured (data/job_figures.json says how).
+`raw2ready plan` answers before an allocation is spent. The jobs per rule are Snakemake's
+own: its dry-run's job table (`snakemake --dry-run --quiet rules`, its public command line),
+for every family and rule, under the profile's rerun triggers and incomplete-job tracking.
+Scene counts come from the inventories with the workflow's own test of a finished scene
+(batches.is_complete); core-hours and volumes from per-job figures the benchmarks measured
+(data/job_figures.json says how).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
-import os
+import re
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,18 +22,25 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from raw2ready.campaign.batches import group, is_complete, target
-from raw2ready.campaign.inventory import read_inventory, search_inventory
-from raw2ready.campaign.workflow import Campaign
+from raw2ready.campaign.batches import group, unfinished
+from raw2ready.campaign.inventory import read_inventory, search_inventory, write_inventory
 from raw2ready.config import Settings
-from raw2ready.layout import Layout
+from raw2ready.errors import ConfigError, ExternalToolError
+from raw2ready.layout import SENTINEL1, Layout
 from raw2ready.scene import SceneRecord
 
 log = logging.getLogger(__name__)
 
-#: Rules in the order the workflow runs them (the order of the job table).
-RULES = ("search", "sen2cor", "scenes", "repair_scenes", "tile_catalog", "collection", "all")
+#: Rules in the order the workflow runs them (the order of the job table); others follow.
+RULES = (
+    "search", "sentinel1_search", "download", "sen2cor", "scenes", "repair_scenes",
+    "sentinel1_download", "sentinel1_scene", "tile_catalog", "sentinel1_tile_catalog",
+    "sentinel1_collection", "collection", "all",
+)  # fmt: skip
+#: Rules whose jobs process Sentinel-2 scenes (costed per scene, not per job).
+SCENE_RULES = ("scenes", "repair_scenes")
 GB = 1e9
+_JOB_ROW = re.compile(r"^(\w+)\s+(\d+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,7 @@ class JobFigures:
 
 @dataclass
 class TilePlan:
-    """One tile: its scenes and what the run would do with them."""
+    """One tile: its scenes and how many are done."""
 
     tile: str
     searched: bool
@@ -62,7 +72,6 @@ class TilePlan:
     complete: int = 0
     to_process: int = 0
     batches: int = 0
-    jobs: Counter[str] = field(default_factory=Counter)
     download_bytes: int = 0
     unknown_download: int = 0
 
@@ -75,102 +84,93 @@ class TilePlan:
             "complete": self.complete,
             "to_process": self.to_process,
             "batches": self.batches,
-            "jobs": dict(self.jobs),
         }
 
 
 def search_missing(settings: Settings, layout: Layout) -> list[str]:
-    """Run the searches of tiles that have no inventory yet; return those tiles."""
+    """Run the searches of tiles that have no inventory yet (the Sentinel-1 family's too,
+    when it is on); return those tiles."""
     searched = []
     for tile in settings.tiles:
         if not layout.inventory(tile).exists():
             count, _changed = search_inventory(settings, tile, layout.inventory(tile))
             log.info("searched tile %s: %d scene(s)", tile, count)
             searched.append(tile)
+        if settings.sentinel1.enabled and not layout.inventory(tile, SENTINEL1).exists():
+            from raw2ready.archives.transfer import DownloadOptions
+            from raw2ready.sentinel1.search import search_sentinel1
+
+            retries = DownloadOptions.retries_of(settings.download)
+            records = search_sentinel1(settings, tile, retries).records
+            write_inventory(layout.inventory(tile, SENTINEL1), records)
+            log.info("searched tile %s: %d Sentinel-1 scene(s)", tile, len(records))
     return searched
 
 
-def _mtime(path: Path) -> float | None:
-    """Modification time, or None for a missing file."""
-    try:
-        return path.stat().st_mtime
-    except FileNotFoundError:
-        return None
+def default_snakefile() -> Path:
+    """The workflow `raw2ready plan` asks: ./Snakefile, else the one of this checkout."""
+    for candidate in (Path("Snakefile"), Path(__file__).resolve().parents[3] / "Snakefile"):
+        if candidate.is_file():
+            return candidate.resolve()
+    raise ConfigError("no Snakefile here or beside the raw2ready package: give --snakefile")
 
 
-def snakemake_incomplete(workdir: Path) -> set[Path]:
-    """Outputs of jobs Snakemake started and never saw finish (killed, node lost).
+def snakemake_jobs(configfile: Path, snakefile: Path, profile: Path | None = None) -> Counter[str]:
+    """Jobs per rule of Snakemake's own dry-run (its job table), run in the current folder.
 
-    Snakemake 9 marks each output of a running job under .snakemake/incomplete (file names
-    are the url-safe base64 of the path, split into 255-byte parts prefixed with '@'); with
-    --rerun-incomplete it reruns those jobs even when their outputs exist.
+    Snakemake decides with everything a real run uses: the profile's rerun triggers, the
+    jobs it marked incomplete (killed), checkpoints, temp files, every family's rules.
     """
-    markers = workdir / ".snakemake" / "incomplete"
-    found = set()
-    for folder, _dirs, names in os.walk(markers):
-        relative = Path(folder).relative_to(markers).parts
-        for name in names:
-            if name == "migration_underway":
-                continue
-            encoded = "".join(part.removeprefix("@") for part in (*relative, name))
-            try:
-                path = Path(base64.urlsafe_b64decode(encoded).decode())
-            except (ValueError, UnicodeDecodeError):
-                continue
-            found.add(Path(os.path.abspath(workdir / path)))
-    return found
+    command = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(snakefile),
+        "--configfile", str(configfile), "--dry-run", "--quiet", "rules", "--nolock",
+        *(["--profile", str(profile)] if profile else []),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    text = result.stdout + result.stderr
+    if result.returncode != 0:
+        last = next((line for line in reversed(text.splitlines()) if line.strip()), "")
+        raise ExternalToolError(
+            f"snakemake --dry-run failed (exit {result.returncode}): {last.strip()}"
+        )
+    if "Job stats:" not in text:
+        return Counter()
+    table = text.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    return Counter({rule: int(n) for rule, n in _JOB_ROW.findall(table) if rule != "total"})
 
 
-def _outdated(outputs: list[Path], inputs: list[Path], incomplete: set[Path]) -> bool:
-    """Snakemake's rule under mtime triggers: an output is missing or marked incomplete, or
-    an existing input is newer than the oldest output."""
-    output_times = [_mtime(path) for path in outputs]
-    if any(time is None for time in output_times):
-        return True
-    if any(Path(os.path.abspath(path)) in incomplete for path in outputs):
-        return True
-    oldest = min(time for time in output_times if time is not None)
-    return any((time := _mtime(path)) is not None and time > oldest for path in inputs)
-
-
-def _plan_tile(campaign: Campaign, tile: str, incomplete: set[Path]) -> TilePlan:
-    """A tile's scenes and the jobs its batches and catalog would run."""
-    layout, products = campaign.layout, campaign.settings.products
+def _plan_tile(settings: Settings, layout: Layout, tile: str) -> TilePlan:
+    """A tile's scenes: how many per year, complete, left to process (with their bytes)."""
     inventory = layout.inventory(tile)
     plan = TilePlan(tile, searched=inventory.exists())
     if not plan.searched:
-        plan.jobs["search"] = 1
-        plan.jobs["tile_catalog"] = 1
         return plan
-    targets = []
-    for batch, records in group(read_inventory(inventory)).items():
+    for _batch, records in group(read_inventory(inventory)).items():
         plan.batches += 1
-        asked = target(layout, batch, records, products)
-        targets.append(asked)
-        unfinished = [r for r in records if not is_complete(layout, r, products)]
+        left = unfinished(layout, records, settings.products)
         for record in records:
             plan.scenes_per_year[record.year] = plan.scenes_per_year.get(record.year, 0) + 1
-        plan.complete += len(records) - len(unfinished)
-        if _outdated([asked], [], incomplete):
-            plan.jobs["repair_scenes" if asked != batch.record(layout) else "scenes"] += 1
-            plan.to_process += len(unfinished)
-            l2a = campaign.sen2cor_inputs(inventory, batch)
-            plan.jobs["sen2cor"] += sum(not Path(path).exists() for path in l2a)
-            for record in unfinished:
-                _add_download(plan, record)
-    catalog = [layout.tile_catalog(tile), layout.tile_summary(tile)]
-    if plan.jobs["scenes"] or plan.jobs["repair_scenes"] or _outdated(catalog, targets, incomplete):
-        plan.jobs["tile_catalog"] = 1
+        plan.complete += len(records) - len(left)
+        plan.to_process += len(left)
+        for record in left:
+            _add_download(plan, record)
     return plan
 
 
 def _add_download(plan: TilePlan, record: SceneRecord) -> None:
-    """Count the bytes a scene's processing fetches (as the archive states them)."""
+    """Count the bytes a scene's download job fetches (as the archive states them)."""
     for band in record.bands.values():
         if band.size is None:
             plan.unknown_download += 1
         else:
             plan.download_bytes += band.size
+
+
+def _sentinel1(settings: Settings, layout: Layout, jobs: Counter[str]) -> dict[str, Any]:
+    """The Sentinel-1 family's scenes (product and tile pairs) and how many are left."""
+    inventories = [layout.inventory(tile, SENTINEL1) for tile in settings.tiles]
+    total = sum(len(read_inventory(path)) for path in inventories if path.exists())
+    return {"scenes": total, "to_process": jobs["sentinel1_scene"]}
 
 
 def _existing(settings: Settings, layout: Layout, tiles: list[TilePlan]) -> dict[str, Any]:
@@ -199,9 +199,7 @@ def _estimate(
     """Core-hours and volumes of the jobs to run, from the measured per-job figures."""
     scenes = sum(tile.to_process for tile in tiles)
     cpu = scenes * figures.cpu_seconds("scene") + sum(
-        count * figures.cpu_seconds(rule)
-        for rule, count in jobs.items()
-        if rule not in ("scenes", "repair_scenes")
+        count * figures.cpu_seconds(rule) for rule, count in jobs.items() if rule not in SCENE_RULES
     )
     names = [*settings.products, "item"]
     unmeasured = [name for name in names if name not in figures.output_bytes]
@@ -221,31 +219,23 @@ def _estimate(
     }
 
 
-def make_plan(settings: Settings, figures: JobFigures | None = None) -> dict[str, Any]:
-    """The campaign summary as a JSON-able mapping (see `render` for the text form).
+def make_plan(
+    settings: Settings, jobs: Counter[str], figures: JobFigures | None = None
+) -> dict[str, Any]:
+    """The campaign summary as a JSON-able mapping (see `render` for the text form), with
+    `jobs` the jobs per rule Snakemake would run (`snakemake_jobs`).
 
     Paths are relative to the working directory, as for snakemake: run it where you run
-    snakemake (its .snakemake folder tells which jobs were cut short).
+    snakemake.
     """
     layout = Layout(settings.output_dir, settings.work_dir)
-    incomplete = snakemake_incomplete(Path.cwd())
-    campaign = Campaign(settings, layout)
-    tiles = [_plan_tile(campaign, tile, incomplete) for tile in settings.tiles]
-    jobs: Counter[str] = Counter()
-    for plan in tiles:
-        jobs.update(plan.jobs)
-    inputs = [
-        p for tile in settings.tiles for p in (layout.tile_catalog(tile), layout.tile_summary(tile))
-    ]
-    if jobs["tile_catalog"] or _outdated([layout.collection()], inputs, incomplete):
-        jobs["collection"] = 1
-    if +jobs:
-        jobs["all"] = 1
+    tiles = [_plan_tile(settings, layout, tile) for tile in settings.tiles]
     years: Counter[str] = Counter()
     for plan in tiles:
         years.update(plan.scenes_per_year)
-    ordered = {rule: jobs[rule] for rule in RULES if jobs[rule]}
-    return {
+    known = [rule for rule in RULES if jobs[rule]]
+    ordered = {rule: jobs[rule] for rule in [*known, *sorted(set(+jobs) - set(known))]}
+    summary = {
         "campaign": settings.campaign,
         "config_sha256": settings.digest(),
         "planned": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -260,6 +250,9 @@ def make_plan(settings: Settings, figures: JobFigures | None = None) -> dict[str
         "estimate": _estimate(settings, jobs, tiles, figures or JobFigures.load()),
         "tiles": {plan.tile: plan.to_dict() for plan in tiles},
     }
+    if settings.sentinel1.enabled:
+        summary["sentinel1"] = _sentinel1(settings, layout, jobs)
+    return summary
 
 
 def render(plan: dict[str, Any]) -> str:
@@ -283,6 +276,11 @@ def render(plan: dict[str, Any]) -> str:
         f"{estimate['per_scene']['output_bytes'] / 1e6:.0f} MB per scene, measured by "
         f"{estimate['figures']['by']})",
     ]
+    if "sentinel1" in plan:
+        lines.append(
+            f"Sentinel-1: {plan['sentinel1']['scenes']} product-tile scene(s), "
+            f"{plan['sentinel1']['to_process']} to process"
+        )
     if estimate["unmeasured_outputs"]:
         lines.append(f"  no measured size for: {', '.join(estimate['unmeasured_outputs'])}")
     lines += ["", f"{'tile':<6} " + " ".join(f"{y:>6}" for y in years) + "  complete  to do"]

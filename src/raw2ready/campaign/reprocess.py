@@ -1,22 +1,26 @@
-"""The per-scene jobs: download -> mask -> indices -> COG -> STAC item, in one process (and
-for the optional Sentinel-1 family: download -> check -> SNAP gpt -> gamma0 COGs -> item).
+"""A scene's processing: mask -> indices -> COG -> STAC item, in one process (and for the
+optional Sentinel-1 family: check -> SNAP gpt -> gamma0 COGs -> item).
 
-One job per scene keeps the campaign DAG small (see the planning notes in the README) while
-each stage stays a separate, testable function in its own module. The item is written
-last, so its presence means the scene is complete.
+In the workflow a scene's inputs were fetched by its batch's download job
+(campaign/downloads.py) and are read from its folder; a scene processed on its own
+(`raw2ready process-scene`, `s1-grd`) fetches them first. Each stage stays a separate,
+testable function in its own module. The item is written last, so its presence means the
+scene is complete.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
+from pathlib import Path
 
-from raw2ready.archives.transfer import DownloadOptions, download_scene
+from raw2ready.campaign.downloads import downloaded, fetch_scene
 from raw2ready.campaign.provenance import software_versions
 from raw2ready.config import Settings
 from raw2ready.errors import ConfigError
 from raw2ready.layout import Layout
-from raw2ready.processors.sen2cor import fetch_safe, is_safe_scene, l2a_inputs, l2a_product
+from raw2ready.processors.sen2cor import is_safe_scene, l2a_inputs, l2a_of
 from raw2ready.processors.sen2cor import lineage_note as safe_lineage_note
 from raw2ready.processors.snap import biophysical_products, snap_products
 from raw2ready.processors.snap import lineage_note as snap_lineage_note
@@ -25,6 +29,7 @@ from raw2ready.raster.tile_chain import ProcessingOptions, process_scene
 from raw2ready.scene import SceneRecord
 from raw2ready.sentinel1.backscatter import gamma0_products
 from raw2ready.sentinel2.plausibility import check_offset
+from raw2ready.sentinel2.safe import SAFE_ASSET
 from raw2ready.stac.catalog import create_item, scene_item, write_item
 
 log = logging.getLogger(__name__)
@@ -46,11 +51,6 @@ def processing_options(settings: Settings) -> ProcessingOptions:
     )
 
 
-def download_options(settings: Settings) -> DownloadOptions:
-    """Download choices from a validated configuration."""
-    return DownloadOptions.from_settings(settings.download, settings.archive)
-
-
 def lineage(record: SceneRecord, options: ProcessingOptions, note: str = "") -> str:
     """A one-paragraph processing history for the item's processing:lineage."""
     offset = (
@@ -67,14 +67,24 @@ def lineage(record: SceneRecord, options: ProcessingOptions, note: str = "") -> 
     )
 
 
-def reprocess_scene(settings: Settings, record: SceneRecord) -> None:
-    """Make every product and the STAC item of one scene."""
+def scene_inputs(
+    settings: Settings, record: SceneRecord, fetched: Path | None
+) -> Callable[[], dict[str, Path]]:
+    """A scene's input files by asset name, asked for when needed: from the folder its
+    download job `fetched` them into, or (None) fetched now into the scene's own folder."""
+    if fetched is not None:
+        return lambda: downloaded(record, fetched)
+    return lambda: fetch_scene(settings, record, layout_of(settings).downloads(record))
+
+
+def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | None = None) -> None:
+    """Make every product and the STAC item of one scene (inputs: see `scene_inputs`)."""
     layout = layout_of(settings)
     options = processing_options(settings)
-    downloads = layout.downloads(record)
+    inputs = scene_inputs(settings, record, fetched)
     note = ""
     if is_safe_scene(record):
-        l2a = l2a_product(settings, record, layout, download_options(settings))
+        l2a = l2a_of(settings, record, layout, lambda: inputs()[SAFE_ASSET])
         needed = required_bands(list(options.products), options.lai_model)
         note = safe_lineage_note(record, l2a)
         record, band_paths = l2a_inputs(record, l2a, needed)
@@ -84,7 +94,7 @@ def reprocess_scene(settings: Settings, record: SceneRecord) -> None:
             f"scene {record.id} comes from a STAC archive"
         )
     else:
-        band_paths = download_scene(record, downloads, download_options(settings))
+        band_paths = inputs()
         if settings.archive.check_offset_flag:
             record = check_offset(record, band_paths)
     outputs = {name: layout.product(record, name) for name in options.products}
@@ -107,16 +117,17 @@ def reprocess_scene(settings: Settings, record: SceneRecord) -> None:
     )
     write_item(item, layout.item(record))
     shutil.rmtree(layout.scratch(record), ignore_errors=True)
-    if not settings.download.keep:
-        shutil.rmtree(downloads, ignore_errors=True)
+    if fetched is None and not settings.download.keep:
+        shutil.rmtree(layout.downloads(record), ignore_errors=True)
     log.info("scene %s done", record.id)
 
 
-def reprocess_s1_scene(settings: Settings, record: SceneRecord) -> None:
+def reprocess_s1_scene(
+    settings: Settings, record: SceneRecord, fetched: Path | None = None
+) -> None:
     """Make the gamma0 products and STAC item of one Sentinel-1 product on one tile."""
     layout = layout_of(settings)
-    downloads = layout.downloads(record)
-    archive = fetch_safe(record, downloads, download_options(settings))
+    archive = scene_inputs(settings, record, fetched)()[SAFE_ASSET]
     scene = gamma0_products(settings, archive, record, layout)
     item = scene_item(
         record, scene.results, layout, scene.properties, settings.campaign,
@@ -124,6 +135,6 @@ def reprocess_s1_scene(settings: Settings, record: SceneRecord) -> None:
     )  # fmt: skip
     scene.add_sar(item)
     write_item(item, layout.item(record))
-    if not settings.download.keep:
-        shutil.rmtree(downloads, ignore_errors=True)
+    if fetched is None and not settings.download.keep:
+        shutil.rmtree(layout.downloads(record), ignore_errors=True)
     log.info("Sentinel-1 scene %s done", record.id)

@@ -2,7 +2,9 @@
 
 The Snakefile stays a DAG declaration; enumerating batches from inventories and naming
 their files happens here, where it can be tested without Snakemake. Inventories are read
-once per version of the file, since input functions run once per job.
+once per version of the file, since input functions run once per job. Light on purpose: no
+raster or STAC library is imported while Snakemake builds the DAG (optional families and
+processors load their modules only when the campaign uses them).
 """
 
 from __future__ import annotations
@@ -13,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from raw2ready import layout as patterns
-from raw2ready.campaign.batches import Batch, group, is_complete, target
+from raw2ready.campaign.batches import DOWNLOADS, Batch, group, target, unfinished
 from raw2ready.campaign.inventory import read_inventory
 from raw2ready.config import Settings, validate_config
 from raw2ready.errors import ConfigError
 from raw2ready.layout import Layout
-from raw2ready.processors.sen2cor import L1C_COLLECTION, is_safe_scene
+from raw2ready.months import Month, month_folder, months_between, quarters_between
 from raw2ready.scene import SceneRecord
-from raw2ready.stac.catalog import Month, month_folder, months_between, quarters_between
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,16 @@ class Campaign:
     def log(self, name: str) -> str:
         """A per-job log file pattern under the work folder."""
         return f"{self.layout.work_dir.as_posix()}/{patterns.LOGS}/{name}.log"
+
+    @property
+    def downloads(self) -> str:
+        """The pattern of a batch's download folder ({tile}, {year}, {quarter}, {month})."""
+        return self.work(DOWNLOADS)
+
+    @property
+    def downloads_local(self) -> bool:
+        """True when download jobs run where snakemake runs (`download.where: local`)."""
+        return self.settings.download.where == "local"
 
     @property
     def uses_sen2cor(self) -> bool:
@@ -120,18 +131,41 @@ class Campaign:
         records = _batches(str(inventory), _mtime(inventory)).get(batch, [])
         if self.object_storage:
             return records
-        products = self.settings.products
-        return [record for record in records if not is_complete(self.layout, record, products)]
+        return unfinished(self.layout, records, self.settings.products)
 
     def sen2cor_inputs(self, inventory: str | Path, batch: Batch) -> list[str]:
         """The Sen2Cor L2A folders a batch job needs: of its unfinished L1C SAFE scenes."""
         if not self.uses_sen2cor:
             return []
+        from raw2ready.processors.sen2cor import L1C_COLLECTION, is_safe_scene
+
         return [
             self.layout.l2a(record).as_posix()
             for record in self.unfinished(inventory, batch)
             if is_safe_scene(record) and record.collection == L1C_COLLECTION
         ]
+
+    def batch_downloads(self, inventory: str | Path, scene: str) -> str:
+        """The download folder of the batch a scene belongs to (a Sen2Cor job's input)."""
+        for batch, records in _batches(str(inventory), _mtime(inventory)).items():
+            if any(record.id == scene for record in records):
+                return batch.downloads(self.layout).as_posix()
+        raise ConfigError(f"scene {scene} is not in inventory {inventory}")
+
+    def sentinel1_products(self) -> list[str]:
+        """The product names of the Sentinel-1 family's scenes (none when it is off)."""
+        if not self.settings.sentinel1.enabled:
+            return []
+        from raw2ready.sentinel1.grd import product_names
+
+        return product_names(self.settings.sentinel1.polarisations)
+
+    def sentinel1_outputs(self, inventory: str | Path) -> list[str]:
+        """Products and items of the Sentinel-1 scenes of a tile inventory."""
+        from raw2ready.sentinel1.grd import scene_outputs
+
+        polarisations = self.settings.sentinel1.polarisations
+        return [p.as_posix() for p in scene_outputs(self.layout, Path(inventory), polarisations)]
 
 
 def _mtime(path: str | Path) -> int:

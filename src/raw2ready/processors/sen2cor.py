@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -153,10 +154,19 @@ def extract_fetched(archive: Path, destination: Path) -> Path:
 def l2a_product(
     settings: Settings, record: SceneRecord, layout: Layout, download: DownloadOptions
 ) -> Path:
-    """The L2A SAFE folder of a SAFE scene, extracting or running Sen2Cor only when needed."""
+    """The L2A SAFE folder of a SAFE scene, fetching its zip only when it is needed."""
+    return l2a_of(
+        settings, record, layout, lambda: fetch_safe(record, layout.downloads(record), download)
+    )
+
+
+def l2a_of(
+    settings: Settings, record: SceneRecord, layout: Layout, archive: Callable[[], Path]
+) -> Path:
+    """The L2A SAFE folder of a SAFE scene, extracting or running Sen2Cor only when needed;
+    `archive` gives the scene's fetched zip (asked only when the L2A is not made yet)."""
     if record.collection != L1C_COLLECTION:
-        archive = fetch_safe(record, layout.downloads(record), download)
-        return extract_fetched(archive, layout.scratch(record) / "safe")
+        return extract_fetched(archive(), layout.scratch(record) / "safe")
     if not settings.processors.uses_sen2cor:
         raise ConfigError(
             f"scene {record.id} is Level-1C and the archive has no L2A of it; set "
@@ -167,10 +177,10 @@ def l2a_product(
     if existing is not None:
         log.info("%s: L2A %s exists, Sen2Cor skipped", record.id, existing.name)
         return existing
-    archive = fetch_safe(record, layout.downloads(record), download)
+    fetched = archive()
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".l1c-", dir=target) as scratch:
-        l1c = extract_fetched(archive, Path(scratch))
+        l1c = extract_fetched(fetched, Path(scratch))
         log_file = layout.tool_log(record, "L2A_Process")
         return run_sen2cor(l1c, target, Sen2CorOptions.from_settings(settings), log_file)
 

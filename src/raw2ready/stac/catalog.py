@@ -20,7 +20,7 @@ import logging
 import os
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -37,6 +37,7 @@ from rasterio.warp import transform_geom
 from raw2ready.atomic import write_json
 from raw2ready.errors import ProductValidationError
 from raw2ready.layout import SENTINEL1, Layout, family_of
+from raw2ready.months import Month, month_folder
 from raw2ready.products.registry import PRODUCTS
 from raw2ready.raster.tile_chain import ProductResult
 from raw2ready.scene import SceneRecord
@@ -335,36 +336,6 @@ class TileSummary:
         )
 
 
-@dataclass(frozen=True, order=True)
-class Month:
-    """A month of a tile's catalog tree: the folder names of its levels."""
-
-    year: str
-    quarter: str
-    month: str
-
-
-def quarters_between(start: date, end: date) -> list[tuple[str, str]]:
-    """Every (year, `Qn`) a campaign from `start` to `end` touches, in order."""
-    first, last = (start.year, (start.month - 1) // 3), (end.year, (end.month - 1) // 3)
-    quarters = []
-    year, index = first
-    while (year, index) <= last:
-        quarters.append((str(year), f"Q{index + 1}"))
-        year, index = (year + 1, 0) if index == 3 else (year, index + 1)
-    return quarters
-
-
-def months_between(start: date, end: date) -> list[Month]:
-    """Every month a campaign from `start` to `end` touches, in order."""
-    months = []
-    year, month = start.year, start.month
-    while (year, month) <= (end.year, end.month):
-        months.append(Month(str(year), f"Q{(month - 1) // 3 + 1}", f"{month:02d}"))
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return months
-
-
 def _catalog(catalog_id: str, description: str, links: list[pystac.Link]) -> dict[str, Any]:
     """A catalog's JSON with the given (relative) links."""
     catalog = pystac.Catalog(id=catalog_id, description=description, title=catalog_id)
@@ -408,12 +379,6 @@ def _tree_links(
 def _tree_id(tile: str, family: str | None, *levels: str) -> str:
     """Id of a catalog of a tile's tree, e.g. `47PPR-2023-Q1` (family-prefixed)."""
     return "-".join([f"{family}-{tile}" if family else tile, *levels])
-
-
-def month_folder(layout: Layout, tile: str, month: Month, family: str | None = None) -> Path:
-    """The folder of a month's catalog and its items' folders."""
-    tile_dir = layout.tile_catalog(tile, family).parent
-    return tile_dir / month.year / month.quarter / month.month
 
 
 def write_month_catalog(

@@ -1,0 +1,141 @@
+"""The processing job of a batch: its unfinished scenes made into products and items, then
+the month's STAC catalog and the batch record, written last.
+
+Every scene is tried even when one fails, each with its own log; the record is written only
+when all are complete, so a failed batch is rerun and redoes only its unfinished scenes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from raw2ready.atomic import write_json
+from raw2ready.campaign.batches import Batch, is_complete
+from raw2ready.campaign.provenance import software_versions
+from raw2ready.config import Settings
+from raw2ready.errors import ConfigError, ProcessingError, Raw2ReadyError
+from raw2ready.layout import Layout
+from raw2ready.months import quarters_between
+from raw2ready.scene import SceneRecord
+from raw2ready.stac.catalog import TileSummary, write_month_catalog, write_tile_tree
+
+log = logging.getLogger(__name__)
+
+#: The last line of a failed scene's log, as the CLI prints a user error.
+_ERROR_FORMAT = "raw2ready: error: %s"
+
+
+@dataclass(frozen=True)
+class SceneOutcome:
+    """What the batch job did with one scene."""
+
+    id: str
+    status: str  # "complete" (outputs existed), "processed" or "failed"
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def _run_scene(
+    process: Callable[[Settings, SceneRecord], None],
+    settings: Settings,
+    record: SceneRecord,
+    log_file: Path,
+) -> SceneOutcome:
+    """Process one scene with its own log file; a user-facing error fails only this scene."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_file, mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    started = time.monotonic()
+    try:
+        process(settings, record)
+    except Raw2ReadyError as exc:
+        log.error("scene %s failed: %s", record.id, exc)
+        handler.stream.write(_ERROR_FORMAT % exc + "\n")  # the last line, as the CLI prints it
+        return SceneOutcome(record.id, "failed", time.monotonic() - started, str(exc))
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+    return SceneOutcome(record.id, "processed", time.monotonic() - started)
+
+
+def process_batch(
+    settings: Settings,
+    layout: Layout,
+    batch: Batch,
+    records: list[SceneRecord],
+    output: Path,
+    process: Callable[[Settings, SceneRecord], None],
+) -> list[SceneOutcome]:
+    """Process the batch's scenes that lack outputs, then write the month's STAC catalog and
+    the batch record (with the month's summary, which the tile catalog job reads).
+
+    Every scene is tried even when one fails; catalog and record are written only when all
+    are complete, so a failed batch is rerun and redoes only its unfinished scenes.
+    """
+    if not records:
+        raise ProcessingError(f"batch {batch}: no scene of the inventory falls in it")
+    outcomes: list[SceneOutcome] = []
+    for record in records:
+        if is_complete(layout, record, settings.products):
+            log.info("scene %s: outputs exist, nothing to do", record.id)
+            outcomes.append(SceneOutcome(record.id, "complete"))
+        else:
+            outcomes.append(_run_scene(process, settings, record, layout.scene_log(record)))
+    failed = [outcome for outcome in outcomes if outcome.status == "failed"]
+    if failed:
+        raise ProcessingError(
+            f"batch {batch}: {len(failed)} of {len(records)} scene(s) failed "
+            f"(logs under {layout.scene_log(records[0]).parent}); first: "
+            f"{failed[0].id}: {failed[0].error}"
+        )
+    summary = write_month_catalog(
+        batch.tile, batch.month_of_tree, [layout.item(record) for record in records], layout
+    )
+    write_json(
+        output,
+        {
+            "tile": batch.tile,
+            "year": batch.year,
+            "month": batch.month,
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "config_sha256": settings.digest(),
+            "software": software_versions(),
+            "scenes": [asdict(outcome) for outcome in outcomes],
+            "summary": summary.to_dict(),
+        },
+    )
+    return outcomes
+
+
+def write_tile_tree_of_batches(
+    settings: Settings, layout: Layout, tile: str, batch_records: list[Path]
+) -> TileSummary:
+    """Write a tile's catalog, year and quarter catalogs over the months its batches wrote.
+
+    Every quarter of the campaign gets a catalog (empty when no scene fell in it), so the
+    workflow can declare them all; the summary is merged from the batch records'.
+    """
+    months, summaries = [], []
+    for path in batch_records:
+        data = json.loads(path.read_text())
+        if data["tile"] != tile:
+            raise ConfigError(f"batch record {path} is of tile {data['tile']}, not {tile}")
+        if "summary" not in data:
+            raise ConfigError(
+                f"batch record {path} has no month summary (written by an older raw2ready): "
+                "delete it and rerun, which redoes that month's catalog"
+            )
+        batch = Batch(tile, data["year"], data["month"])
+        months.append(batch.month_of_tree)
+        summaries.append(TileSummary(**data["summary"]))
+    quarters = quarters_between(settings.start, settings.end)
+    write_tile_tree(tile, months, layout, quarters=quarters)
+    return TileSummary.merge(tile, summaries)

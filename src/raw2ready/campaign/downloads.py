@@ -1,0 +1,70 @@
+"""The download job: the input files of a batch's unfinished scenes, fetched where the internet is.
+
+Downloading is its own workflow job, separable from processing: on clusters whose compute
+nodes have no internet it runs on the login node (`download.where: local`), and
+`snakemake --until download` stages a campaign's inputs before an allocation starts. Its
+output is one folder per batch with a subfolder per scene (band files, or the SAFE zip) and
+a manifest naming them. The folder is filled under a hidden `.partial` name and renamed into
+place once every file is fetched and verified (size, checksum), so a killed job never leaves
+a half folder under its final name, and the next try resumes from the verified files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from raw2ready.archives.transfer import DownloadOptions, download_scene
+from raw2ready.atomic import PARTIAL_SUFFIX, write_json
+from raw2ready.config import Settings
+from raw2ready.errors import ProcessingError
+from raw2ready.processors.sen2cor import fetch_safe, is_safe_scene
+from raw2ready.scene import SceneRecord
+from raw2ready.sentinel2.safe import SAFE_ASSET
+
+log = logging.getLogger(__name__)
+
+#: The file in each scene's folder that maps its assets (band names, `SAFE`) to file names.
+MANIFEST = "inputs.json"
+
+
+def download_options(settings: Settings) -> DownloadOptions:
+    """Download choices from a validated configuration."""
+    return DownloadOptions.from_settings(settings.download, settings.archive)
+
+
+def fetch_scene(settings: Settings, record: SceneRecord, folder: Path) -> dict[str, Path]:
+    """Fetch a scene's inputs into `folder`: its SAFE zip, or its band files; by asset name."""
+    options = download_options(settings)
+    if is_safe_scene(record):
+        return {SAFE_ASSET: fetch_safe(record, folder, options)}
+    return download_scene(record, folder, options)
+
+
+def download_batch(settings: Settings, records: list[SceneRecord], folder: Path) -> None:
+    """Fetch the inputs of `records` into `folder`, which appears only once all are there."""
+    staging = folder.with_name(f".{folder.name}{PARTIAL_SUFFIX}")
+    staging.mkdir(parents=True, exist_ok=True)
+    for record in records:
+        files = fetch_scene(settings, record, staging / record.id)
+        write_json(staging / record.id / MANIFEST, {name: p.name for name, p in files.items()})
+        log.info("scene %s: %d file(s) fetched", record.id, len(files))
+    if folder.exists():
+        shutil.rmtree(folder)
+    os.replace(staging, folder)
+
+
+def downloaded(record: SceneRecord, folder: Path) -> dict[str, Path]:
+    """The input files a download job fetched for a scene, by asset name."""
+    manifest = folder / record.id / MANIFEST
+    names = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    files = {name: folder / record.id / file_name for name, file_name in names.items()}
+    if not files or not all(path.is_file() for path in files.values()):
+        raise ProcessingError(
+            f"scene {record.id}: its inputs are not (all) in {folder}; delete that folder and "
+            "rerun, which fetches them again"
+        )
+    return files
