@@ -20,8 +20,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import rasterio
-
 from raw2ready import __version__
 from raw2ready.atomic import atomic_path, write_json
 from raw2ready.config import Settings
@@ -35,6 +33,8 @@ _RUNNERS = ("snakemake",)
 
 def software_versions() -> dict[str, str]:
     """Versions of raw2ready, GDAL and the Python packages that shape the products."""
+    import rasterio  # GDAL's version: loaded only when versions are asked for, not by the DAG
+
     versions = {"raw2ready": __version__, "GDAL": rasterio.__gdal_version__}
     for package in _PACKAGES:
         try:

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from raw2ready import layout as patterns
-from raw2ready.campaign.batches import DOWNLOADS, Batch, group, target, unfinished
+from raw2ready.campaign.batches import (
+    DOWNLOADS,
+    Batch,
+    group,
+    scene_outputs,
+    target,
+    unfinished,
+)
 from raw2ready.campaign.inventory import read_inventory
 from raw2ready.config import Settings, validate_config
 from raw2ready.errors import ConfigError
@@ -162,10 +169,12 @@ class Campaign:
 
     def sentinel1_outputs(self, inventory: str | Path) -> list[str]:
         """Products and items of the Sentinel-1 scenes of a tile inventory."""
-        from raw2ready.sentinel1.grd import scene_outputs
-
-        polarisations = self.settings.sentinel1.polarisations
-        return [p.as_posix() for p in scene_outputs(self.layout, Path(inventory), polarisations)]
+        products = self.sentinel1_products()
+        return [
+            path.as_posix()
+            for record in read_inventory(Path(inventory))
+            for path in scene_outputs(self.layout, record, products)
+        ]
 
 
 def _mtime(path: str | Path) -> int:

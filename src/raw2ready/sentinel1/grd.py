@@ -13,11 +13,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from raw2ready.campaign.inventory import read_inventory
 from raw2ready.errors import ItemError
-from raw2ready.layout import Layout
 from raw2ready.scene import BandAsset, SceneRecord
 from raw2ready.sentinel2.safe import SAFE_ASSET
 
@@ -83,14 +80,3 @@ class S1Product:
 def product_names(polarisations: Iterable[str]) -> list[str]:
     """The gamma0 products of the configured polarisations, in config order."""
     return [GAMMA0[pol] for pol in polarisations]
-
-
-def scene_outputs(layout: Layout, inventory: Path, polarisations: Iterable[str]) -> list[Path]:
-    """Every product and item of the Sentinel-1 scenes of an inventory (the tile catalog's
-    inputs: a missing one makes Snakemake rerun its scene)."""
-    names = product_names(polarisations)
-    return [
-        path
-        for record in read_inventory(Path(inventory))
-        for path in (*(layout.product(record, name) for name in names), layout.item(record))
-    ]
