@@ -28,6 +28,7 @@ from raw2ready.archives.provider import SearchQuery, SearchResult
 from raw2ready.archives.transfer.hrefs import shown_href
 from raw2ready.archives.transfer.options import AssetSource, DownloadOptions
 from raw2ready.archives.transfer.retries import TransientError, raise_if_transient, retrying
+from raw2ready.checksums import encode
 from raw2ready.config import ArchiveSection
 from raw2ready.errors import ItemError, SearchError
 from raw2ready.scene import BandAsset, SceneRecord
@@ -43,7 +44,6 @@ PRODUCT_TYPES: dict[str, tuple[str, ...]] = {
 }
 LEVEL_COLLECTIONS = {"S2MSI1C": "sentinel-2-l1c", "S2MSI2A": "sentinel-2-l2a"}
 #: Multihash prefix of an MD5 digest (code 0xd5 as varint, 16 bytes), as `file:checksum`.
-_MD5_MULTIHASH = "d50110"
 _BASELINE_IN_NAME = re.compile(r"_N(\d{4})_")
 SEARCH_TIMEOUT_SECONDS = 120.0
 
@@ -160,7 +160,8 @@ def safe_asset(entity: dict[str, Any], settings: CdseSettings) -> BandAsset:
         (
             str(checksum.get("Value", "")).lower()
             for checksum in entity.get("Checksum") or []
-            if str(checksum.get("Algorithm", "")).upper() == "MD5" and checksum.get("Value")
+            if str(checksum.get("Algorithm", "")).upper() == "MD5"
+            and re.fullmatch(r"[0-9a-fA-F]{32}", str(checksum.get("Value", "")))
         ),
         None,
     )
@@ -168,7 +169,7 @@ def safe_asset(entity: dict[str, Any], settings: CdseSettings) -> BandAsset:
     return BandAsset(
         settings.product_href(str(entity["Id"])),
         size=int(size) if isinstance(size, int) and size > 0 else None,
-        checksum=_MD5_MULTIHASH + md5 if md5 else None,
+        checksum=encode("md5", bytes.fromhex(md5)) if md5 else None,
     )
 
 

@@ -11,12 +11,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
-#: SCL classes (Sen2Cor): the ones the mask product distinguishes.
-SCL_NODATA = 0
-SCL_SHADOW = 3
-SCL_CLOUD = frozenset({8, 9})
-SCL_CIRRUS = 10
-DEFAULT_MASKED_CLASSES = frozenset({0, 1, 3, 8, 9, 10})
+from raw2ready.sentinel2 import scl
+
+#: The usual default mask (SCL 0, 1, 3, 8, 9, 10).
+DEFAULT_MASKED_CLASSES = scl.DEFAULT_MASKED
 
 #: Mask product codes.
 MASK_CLEAR = 0
@@ -38,16 +36,16 @@ MASK_CLASSES: dict[int, str] = {
 def mask_lookup(masked_classes: frozenset[int]) -> np.ndarray:
     """A 256-entry table from SCL class to mask code, for one vectorized lookup per block."""
     table = np.full(256, MASK_OTHER, dtype=np.uint8)
-    for scl_class in range(12):
-        if scl_class == SCL_NODATA:
+    for scl_class in scl.CLASSES:
+        if scl_class == scl.SceneClass.NODATA:
             table[scl_class] = MASK_NODATA
         elif scl_class not in masked_classes:
             table[scl_class] = MASK_CLEAR
-        elif scl_class in SCL_CLOUD:
+        elif scl_class in scl.CLOUD:
             table[scl_class] = MASK_CLOUD
-        elif scl_class == SCL_CIRRUS:
+        elif scl_class in scl.CIRRUS:
             table[scl_class] = MASK_CIRRUS
-        elif scl_class == SCL_SHADOW:
+        elif scl_class in scl.SHADOW:
             table[scl_class] = MASK_SHADOW
     return table
 

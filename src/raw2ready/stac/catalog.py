@@ -14,7 +14,6 @@ them in the family's subfolder).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -35,6 +34,7 @@ from pystac.extensions.raster import DataType, RasterBand, RasterExtension, Stat
 from rasterio.warp import transform_geom
 
 from raw2ready.atomic import write_json
+from raw2ready.checksums import file_checksum
 from raw2ready.errors import ProductValidationError
 from raw2ready.layout import SENTINEL1, Layout, family_of
 from raw2ready.months import Month, month_folder
@@ -49,7 +49,6 @@ COG_MEDIA_TYPE = str(pystac.MediaType.COG)
 JSON_MEDIA_TYPE = str(pystac.MediaType.JSON)
 GEOJSON_MEDIA_TYPE = str(pystac.MediaType.GEOJSON)
 LICENSE_URL = "https://sentinel.esa.int/documents/247904/690755/Sentinel_Data_Legal_Notice"
-_MULTIHASH_SHA256 = "1220"
 
 
 @dataclass(frozen=True)
@@ -97,15 +96,6 @@ def _parse_time(text: str | None) -> datetime | None:
 def _relative(target: Path, start: Path) -> str:
     """A POSIX relative href from folder `start` to `target`."""
     return Path(os.path.relpath(target, start)).as_posix()
-
-
-def file_checksum(path: Path) -> str:
-    """sha2-256 multihash of a file, as the file extension's `file:checksum` expects."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return _MULTIHASH_SHA256 + digest.hexdigest()
 
 
 def footprint(result: ProductResult) -> dict[str, Any]:
