@@ -20,28 +20,15 @@ import pystac
 from raw2ready.errors import GridError, ItemError
 from raw2ready.grid import parse_tile, tile_from_parts
 from raw2ready.scene import BOA_ADD_OFFSET, BOA_QUANTIFICATION, BandAsset, SceneRecord
-from raw2ready.sentinel2.bands import NATIVE_RESOLUTION
+from raw2ready.sentinel2.bands import BY_ASSET_KEY, NATIVE_RESOLUTION, SCL_ASSET_KEY, SCL_BAND
 from raw2ready.sentinel2.baseline import baseline_has_offset, parse_baseline
 from raw2ready.sentinel2.safe import parse_metadata
 
 log = logging.getLogger(__name__)
 
-#: Earth Search v1 common-name asset keys -> ESA band ids.
-COMMON_NAME_BANDS: dict[str, str] = {
-    "coastal": "B01",
-    "blue": "B02",
-    "green": "B03",
-    "red": "B04",
-    "rededge1": "B05",
-    "rededge2": "B06",
-    "rededge3": "B07",
-    "nir": "B08",
-    "nir08": "B8A",
-    "nir09": "B09",
-    "cirrus": "B10",
-    "swir16": "B11",
-    "swir22": "B12",
-    "scl": "SCL",
+#: Earth Search v1 common-name asset keys -> ESA band ids (from the band table).
+COMMON_NAME_BANDS: dict[str, str] = {key: band.band_id for key, band in BY_ASSET_KEY.items()} | {
+    SCL_ASSET_KEY: SCL_BAND
 }
 ESA_BANDS = frozenset(COMMON_NAME_BANDS.values())
 #: `B04_10m` (CDSE), `SCL-20m` / `B02_20m` (Planetary Computer, old layout).

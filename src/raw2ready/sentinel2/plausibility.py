@@ -20,11 +20,12 @@ from rasterio.enums import Resampling
 
 from raw2ready.scene import BOA_ADD_OFFSET, SceneRecord
 from raw2ready.sentinel2.baseline import baseline_has_offset
+from raw2ready.sentinel2.scl import SceneClass
 
 log = logging.getLogger(__name__)
 
 #: SCL classes whose surface is dark in at least one band: dark area, cloud shadow, water.
-DARK_CLASSES = (2, 3, 6)
+DARK_CLASSES = (SceneClass.DARK_FEATURE_SHADOW, SceneClass.CLOUD_SHADOW, SceneClass.WATER)
 #: Fewer dark pixels than this in the sample decide nothing.
 MIN_DARK_PIXELS = 200
 #: Medians within this many DN of the offset decide nothing.
