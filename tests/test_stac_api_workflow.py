@@ -88,13 +88,15 @@ def test_chain_runs_through_a_stac_api_with_faults_and_reruns_only_what_failed(
             assert {r.id for r in inventory} == scenes
             assert all(b.href.startswith(cogs.url) for r in inventory for b in r.bands.values())
 
-            (log_file,) = (tmp_path / "work/demo/logs/scene").rglob(f"{BROKEN}.log")
-            log = log_file.read_text()
+            # the download job of the broken scene's batch failed, with the error last in its
+            # log, and left no download folder under its final name
+            (record,) = [r for r in inventory if r.id == BROKEN]
+            month = f"{record.tile}/{record.year}/{record.quarter}/{record.month}"
+            log = (tmp_path / f"work/demo/logs/download/{month}.log").read_text()
             last = log.strip().splitlines()[-1]
             assert last.startswith("raw2ready: error: ")
             assert "B08.tif: HTTP 503 (gave up after 3 attempts" in last
-            downloads = tmp_path / "work/demo/downloads/48PUB" / BROKEN
-            assert not (downloads / "B08.tif").exists()
+            assert not (tmp_path / f"work/demo/downloads/{month}").exists()
             assert not list((tmp_path / "results/demo/products").rglob(f"{BROKEN}_*.tif"))
 
             cogs.faults.clear()

@@ -20,7 +20,7 @@ from pathlib import Path
 from raw2ready.archives.transfer import DownloadOptions, download_scene
 from raw2ready.atomic import PARTIAL_SUFFIX, write_json
 from raw2ready.config import Settings
-from raw2ready.errors import ProcessingError
+from raw2ready.errors import DownloadError, ProcessingError
 from raw2ready.processors.sen2cor import fetch_safe, is_safe_scene
 from raw2ready.scene import SceneRecord
 from raw2ready.sentinel2.safe import SAFE_ASSET
@@ -48,10 +48,22 @@ def download_batch(settings: Settings, records: list[SceneRecord], folder: Path)
     """Fetch the inputs of `records` into `folder`, which appears only once all are there."""
     staging = folder.with_name(f".{folder.name}{PARTIAL_SUFFIX}")
     staging.mkdir(parents=True, exist_ok=True)
+    failed: list[tuple[str, DownloadError]] = []
     for record in records:
-        files = fetch_scene(settings, record, staging / record.id)
+        try:
+            files = fetch_scene(settings, record, staging / record.id)
+        except DownloadError as error:  # try every scene: the rerun resumes all of them
+            log.error("scene %s: %s", record.id, error)
+            failed.append((record.id, error))
+            continue
         write_json(staging / record.id / MANIFEST, {name: p.name for name, p in files.items()})
         log.info("scene %s: %d file(s) fetched", record.id, len(files))
+    if failed:
+        scene, error = failed[0]
+        raise DownloadError(
+            f"{len(failed)} of {len(records)} scene(s) not fetched (the rest is kept for the "
+            f"rerun); first: {scene}: {error}"
+        )
     if folder.exists():
         shutil.rmtree(folder)
     os.replace(staging, folder)
