@@ -218,7 +218,7 @@ def test_env_installs_raw2ready_without_touching_the_pins(env: Path) -> None:
 def test_env_holds_every_pinned_dependency_its_command_imports(rule: str) -> None:
     info = RULES[rule]
     needed = imported_distributions(str(info["command"])) & runtime_packages()
-    assert {"click", "pystac"} <= needed  # the measurement sees the CLI's own imports
+    assert "click" in needed  # the measurement sees the CLI's own imports
     present = set(env_packages(Path(str(info["env"]))))
     missing = sorted(needed - present)
     assert missing == [], f"rule {rule}: {Path(str(info['env'])).name} lacks {missing}"
