@@ -26,16 +26,19 @@ demo: install
 	@echo "STAC catalog:  results/demo/stac/collection.json"
 	@echo "Logs:          work/demo/logs/"
 
-# System packages of the SLURM test (tests/test_slurm.py): a real single-node Slurm with munge,
-# from Debian. Installed when missing and we are root; otherwise that test skips and says why.
-SYSTEM_DEPS := slurm-wlm munge
+# System packages of the system tests, from Debian: a real single-node Slurm with munge
+# (tests/test_slurm.py), PostgreSQL with PostGIS for pgstac (tests/test_pgstac.py) and headless
+# Chromium for the campaign report (tests/test_report.py). Installed when missing and we are root;
+# otherwise the tests that need them skip and say why.
+SYSTEM_DEPS := slurm-wlm munge postgresql-15 postgresql-15-postgis-3 chromium
 install-system-deps:
-	@if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then \
+	@missing=$$(for p in $(SYSTEM_DEPS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then \
 		echo "system deps present: $(SYSTEM_DEPS)"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_DEPS); \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else \
-		echo "not root or no apt-get: $(SYSTEM_DEPS) not installed, the SLURM test will skip"; \
+		echo "not root or no apt-get: $$missing not installed, the tests that need them will skip"; \
 	fi
 
 test: install-test install-system-deps
