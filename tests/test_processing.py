@@ -334,8 +334,11 @@ def test_cog_writer_leaves_nothing_when_discarded(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------- whole chain
 
 
-def _scene(folder: Path, width: int, height: int, seed: int = 1) -> dict[str, Path]:
-    """A small L2A scene: fields, water, a cloud with its shadow, a nodata edge, SCL at 20 m."""
+def _scene(
+    folder: Path, width: int, height: int, seed: int = 1, swir: bool = False
+) -> dict[str, Path]:
+    """A small L2A scene: fields, water, a cloud with its shadow, a nodata edge, SCL at 20 m
+    (and with `swir`, B11 and B12 at 20 m, their own nodata pixels included)."""
     folder.mkdir(parents=True)
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[0:height, 0:width]
@@ -361,11 +364,18 @@ def _scene(folder: Path, width: int, height: int, seed: int = 1) -> dict[str, Pa
         dn[band] = digital
     scl[edge[::2, ::2]] = 0
     dn["B02"] = np.clip(dn["B04"].astype(int) - 150, 0, None).astype(np.uint16)
+    if swir:
+        for band, base in (("B11", 0.12), ("B12", 0.06)):
+            value = base + 0.05 * field[::2, ::2] + rng.normal(0, 0.01, scl.shape)
+            value[water[::2, ::2]] = 0.005
+            digital = np.clip(np.rint(value * 10000) + 1000, 1, 65535).astype(np.uint16)
+            digital[edge[::2, ::2] | (rng.random(scl.shape) < 0.002)] = 0
+            dn[band] = digital
     transform = Affine(10, 0, 600000, 0, -10, 1600020)
     paths = {}
     for band, data in (*dn.items(), ("SCL", scl)):
         paths[band] = folder / f"{band}.tif"
-        scale = 2 if band == "SCL" else 1
+        scale = 2 if band in ("SCL", "B11", "B12") else 1
         profile = {"tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "DEFLATE"}
         with rasterio.open(
             paths[band],
@@ -599,3 +609,38 @@ def test_buffers_cross_strip_edges_without_seams(
     for code in (masking.MASK_CLOUD_BUFFER, masking.MASK_CIRRUS_BUFFER):
         assert (expected == code).any()
     np.testing.assert_array_equal(stored, expected)
+
+
+def test_20m_bands_are_replicated_like_the_scl_for_ndmi_and_nbr(tmp_path: Path) -> None:
+    paths = _scene(tmp_path / "in", 530, 1062, swir=True)
+    products = ("ndmi", "nbr", "ndvi", "mask")
+    outputs = {name: tmp_path / "out" / f"{name}.tif" for name in products}
+    options = ProcessingOptions(products, cog=COGOptions(blocksize=256))
+    process_scene(_record(), paths, outputs, options, tmp_path / "scratch")
+
+    dn = {}
+    for band, path in paths.items():
+        with rasterio.open(path) as src:
+            values = src.read(1)
+        dn[band] = np.repeat(np.repeat(values, 2, 0), 2, 1) if src.width < 530 else values
+    surface = {band: (values.astype(np.float64) - 1000) / 10000 for band, values in dn.items()}
+    nodata = np.logical_or.reduce([dn[band] == 0 for band in dn if band != "SCL"])
+    codes = np.repeat(
+        np.repeat(
+            buffered_codes(rasterio.open(paths["SCL"]).read(1), masking.BufferDistances()), 2, 0
+        ),
+        2,
+        1,
+    )
+    clear = (codes == MASK_CLEAR) & ~nodata
+    assert (dn["B11"] == 0).sum() > (dn["B08"] == 0).sum()  # B11's own nodata counts
+    nir = surface["B08"]
+    for name, swir in (("ndmi", surface["B11"]), ("nbr", surface["B12"])):
+        with rasterio.open(outputs[name]) as src:
+            stored = src.read(1)
+            assert src.res == (10.0, 10.0)
+        with np.errstate(divide="ignore", invalid="ignore"):  # at nodata pixels only
+            expected = np.clip((nir - swir) / (nir + swir), -1, 1)
+        np.testing.assert_allclose(stored[clear] * 1e-4, expected[clear], atol=0.5e-4 + 2e-6)
+        assert (stored[~clear] == -32768).all()
+        assert np.ptp(stored[clear]) > 1000
