@@ -3,6 +3,8 @@
     python benchmarks/tile_chain.py            # full tile, 3 alternating rounds, a table
     python benchmarks/tile_chain.py --json     # one JSON object (the figures of issue 6)
     python benchmarks/tile_chain.py --quick    # small tile, one round (the CI smoke run)
+    python benchmarks/tile_chain.py --approaches raw2ready --variant nobuffers:buffers=off
+                                               # mask buffers on (default) against off
 
 Every approach runs in its own subprocess, so its peak RSS (ru_maxrss from wait4) is its own;
 wall and CPU time are measured inside the child around the work, after the imports. Rounds
@@ -99,7 +101,9 @@ def run_baseline(inputs: dict[str, Path], out: Path, _cog: dict[str, Any]) -> di
 
 
 def run_raw2ready(inputs: dict[str, Path], out: Path, cog: dict[str, Any]) -> dict[str, Path]:
-    """raw2ready's per-scene entry point with the default options (or --cog overrides)."""
+    """raw2ready's per-scene entry point with the default options (or --cog overrides;
+    `buffers=off` draws no mask buffers)."""
+    from raw2ready.products.masking import BufferDistances
     from raw2ready.raster.cog import COGOptions
     from raw2ready.raster.tile_chain import ProcessingOptions, process_scene
     from raw2ready.scene import SceneRecord
@@ -110,7 +114,9 @@ def run_raw2ready(inputs: dict[str, Path], out: Path, cog: dict[str, Any]) -> di
         cloud_cover=None, collection="sentinel-2-l2a", source_href="synthetic",
     )  # fmt: skip
     outputs = {name: out / f"{name}.tif" for name in PRODUCTS}
-    options = ProcessingOptions(products=PRODUCTS, cog=COGOptions(**cog))
+    cog = dict(cog)
+    buffers = BufferDistances() if cog.pop("buffers", "on") == "on" else BufferDistances(0, 0, 0)
+    options = ProcessingOptions(products=PRODUCTS, buffers=buffers, cog=COGOptions(**cog))
     process_scene(record, inputs, outputs, options, out / "scratch")
     return outputs
 
@@ -323,7 +329,7 @@ def print_table(summary: dict[str, Any]) -> None:
 
 
 def parse_cog(values: list[str]) -> dict[str, Any]:
-    """`key=value` overrides of raw2ready's COGOptions (ints stay ints)."""
+    """`key=value` overrides of raw2ready's COGOptions (ints stay ints), or `buffers=off`."""
     result: dict[str, Any] = {}
     for item in values:
         key, _, value = item.partition("=")

@@ -28,6 +28,8 @@ BAD_CONFIGS = [
     ({"start": "2024-13-01"}, "key 'start'"),
     ({"products": ["ndvi", "evi2"]}, "key 'products[1]'"),
     ({"mask": {"scl_classes": [3, 12]}}, "key 'mask.scl_classes[1]'"),
+    ({"mask": {"buffers": {"cloud": -10}}}, "key 'mask.buffers.cloud'"),
+    ({"mask": {"buffers": {"haze": 30}}}, "unknown key 'mask.buffers.haze'"),
 ]
 
 
@@ -42,6 +44,8 @@ def test_defaults_are_filled_in() -> None:
     settings = validate_config(yaml.safe_load((PROJECT / "config/demo.yaml").read_text()), "x")
     assert settings.download.attempts == 5
     assert settings.scl_classes == frozenset({0, 1, 3, 8, 9, 10})
+    assert (settings.mask.buffers.cloud, settings.mask.buffers.shadow) == (300, 90)
+    assert settings.mask.buffers.cirrus == 0
 
 
 @pytest.mark.parametrize(("change", "message"), BAD_CONFIGS)

@@ -14,6 +14,7 @@ import rasterio
 import zstandard
 from affine import Affine
 from rio_cogeo.cogeo import cog_validate
+from scipy import ndimage
 
 from raw2ready.products import indices, masking
 from raw2ready.products.masking import MASK_CLEAR, MASK_CLOUD, MASK_NODATA, MASK_OTHER, MASK_SHADOW
@@ -26,6 +27,9 @@ from raw2ready.scene import SceneRecord
 
 NDVI, LAI, MASK = PRODUCTS["ndvi"], PRODUCTS["lai"], PRODUCTS["mask"]
 MASKED = (0, 1, 3, 8, 9, 10)
+#: SCL classes of each buffered mask class, its buffer code, in the order a pixel near
+#: several is claimed (the later wins): shadow, cirrus, cloud.
+BUFFERED = (("shadow", (3,), 7), ("cirrus", (10,), 6), ("cloud", (8, 9), 5))
 
 
 # ------------------------------------------------------------------------------- strips
@@ -110,7 +114,8 @@ def test_classify_replicates_20m_classes_and_marks_zero_dns_as_nodata() -> None:
     red[0, 1] = 0
     nir[3, 3] = 0
     lookup = masking.mask_lookup(frozenset(MASKED))
-    codes = masking.classify(scl, 2, [red, nir], lookup)
+    coarse = lookup[scl]
+    codes = masking.classify(coarse, 2, [red, nir])
     expected = np.array(
         [
             [MASK_CLEAR, MASK_NODATA, MASK_CLOUD, MASK_CLOUD],
@@ -120,7 +125,7 @@ def test_classify_replicates_20m_classes_and_marks_zero_dns_as_nodata() -> None:
         ]
     )
     np.testing.assert_array_equal(codes, expected)
-    assert scl.tolist() == [[4, 9], [3, 0]]  # the input is not modified
+    assert coarse.tolist() == lookup[scl].tolist()  # the input is not modified
 
 
 def test_mask_lookup_follows_the_configured_classes() -> None:
@@ -329,8 +334,11 @@ def test_cog_writer_leaves_nothing_when_discarded(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------- whole chain
 
 
-def _scene(folder: Path, width: int, height: int, seed: int = 1) -> dict[str, Path]:
-    """A small L2A scene: fields, water, a cloud with its shadow, a nodata edge, SCL at 20 m."""
+def _scene(
+    folder: Path, width: int, height: int, seed: int = 1, swir: bool = False
+) -> dict[str, Path]:
+    """A small L2A scene: fields, water, a cloud with its shadow, a nodata edge, SCL at 20 m
+    (and with `swir`, B11 and B12 at 20 m, their own nodata pixels included)."""
     folder.mkdir(parents=True)
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[0:height, 0:width]
@@ -356,11 +364,18 @@ def _scene(folder: Path, width: int, height: int, seed: int = 1) -> dict[str, Pa
         dn[band] = digital
     scl[edge[::2, ::2]] = 0
     dn["B02"] = np.clip(dn["B04"].astype(int) - 150, 0, None).astype(np.uint16)
+    if swir:
+        for band, base in (("B11", 0.12), ("B12", 0.06)):
+            value = base + 0.05 * field[::2, ::2] + rng.normal(0, 0.01, scl.shape)
+            value[water[::2, ::2]] = 0.005
+            digital = np.clip(np.rint(value * 10000) + 1000, 1, 65535).astype(np.uint16)
+            digital[edge[::2, ::2] | (rng.random(scl.shape) < 0.002)] = 0
+            dn[band] = digital
     transform = Affine(10, 0, 600000, 0, -10, 1600020)
     paths = {}
     for band, data in (*dn.items(), ("SCL", scl)):
         paths[band] = folder / f"{band}.tif"
-        scale = 2 if band == "SCL" else 1
+        scale = 2 if band in ("SCL", "B11", "B12") else 1
         profile = {"tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "DEFLATE"}
         with rasterio.open(
             paths[band],
@@ -387,15 +402,41 @@ def _record(apply_offset: bool = True) -> SceneRecord:
     )  # fmt: skip
 
 
-def _expected(paths: dict[str, Path], offset: int, model: str) -> dict[str, np.ndarray]:
+def buffered_codes(
+    scl: np.ndarray, buffers: masking.BufferDistances, pixel: float = 20.0
+) -> np.ndarray:
+    """Mask codes of a whole SCL array with buffers: each buffered class's exact Euclidean
+    distance transform (scipy) over the whole array, thresholded at its distance in metres,
+    drawn on the clear pixels."""
+    codes = masking.mask_lookup(frozenset(MASKED))[scl]
+    clear = codes == MASK_CLEAR
+    for name, classes, code in BUFFERED:
+        metres = getattr(buffers, name)
+        present = np.isin(scl, classes)
+        if metres == 0 or not present.any():
+            continue
+        near = ndimage.distance_transform_edt(~present, sampling=pixel) <= metres
+        codes[near & clear] = code
+    return codes
+
+
+def _expected(
+    paths: dict[str, Path],
+    offset: int,
+    model: str,
+    buffers: masking.BufferDistances | None = None,
+) -> dict[str, np.ndarray]:
     """Every index, LAI and the mask codes computed independently in float64."""
     bands = {band: rasterio.open(path).read(1) for band, path in paths.items()}
     scl = np.repeat(np.repeat(bands["SCL"], 2, 0), 2, 1)
+    buffers = buffers or masking.BufferDistances()
+    codes = np.repeat(np.repeat(buffered_codes(bands["SCL"], buffers), 2, 0), 2, 1)
     red, nir, blue, green = (
         (bands[b].astype(float) + offset) / 10000 for b in ("B04", "B08", "B02", "B03")
     )
     nodata = np.logical_or.reduce([bands[band] == 0 for band in bands if band != "SCL"])
-    clear = ~np.isin(scl, MASKED) & ~nodata
+    clear = (codes == MASK_CLEAR) & ~nodata
+    assert (clear <= ~np.isin(scl, MASKED)).all()
     with np.errstate(invalid="ignore", divide="ignore"):  # at nodata pixels only
         ndvi = np.clip((nir - red) / (nir + red), -1, 1)
         ndwi = np.clip((green - nir) / (green + nir), -1, 1)
@@ -405,7 +446,6 @@ def _expected(paths: dict[str, Path], offset: int, model: str) -> dict[str, np.n
         lai = np.clip(3.618 * evi - 0.118, 0, 6)
     else:
         lai = np.clip(-np.log((0.69 - np.minimum(savi, 0.6899)) / 0.59) / 0.91, 0, 6)
-    codes = masking.mask_lookup(frozenset(MASKED))[scl]
     codes[nodata] = MASK_NODATA
     return {
         "ndvi": ndvi, "evi": evi, "savi": savi, "ndwi": ndwi, "lai": lai, "mask": codes,
@@ -512,3 +552,95 @@ def test_tile_compressor_round_trips_and_caps_the_deflate_level(compression: str
     else:
         assert zstandard.ZstdDecompressor().decompress(packed) == data
     assert creation_options(MASK, options)["PREDICTOR"] == "NO"
+
+
+# ------------------------------------------------------------------------------- buffers
+
+
+@pytest.mark.parametrize("metres", [20, 45, 90, 300, 1000])
+def test_disk_dilation_equals_scipys_exact_distance_transform(metres: float) -> None:
+    rng = np.random.default_rng(int(metres))
+    smooth = ndimage.gaussian_filter(rng.random((300, 410)), 4)
+    present = smooth > np.quantile(smooth, 0.98)  # a few clouds
+    present[0, 0] = present[-1, -1] = True  # classes touching the block's edges
+    squared = masking.BufferDistances(cloud=metres).radii(20.0)[MASK_CLOUD]
+    expected = ndimage.distance_transform_edt(~present, sampling=20.0) <= metres
+    assert expected.mean() < 1
+    assert expected.sum() > 1.5 * present.sum()
+    np.testing.assert_array_equal(masking.dilate_disk(present, squared), expected)
+
+
+def test_buffers_are_drawn_on_clear_pixels_only_and_cloud_claims_first() -> None:
+    scl = np.full((9, 9), 4, np.uint8)
+    scl[4, 2], scl[4, 6], scl[0, 8], scl[8, 0] = 9, 3, 0, 1
+    buffers = masking.BufferDistances(cloud=40, shadow=40)
+    radii = buffers.radii(20.0)
+    codes = masking.mask_lookup(frozenset(MASKED))[scl]
+    result = masking.buffer_codes(codes, radii, slice(0, 9))
+    np.testing.assert_array_equal(result, buffered_codes(scl, buffers))
+    assert result[4, 4] == masking.MASK_CLOUD_BUFFER  # 40 m from both: the cloud's
+    assert result[4, 5] == masking.MASK_SHADOW_BUFFER
+    assert result[0, 8] == MASK_NODATA and result[8, 0] == MASK_OTHER
+
+
+def test_buffers_cross_strip_edges_without_seams(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = _scene(tmp_path / "in", 600, 1030)
+    with rasterio.open(paths["SCL"], "r+") as scl:  # a second cloud across the strip edge
+        classes = scl.read(1)
+        rows, cols = np.mgrid[0 : scl.height, 0 : scl.width]
+        classes[(rows - 128) ** 2 + (cols - 80) ** 2 < 20**2] = 8
+        scl.write(classes, 1)
+    monkeypatch.setattr(processing, "STRIP_ROWS", 256)
+    monkeypatch.setattr(processing, "CHUNK_ROWS", 10)
+    buffers = masking.BufferDistances(cloud=300, cirrus=40, shadow=90)
+    options = ProcessingOptions(("mask",), buffers=buffers, cog=COGOptions(blocksize=256))
+    output = tmp_path / "mask.tif"
+    process_scene(_record(), paths, {"mask": output}, options, tmp_path / "scratch")
+
+    expected = _expected(paths, -1000, "savi_metric", buffers)["mask"]
+    with rasterio.open(output) as src:
+        stored = src.read(1)
+    # The strip edge at row 256 cuts through the cloud and its buffer.
+    for row in (255, 256):
+        assert (expected[row] == MASK_CLOUD).sum() > 40
+        assert (expected[row] == masking.MASK_CLOUD_BUFFER).sum() > 40
+    for code in (masking.MASK_CLOUD_BUFFER, masking.MASK_CIRRUS_BUFFER):
+        assert (expected == code).any()
+    np.testing.assert_array_equal(stored, expected)
+
+
+def test_20m_bands_are_replicated_like_the_scl_for_ndmi_and_nbr(tmp_path: Path) -> None:
+    paths = _scene(tmp_path / "in", 530, 1062, swir=True)
+    products = ("ndmi", "nbr", "ndvi", "mask")
+    outputs = {name: tmp_path / "out" / f"{name}.tif" for name in products}
+    options = ProcessingOptions(products, cog=COGOptions(blocksize=256))
+    process_scene(_record(), paths, outputs, options, tmp_path / "scratch")
+
+    dn = {}
+    for band, path in paths.items():
+        with rasterio.open(path) as src:
+            values = src.read(1)
+        dn[band] = np.repeat(np.repeat(values, 2, 0), 2, 1) if src.width < 530 else values
+    surface = {band: (values.astype(np.float64) - 1000) / 10000 for band, values in dn.items()}
+    nodata = np.logical_or.reduce([dn[band] == 0 for band in dn if band != "SCL"])
+    codes = np.repeat(
+        np.repeat(
+            buffered_codes(rasterio.open(paths["SCL"]).read(1), masking.BufferDistances()), 2, 0
+        ),
+        2,
+        1,
+    )
+    clear = (codes == MASK_CLEAR) & ~nodata
+    assert (dn["B11"] == 0).sum() > (dn["B08"] == 0).sum()  # B11's own nodata counts
+    nir = surface["B08"]
+    for name, swir in (("ndmi", surface["B11"]), ("nbr", surface["B12"])):
+        with rasterio.open(outputs[name]) as src:
+            stored = src.read(1)
+            assert src.res == (10.0, 10.0)
+        with np.errstate(divide="ignore", invalid="ignore"):  # at nodata pixels only
+            expected = np.clip((nir - swir) / (nir + swir), -1, 1)
+        np.testing.assert_allclose(stored[clear] * 1e-4, expected[clear], atol=0.5e-4 + 2e-6)
+        assert (stored[~clear] == -32768).all()
+        assert np.ptp(stored[clear]) > 1000

@@ -24,6 +24,8 @@ EXPECTED = {
     "evi": ("index", "int16", 1e-4, 0.0, -32768, None, {"B02", "B04", "B08"}, {"tile"}),
     "savi": ("index", "int16", 1e-4, 0.0, -32768, None, {"B04", "B08"}, {"tile"}),
     "ndwi": ("index", "int16", 1e-4, 0.0, -32768, None, {"B03", "B08"}, {"tile"}),
+    "ndmi": ("index", "int16", 1e-4, 0.0, -32768, None, {"B08", "B11"}, {"tile"}),
+    "nbr": ("index", "int16", 1e-4, 0.0, -32768, None, {"B08", "B12"}, {"tile"}),
     "lai": ("index", "int16", 1e-3, 0.0, -32768, "m2/m2", {"B04", "B08"}, {"tile", "snap"}),
     "mask": ("classes", "uint8", 1.0, 0.0, 255, None, {"SCL"}, {"tile"}),
     "fapar": ("index", "int16", 1e-3, 0.0, -32768, None, SNAP_BANDS, {"snap"}),
@@ -85,14 +87,18 @@ FORMULAS = {
     "savi": lambda r: 1.5 * (r["B08"] - r["B04"]) / (r["B08"] + r["B04"] + 0.5),
     # McFeeters (1996), (green - NIR) / (green + NIR); limited to [-1, 1] like NDVI.
     "ndwi": lambda r: np.clip((r["B03"] - r["B08"]) / (r["B03"] + r["B08"]), -1, 1),
+    # Gao (1996), Wilson & Sader (2002): (NIR - SWIR1) / (NIR + SWIR1); limited to [-1, 1].
+    "ndmi": lambda r: np.clip((r["B08"] - r["B11"]) / (r["B08"] + r["B11"]), -1, 1),
+    # Key & Benson (2006): (NIR - SWIR2) / (NIR + SWIR2); limited to [-1, 1].
+    "nbr": lambda r: np.clip((r["B08"] - r["B12"]) / (r["B08"] + r["B12"]), -1, 1),
 }
 
 
 def _digital_numbers(shape: tuple[int, int]) -> dict[str, np.ndarray]:
     """L2A DNs (BOA offset 1000) of vegetation, soil, water and dark pixels, some at 0."""
     rng = np.random.default_rng(11)
-    low = {"B02": 0.01, "B03": 0.02, "B04": 0.01, "B08": 0.005}
-    high = {"B02": 0.15, "B03": 0.2, "B04": 0.35, "B08": 0.6}
+    low = {"B02": 0.01, "B03": 0.02, "B04": 0.01, "B08": 0.005, "B11": 0.01, "B12": 0.005}
+    high = {"B02": 0.15, "B03": 0.2, "B04": 0.35, "B08": 0.6, "B11": 0.45, "B12": 0.35}
     dn = {}
     for band in low:
         value = rng.uniform(low[band], high[band], shape)

@@ -10,6 +10,7 @@ import numpy as np
 import pystac
 import rasterio
 from rio_cogeo.cogeo import cog_validate
+from scipy import ndimage
 
 from raw2ready.campaign.reprocess import layout_of, reprocess_scene
 from raw2ready.scene import BandAsset
@@ -42,12 +43,18 @@ def test_real_scene_products_match_an_independent_ndvi(tmp_path: Path) -> None:
         red = red_src.read(1).astype(np.float64)
         nir = nir_src.read(1).astype(np.float64)
     with rasterio.open(PIXELS / "SCL.tif") as scl_src:
-        scl = np.repeat(np.repeat(scl_src.read(1), 2, axis=0), 2, axis=1)
+        classes = scl_src.read(1)
+        pixel = scl_src.transform.a  # 200 m: decimated
+    # The default buffers (300 m cloud, 90 m shadow: less than a pixel here), independently.
+    cloud_buffer = ndimage.distance_transform_edt(~np.isin(classes, [8, 9]), sampling=pixel) <= 300
+    scl = np.repeat(np.repeat(classes, 2, axis=0), 2, axis=1)
+    buffered = np.repeat(np.repeat(cloud_buffer, 2, axis=0), 2, axis=1)
     with rasterio.open(layout.product(record, "ndvi")) as ndvi_src:
         stored = ndvi_src.read(1)
         assert ndvi_src.scales == (0.0001,)
         assert ndvi_src.nodata == -32768
-    clear = ~np.isin(scl, [0, 1, 3, 8, 9, 10]) & (red > 0) & (nir > 0)
+    clear = ~np.isin(scl, [0, 1, 3, 8, 9, 10]) & ~buffered & (red > 0) & (nir > 0)
+    assert (buffered & ~np.isin(scl, [8, 9])).sum() > 1000
     expected = (nir - red) / (nir + red)
     assert clear.sum() > 1000
     np.testing.assert_allclose(

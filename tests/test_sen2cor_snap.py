@@ -23,6 +23,7 @@ import pytest
 import rasterio
 from pyproj import Transformer
 from rio_cogeo.cogeo import cog_validate
+from scipy import ndimage
 
 from raw2ready.archives.search import SearchQuery, search
 from raw2ready.campaign.reprocess import layout_of, reprocess_s1_scene, reprocess_scene
@@ -311,14 +312,17 @@ def test_band_to_cog_streams_a_tall_float_raster_in_strips(tmp_path: Path) -> No
 
 
 def _expected_ndvi(seed: int = 7, size: int = 120) -> tuple[np.ndarray, np.ndarray]:
-    """NDVI of the true reflectance at the 1e-4 DN step, and clear pixels of the SCL rule."""
+    """NDVI of the true reflectance at the 1e-4 DN step, and clear pixels of the SCL rule with
+    the default buffers (300 m around cloud at 20 m: scipy's exact distance transform)."""
     truth = synthetic_scene(size, seed).reflectance
     red, nir = np.rint(truth["B04"] * 1e4), np.rint(truth["B08"] * 1e4)
     with np.errstate(invalid="ignore", divide="ignore"):
         ndvi = (nir - red) / (nir + red)
     at20 = {band: downsample(values, 2) for band, values in truth.items()}
-    scl = np.repeat(np.repeat(scene_classification(at20), 2, axis=0), 2, axis=1)
-    clear = ~np.isin(scl, MASKED) & np.isfinite(ndvi)
+    classes = scene_classification(at20)
+    near_cloud = ndimage.distance_transform_edt(~np.isin(classes, [8, 9]), sampling=20) <= 300
+    masked = np.isin(classes, MASKED) | near_cloud
+    clear = ~np.repeat(np.repeat(masked, 2, axis=0), 2, axis=1) & np.isfinite(ndvi)
     return ndvi, clear
 
 

@@ -21,6 +21,7 @@ import yaml
 
 from raw2ready.errors import ConfigError, GridError
 from raw2ready.grid import parse_tile
+from raw2ready.products.masking import BufferDistances
 from raw2ready.products.registry import PRODUCTS, Maker, required_bands, scene_products
 
 
@@ -161,6 +162,14 @@ class DownloadSection:
 
 
 @dataclass(frozen=True)
+class MaskSection:
+    """`mask`: the SCL classes masked and the buffers drawn around cloud, cirrus and shadow."""
+
+    scl_classes: frozenset[int]
+    buffers: BufferDistances = field(default_factory=BufferDistances)
+
+
+@dataclass(frozen=True)
 class COGOptions:
     """`cog`: encoding choices for product COGs (docs/performance.md has the trade-offs)."""
 
@@ -185,7 +194,7 @@ class Settings:
     max_cloud_cover: float
     products: tuple[str, ...]
     archive: ArchiveSection
-    scl_classes: frozenset[int]
+    mask: MaskSection
     lai_model: str
     processors: ProcessorsSection
     sentinel1: Sentinel1Section
@@ -211,7 +220,10 @@ class Settings:
             max_cloud_cover=float(values["max_cloud_cover"]),
             products=tuple(values["products"]),
             archive=ArchiveSection.from_mapping(values["archive"]),
-            scl_classes=frozenset(values["mask"]["scl_classes"]),
+            mask=MaskSection(
+                scl_classes=frozenset(values["mask"]["scl_classes"]),
+                buffers=BufferDistances(**values["mask"]["buffers"]),
+            ),
             lai_model=str(values["lai"]["model"]),
             processors=ProcessorsSection(
                 l2a=processors["l2a"],
@@ -231,6 +243,11 @@ class Settings:
             download=DownloadSection(**values["download"]),
             cog=COGOptions(**values["cog"]),
         )
+
+    @property
+    def scl_classes(self) -> frozenset[int]:
+        """The SCL classes masked (`mask.scl_classes`)."""
+        return self.mask.scl_classes
 
     @property
     def bands(self) -> frozenset[str]:

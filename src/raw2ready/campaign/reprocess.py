@@ -45,7 +45,8 @@ def processing_options(settings: Settings) -> ProcessingOptions:
     made_by_snap = snap_products(settings)
     return ProcessingOptions(
         products=tuple(name for name in settings.products if name not in made_by_snap),
-        masked_classes=settings.scl_classes,
+        masked_classes=settings.mask.scl_classes,
+        buffers=settings.mask.buffers,
         lai_model=settings.lai_model,
         cog=settings.cog,
     )
@@ -62,7 +63,8 @@ def lineage(record: SceneRecord, options: ProcessingOptions, note: str = "") -> 
         f"{note}Sentinel-2 L2A scene {record.id} (processing baseline "
         f"{record.processing_baseline}, "
         f"{offset}); reflectance = (DN + offset) / 10000; SCL classes "
-        f"{sorted(options.masked_classes)} masked; products {', '.join(options.products)} "
+        f"{sorted(options.masked_classes)} masked, buffers {options.buffers.described()}; "
+        f"products {', '.join(options.products)} "
         f"(LAI model {options.lai_model}); written as COG ({options.cog.compression})."
     )
 

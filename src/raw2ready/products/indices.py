@@ -47,6 +47,18 @@ def ndwi(green: np.ndarray, nir: np.ndarray) -> np.ndarray:
     return normalized_difference(green, nir)
 
 
+def ndmi(nir: np.ndarray, swir16: np.ndarray) -> np.ndarray:
+    """NDMI (Gao 1996; Wilson & Sader 2002) = (NIR - SWIR 1.6 um) / (NIR + SWIR 1.6 um),
+    limited to [-1, 1]."""
+    return normalized_difference(nir, swir16)
+
+
+def nbr(nir: np.ndarray, swir22: np.ndarray) -> np.ndarray:
+    """NBR (Key & Benson 2006) = (NIR - SWIR 2.2 um) / (NIR + SWIR 2.2 um), limited to
+    [-1, 1]."""
+    return normalized_difference(nir, swir22)
+
+
 def savi(red: np.ndarray, nir: np.ndarray) -> np.ndarray:
     """Soil-adjusted vegetation index (Huete 1988) with L = 0.5:
     1.5 (NIR - red) / (NIR + red + 0.5)."""

@@ -245,6 +245,29 @@ _PRODUCTS = (
         computed_by=Recipe(("B03", "B08"), indices.ndwi),
     ),
     ProductSpec(
+        "ndmi",
+        "Normalized Difference Moisture Index",
+        Kind.INDEX,
+        *INDEX_ENCODING,
+        "Gao, B.-C. (1996): NDWI - A normalized difference water index for remote sensing of "
+        "vegetation liquid water from space. Remote Sensing of Environment 58(3), 257-266, "
+        "doi:10.1016/S0034-4257(96)00067-3; as NDMI: Wilson, E. H. and Sader, S. A. (2002): "
+        "Detection of forest harvest type using multiple dates of Landsat TM imagery. Remote "
+        "Sensing of Environment 80(3), 385-396, doi:10.1016/S0034-4257(01)00318-2.",
+        computed_by=Recipe(("B08", "B11"), indices.ndmi),
+    ),
+    ProductSpec(
+        "nbr",
+        "Normalized Burn Ratio",
+        Kind.INDEX,
+        *INDEX_ENCODING,
+        "Key, C. H. and Benson, N. C. (2006): Landscape Assessment (LA): Sampling and analysis "
+        "methods. In: FIREMON: Fire Effects Monitoring and Inventory System, USDA Forest "
+        "Service, Rocky Mountain Research Station, General Technical Report RMRS-GTR-164-CD, "
+        "LA-1-55.",
+        computed_by=Recipe(("B08", "B12"), indices.nbr),
+    ),
+    ProductSpec(
         "lai",
         "Leaf Area Index",
         Kind.INDEX,

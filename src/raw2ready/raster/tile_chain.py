@@ -47,6 +47,7 @@ class ProcessingOptions:
 
     products: tuple[str, ...]
     masked_classes: frozenset[int] = masking.DEFAULT_MASKED_CLASSES
+    buffers: masking.BufferDistances = field(default_factory=masking.BufferDistances)
     lai_model: str = "savi_metric"
     cog: COGOptions = field(default_factory=COGOptions)
 
@@ -159,25 +160,30 @@ def _strips(height: int, block_rows: int) -> Iterator[tuple[int, int]]:
         yield start, min(height, start + step)
 
 
-def _check_grids(datasets: dict[str, Any], reference: str) -> int:
-    """Check all bands share one grid; return the SCL upsampling factor."""
+def _check_grids(datasets: dict[str, Any], reference: str) -> dict[str, int]:
+    """Check every input lies on the reference band's grid or an integer fraction of it
+    (20 m bands and the SCL under 10 m bands); return each input's upsampling factor."""
     ref = datasets[reference]
+    factors = {}
     for band, dataset in datasets.items():
+        factor = ref.width // dataset.width
+        aligned = factor >= 1 and (dataset.width * factor, dataset.height * factor) == (
+            ref.width,
+            ref.height,
+        )
         if band == "SCL":
-            continue
-        if (dataset.width, dataset.height) != (ref.width, ref.height) or dataset.crs != ref.crs:
+            if not aligned:
+                raise ProcessingError(
+                    f"SCL ({dataset.width}x{dataset.height}) is not an integer fraction of the "
+                    f"{ref.width}x{ref.height} band grid"
+                )
+        elif not aligned or factor > 2 or dataset.crs != ref.crs:
             raise ProcessingError(
                 f"band {band} ({dataset.width}x{dataset.height}) does not share the grid of "
-                f"{reference} ({ref.width}x{ref.height})"
+                f"{reference} ({ref.width}x{ref.height}) nor its 20 m grid"
             )
-    scl = datasets["SCL"]
-    factor = ref.width // scl.width
-    if factor < 1 or scl.width * factor != ref.width or scl.height * factor != ref.height:
-        raise ProcessingError(
-            f"SCL ({scl.width}x{scl.height}) is not an integer fraction of the "
-            f"{ref.width}x{ref.height} band grid"
-        )
-    return factor
+        factors[band] = factor
+    return factors
 
 
 def reflectance(dn: np.ndarray, add_offset: int) -> np.ndarray:
@@ -227,42 +233,69 @@ def recipes(record: SceneRecord, options: ProcessingOptions, bands: set[str]) ->
     return found
 
 
+@dataclass(frozen=True)
+class _SCLRows:
+    """SCL rows of a strip and a halo of up to `halo` rows on each side (fewer at the scene's
+    edges), so that buffers drawn strip by strip meet without seams; `top` is the scene row
+    (on the SCL grid) of `rows[0]`."""
+
+    rows: np.ndarray
+    top: int
+
+    def around(self, start: int, stop: int, halo: int) -> tuple[np.ndarray, slice]:
+        """The held rows from scene rows start - halo to stop + halo, and where rows start to
+        stop lie in them."""
+        first = max(start - halo, self.top)
+        last = min(stop + halo, self.top + self.rows.shape[0])
+        return self.rows[first - self.top : last - self.top], slice(start - first, stop - first)
+
+
 def _read_ahead(
-    datasets: dict[str, Any], reflective: list[str], factor: int, height: int
-) -> Iterator[tuple[int, dict[str, np.ndarray], np.ndarray]]:
-    """Yield (top row, band DNs, SCL) per strip; the next strip decodes in the background.
+    datasets: dict[str, Any], reflective: list[str], factors: dict[str, int], halo: int
+) -> Iterator[tuple[int, dict[str, np.ndarray], _SCLRows]]:
+    """Yield (top row, band DNs at their own resolution, SCL with its halo) per strip; the
+    next strip decodes in the background.
 
     Strips alternate between two sets of buffers: strip i + 1 is decoded into one while
     strip i, in the other, is being computed.
     """
-    width = datasets[reflective[0]].width
-    strips = list(_strips(height, datasets[reflective[0]].block_shapes[0][0]))
+    reference = datasets[reflective[0]]
+    width, height = reference.width, reference.height
+    strips = list(_strips(height, reference.block_shapes[0][0]))
     rows = strips[0][1]
+    scl, scl_factor = datasets["SCL"], factors["SCL"]
+    inputs = {band: (datasets[band], factors[band]) for band in reflective}
     buffers = [
         (
-            {band: np.empty((rows, width), datasets[band].dtypes[0]) for band in reflective},
-            np.empty((rows // factor, width // factor), datasets["SCL"].dtypes[0]),
+            {
+                band: np.empty((rows // factor, width // factor), dataset.dtypes[0])
+                for band, (dataset, factor) in inputs.items()
+            },
+            np.empty((rows // scl_factor + 2 * halo, scl.width), scl.dtypes[0]),
         )
         for _ in range(2)
     ]
 
-    def read(index: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def read(index: int) -> tuple[dict[str, np.ndarray], _SCLRows]:
         top, bottom = strips[index]
-        bands, scl = buffers[index % 2]
-        raw = {band: bands[band][: bottom - top] for band in reflective}
-        for band, out in raw.items():
-            datasets[band].read(1, window=Window(0, top, width, bottom - top), out=out)
-        scl_rows = scl[: (bottom - top) // factor]
-        scl_window = Window(0, top // factor, width // factor, scl_rows.shape[0])
-        return raw, datasets["SCL"].read(1, window=scl_window, out=scl_rows)
+        bands, scl_buffer = buffers[index % 2]
+        raw = {}
+        for band, (dataset, factor) in inputs.items():
+            out = bands[band][: (bottom - top) // factor]
+            window = Window(0, top // factor, dataset.width, out.shape[0])
+            raw[band] = dataset.read(1, window=window, out=out)
+        first = max(0, top // scl_factor - halo)
+        last = min(scl.height, bottom // scl_factor + halo)
+        window = Window(0, first, scl.width, last - first)
+        return raw, _SCLRows(scl.read(1, window=window, out=scl_buffer[: last - first]), first)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
         pending = pool.submit(read, 0)
         for index, (top, _bottom) in enumerate(strips):
-            raw, scl = pending.result()
+            raw, scl_rows = pending.result()
             if index + 1 < len(strips):
                 pending = pool.submit(read, index + 1)
-            yield top, raw, scl
+            yield top, raw, scl_rows
 
 
 @dataclass(frozen=True)
@@ -271,30 +304,58 @@ class _Chain:
 
     record: SceneRecord
     options: ProcessingOptions
-    factor: int  # SCL pixels are factor x factor band pixels
+    factors: dict[str, int]  # an input's pixels are factor x factor band pixels
     lookup: np.ndarray  # SCL class -> mask code
+    radii: dict[int, int]  # buffered mask code -> squared radius in SCL pixels
     recipes: dict[str, Recipe]  # the products computed from reflectance, by name
 
     @property
+    def factor(self) -> int:
+        """SCL pixels are factor x factor band pixels."""
+        return self.factors["SCL"]
+
+    @property
+    def halo(self) -> int:
+        """SCL rows each block of mask codes needs above and below for its buffers."""
+        return masking.halo_rows(self.radii)
+
+    @property
     def step(self) -> int:
-        """Rows per chunk: CHUNK_ROWS, whole SCL rows."""
-        return max(self.factor, CHUNK_ROWS - CHUNK_ROWS % self.factor)
+        """Rows per chunk: CHUNK_ROWS, whole rows of every coarser input."""
+        coarsest = math.lcm(*self.factors.values())
+        return max(coarsest, CHUNK_ROWS - CHUNK_ROWS % coarsest)
+
+    def mask_codes(self, scl: _SCLRows, top: int, rows: int) -> np.ndarray:
+        """Mask codes on the SCL grid of band rows top to top + rows, buffers drawn."""
+        start, stop = top // self.factor, (top + rows) // self.factor
+        block, core = scl.around(start, stop, self.halo)
+        codes = np.take(self.lookup, block)
+        return masking.buffer_codes(codes, self.radii, core) if self.radii else codes[core]
 
 
 def _process_part(
     chain: _Chain,
     raw: dict[str, np.ndarray],
-    scl: np.ndarray,
+    scl: _SCLRows,
+    part_top: int,
     encoded: dict[str, np.ndarray],
     stats: dict[str, RunningStatistics],
 ) -> None:
-    """Fill a part of a strip's mask codes and encoded products chunk by chunk; add stats."""
+    """Fill a part of a strip (scene rows from `part_top`) with mask codes and encoded
+    products, chunk by chunk; add stats."""
     codes, factor, step = encoded[MASK.name], chain.factor, chain.step
+    coarse = chain.mask_codes(scl, part_top, codes.shape[0])
     for top in range(0, codes.shape[0], step):
         rows = slice(top, top + step)
-        dn = {band: values[rows] for band, values in raw.items()}
-        scl_rows = scl[top // factor : (top + step) // factor]
-        chunk_codes = masking.classify(scl_rows, factor, dn.values(), chain.lookup, codes[rows])
+        dn = {
+            band: masking.replicate(
+                values[top // chain.factors[band] : (top + step) // chain.factors[band]],
+                chain.factors[band],
+            )
+            for band, values in raw.items()
+        }
+        coarse_rows = coarse[top // factor : (top + step) // factor]
+        chunk_codes = masking.classify(coarse_rows, factor, dn.values(), codes[rows])
         if MASK.name in stats:
             stats[MASK.name].add_encoded(chunk_codes, MASK)
         if not chain.recipes:
@@ -346,19 +407,29 @@ def _stream(
         ThreadPoolExecutor(max_workers=len(writers), thread_name_prefix="write") as write,
     ):
         written: list[Future[None]] = []
-        strips = _read_ahead(datasets, reflective, chain.factor, height)
+        strips = _read_ahead(datasets, reflective, chain.factors, chain.halo)
         for index, (top, raw, scl) in enumerate(strips):
-            rows = next(iter(raw.values())).shape[0]
+            rows = raw[reflective[0]].shape[0]
             encoded = {name: buffer[:rows] for name, buffer in buffers[index % 2].items()}
             encoded.setdefault(MASK.name, np.empty((rows, width), MASK.dtype))
             computed = []
             for number, part in enumerate(_parts(rows, parts, chain.step)):
-                part_raw = {band: values[part] for band, values in raw.items()}
-                part_scl = scl[part.start // chain.factor : part.stop // chain.factor]
+                part_raw = {
+                    band: values[
+                        part.start // chain.factors[band] : part.stop // chain.factors[band]
+                    ]
+                    for band, values in raw.items()
+                }
                 part_encoded = {name: values[part] for name, values in encoded.items()}
                 computed.append(
                     compute.submit(
-                        _process_part, chain, part_raw, part_scl, part_encoded, part_stats[number]
+                        _process_part,
+                        chain,
+                        part_raw,
+                        scl,
+                        top + part.start,
+                        part_encoded,
+                        part_stats[number],
                     )
                 )
             for future in (*computed, *written):
@@ -404,8 +475,10 @@ def process_scene(
             }
         except rasterio.errors.RasterioIOError as exc:
             raise ProcessingError(f"scene {record.id}: cannot read a band ({exc})") from exc
+        # The finest band is the products' grid; it comes first, and the strips follow it.
+        reflective.sort(key=lambda band: -datasets[band].width)
         reference = datasets[reflective[0]]
-        factor = _check_grids(datasets, reflective[0])
+        factors = _check_grids(datasets, reflective[0])
         width, height = reference.width, reference.height
         grid = {
             "width": width, "height": height, "crs": reference.crs,
@@ -416,7 +489,8 @@ def process_scene(
             writers[name] = COGWriter(outputs[name], spec, grid, options.cog, scratch)
             stack.callback(writers[name].discard)
         lookup = masking.mask_lookup(options.masked_classes)
-        chain = _Chain(record, options, factor, lookup, computed)
+        radii = options.buffers.radii(abs(datasets["SCL"].transform.a))
+        chain = _Chain(record, options, factors, lookup, radii, computed)
         stats = _stream(chain, datasets, reflective, writers)
         _write_all(writers, options.cog.threads)
         transform = tuple(reference.transform)[:6]
