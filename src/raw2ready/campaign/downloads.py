@@ -6,7 +6,8 @@ nodes have no internet it runs on the login node (`download.where: local`), and
 output is one folder per batch with a subfolder per scene (band files, or the SAFE zip) and
 a manifest naming them. The folder is filled under a hidden `.partial` name and renamed into
 place once every file is fetched and verified (size, checksum), so a killed job never leaves
-a half folder under its final name, and the next try resumes from the verified files.
+a half folder under its final name, and the next try resumes from the verified files. The
+processing job uses a fetched file only while its proof holds (archives/transfer/proof.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import shutil
 from pathlib import Path
 
 from raw2ready.archives.transfer import DownloadOptions, download_scene
+from raw2ready.archives.transfer.proof import is_proven
 from raw2ready.atomic import PARTIAL_SUFFIX, write_json
 from raw2ready.config import Settings
 from raw2ready.errors import DownloadError, ProcessingError
@@ -78,5 +80,12 @@ def downloaded(record: SceneRecord, folder: Path) -> dict[str, Path]:
         raise ProcessingError(
             f"scene {record.id}: its inputs are not (all) in {folder}; delete that folder and "
             "rerun, which fetches them again"
+        )
+    unproven = sorted(name for name, path in files.items() if not is_proven(path))
+    if unproven:
+        raise ProcessingError(
+            f"scene {record.id}: {', '.join(unproven)} in {folder} not proven (changed since "
+            "it was fetched, or fetched by an older raw2ready); delete that folder and rerun, "
+            "which fetches them again"
         )
     return files

@@ -33,17 +33,20 @@ def decode_fully(path: Path, shown: str) -> str:
                     dataset.read(band, window=window)
                     blocks += 1
     except RasterioError as exc:
-        raise CorruptDownloadError(f"{shown}: does not decode ({_cause(exc, path)})") from exc
+        raise CorruptDownloadError(f"{shown}: does not decode ({read_failure(exc, path)})") from exc
     return f"full decode ({blocks} blocks)"
 
 
-def _cause(error: BaseException, path: Path) -> str:
+def read_failure(error: BaseException, path: Path | None = None) -> str:
     """GDAL's own words for a failed read, on one line: where it failed and, when GDAL chained
-    it, the codec's reason (rasterio's outer message only says to look at the chain)."""
+    it, the codec's reason (rasterio's outer message only says to look at the chain). `path`,
+    if given, is named "the file" (the message names it already)."""
     messages = []
     current: BaseException | None = error
     while current is not None:
-        text = str(current).replace(str(path), "the file").replace(path.name, "the file")
+        text = str(current)
+        if path is not None:
+            text = text.replace(str(path), "the file").replace(path.name, "the file")
         text = " ".join(text.split())
         if text and "see previous exception" not in text.lower() and text not in messages:
             messages.append(text)
