@@ -25,13 +25,14 @@ import struct
 import subprocess
 import threading
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: Bytes a faulty response sends before it fails (more than two download chunks).
+#: Bytes a faulty response sends before it fails (more than two download chunks; half the
+#: body of smaller files).
 FAULT_AFTER = 600 * 1024
 
 
@@ -89,6 +90,8 @@ class FaultyFileServer(LocalServer):
         self.root = root
         self.faults: dict[str, deque[str]] = defaultdict(deque)
         self.etags: dict[str, str] = {}
+        #: How many times each scripted fault was served.
+        self.injected: Counter[str] = Counter()
         self.headers: dict[str, dict[str, str]] = {}
         self.requests: list[Request] = []
         #: Optional check of the request target (path and query); False answers 403.
@@ -139,6 +142,8 @@ class FaultyFileServer(LocalServer):
         self.requests.append(Request(handler.command, handler.path, dict(handler.headers)))
         queue = self.faults.get(path)
         fault = queue.popleft() if queue else "ok"
+        if fault != "ok":
+            self.injected[fault] += 1
         data = self.body(path)
         if fault == "403" or (self.authorize is not None and not self.authorize(handler.path)):
             self._send_status(handler, 403)
@@ -184,7 +189,7 @@ class FaultyFileServer(LocalServer):
             self._drip(handler, payload)
             return
         if fault in ("reset", "truncate", "stall"):
-            handler.wfile.write(payload[:FAULT_AFTER])
+            handler.wfile.write(payload[: min(FAULT_AFTER, len(payload) // 2)])
             handler.wfile.flush()
             if fault == "stall":
                 self.stop_event.wait(10)

@@ -6,9 +6,11 @@ is fetched object by object and packed into one zip). Hrefs an archive must sign
 or produce itself go to that archive's source (`DownloadOptions.sources`), which calls this
 transport back with its hooks. Bytes go to a hidden `.NAME.partial` file beside the target.
 Transient failures are retried (`retries.py`) and resume from the bytes already there (Range,
-guarded by the object's ETag). A file appears under its final name only after its size and
-checksum (when the item gives them) match, so a crash or a give-up never leaves a partial
-file behind a real name, and a rerun fetches only what is missing.
+guarded by the object's ETag). A file appears under its final name only after every
+integrity signal there is holds (`verify.py`: the item's size and checksum, the server's
+digests, a full decode of rasters), and a proof beside it (`proof.py`) records that; bytes
+that fail are deleted and fetched once more. So a crash or a give-up never leaves a partial
+file behind a real name, and a rerun reuses only proven files and fetches the rest.
 
 Rasters are never read over /vsicurl: GDAL's HTTP layer, which caches failed reads and lists
 directories on open, is not in the download path at all.
