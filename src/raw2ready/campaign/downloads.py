@@ -39,32 +39,35 @@ def download_options(settings: Settings) -> DownloadOptions:
 
 
 def fetch_scene(settings: Settings, record: SceneRecord, folder: Path) -> dict[str, Path]:
-    """Fetch a scene's inputs into `folder`: its SAFE zip, or its band files; by asset name."""
+    """Fetch a scene's inputs into `folder`: its SAFE zip, or its band files; by asset name.
+    A failure names the scene (its one line: scene, file, why)."""
     options = download_options(settings)
-    if is_safe_scene(record):
-        return {SAFE_ASSET: fetch_safe(record, folder, options)}
-    return download_scene(record, folder, options)
+    try:
+        if is_safe_scene(record):
+            return {SAFE_ASSET: fetch_safe(record, folder, options)}
+        return download_scene(record, folder, options)
+    except DownloadError as error:
+        raise type(error)(f"scene {record.id}: {error}") from error
 
 
 def download_batch(settings: Settings, records: list[SceneRecord], folder: Path) -> None:
     """Fetch the inputs of `records` into `folder`, which appears only once all are there."""
     staging = folder.with_name(f".{folder.name}{PARTIAL_SUFFIX}")
     staging.mkdir(parents=True, exist_ok=True)
-    failed: list[tuple[str, DownloadError]] = []
+    failed: list[DownloadError] = []
     for record in records:
         try:
             files = fetch_scene(settings, record, staging / record.id)
         except DownloadError as error:  # try every scene: the rerun resumes all of them
-            log.error("scene %s: %s", record.id, error)
-            failed.append((record.id, error))
+            log.error("%s", error)
+            failed.append(error)
             continue
         write_json(staging / record.id / MANIFEST, {name: p.name for name, p in files.items()})
         log.info("scene %s: %d file(s) fetched", record.id, len(files))
     if failed:
-        scene, error = failed[0]
         raise DownloadError(
             f"{len(failed)} of {len(records)} scene(s) not fetched (the rest is kept for the "
-            f"rerun); first: {scene}: {error}"
+            f"rerun); first: {failed[0]}"
         )
     if folder.exists():
         shutil.rmtree(folder)

@@ -257,10 +257,7 @@ def download_scene(record: SceneRecord, folder: Path, options: DownloadOptions) 
     paths: dict[str, Path] = {}
     for band, asset in sorted(record.bands.items()):
         suffix = Path(urlparse(asset.href).path).suffix or ".tif"
-        try:
-            paths[band] = _fetch_with(fetcher, asset, folder / f"{band}{suffix}")
-        except DownloadError as exc:
-            raise type(exc)(f"scene {record.id}: {band}: {exc}") from exc
+        paths[band] = _fetch_with(fetcher, asset, folder / f"{band}{suffix}")
         log.info("fetched %s %s", record.id, band)
     return paths
 
