@@ -97,7 +97,7 @@ def _arriving(response: requests.Response) -> Iterator[bytes]:
     pace (iter_content waits for whole chunks); requests' errors as iter_content raises them."""
     raw = response.raw
     try:
-        while chunk := raw.read1(_CHUNK):
+        while chunk := raw.read1(_CHUNK, decode_content=True):
             yield chunk
     except urllib3.exceptions.ProtocolError as exc:
         raise requests.exceptions.ChunkedEncodingError(exc) from exc
