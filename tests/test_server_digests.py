@@ -96,3 +96,4 @@ def test_a_range_response_gives_only_its_etag() -> None:
         "etag": '"abc"', "content-md5": "x", "x-amz-checksum-sha256": "y",
     }  # fmt: skip
     assert signals_of({"ETag": 'W/"weak"'}, whole=True) == {}
+    assert signals_of({**headers, "Content-Encoding": "gzip"}, whole=True) == {}

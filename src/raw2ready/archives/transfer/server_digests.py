@@ -40,6 +40,8 @@ def signals_of(headers: Mapping[str, str | None], whole: bool) -> dict[str, str]
     """The integrity signals of a response: its ETag, and when the body is the whole object
     (not a range), its whole-object digest headers. Keys are lower-case header names."""
     lowered = {key.lower(): value for key, value in headers.items() if value}
+    if lowered.get("content-encoding", "identity").lower() != "identity":
+        return {}  # the digests describe the encoded bytes, not the decoded file
     signals = {}
     etag = lowered.get("etag")
     if etag and not etag.startswith("W/"):
