@@ -5,7 +5,12 @@ The file server speaks enough HTTP/1.1 for the download code to meet real-world 
 Range requests (206 with Content-Range), ETag / If-Range, 416, and per-path fault scripts
 consumed one per request: `503`, `429:<seconds>` (Retry-After), `403`, `404`, `reset` (TCP RST
 after part of the body), `truncate` (close after part of a full Content-Length), `stall`
-(send part of the body, then go silent). It logs every request for assertions.
+(send part of the body, then go silent), `drip` (headers, then one byte per second),
+`html` (an HTML error page with 200) and `corrupt` (200, the right length, 64 flipped bytes
+mid-file and the original file's ETag and digest headers, as a corrupting proxy or disk would
+send). ETags are the content's MD5, as S3 and most servers give them (`etags` overrides one,
+e.g. with a multipart ETag; `headers` adds response headers to a path). It logs every request
+for assertions.
 """
 
 from __future__ import annotations
@@ -20,13 +25,14 @@ import struct
 import subprocess
 import threading
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: Bytes a faulty response sends before it fails (more than two download chunks).
+#: Bytes a faulty response sends before it fails (more than two download chunks; half the
+#: body of smaller files).
 FAULT_AFTER = 600 * 1024
 
 
@@ -83,6 +89,10 @@ class FaultyFileServer(LocalServer):
         self.files = dict(files or {})
         self.root = root
         self.faults: dict[str, deque[str]] = defaultdict(deque)
+        self.etags: dict[str, str] = {}
+        #: How many times each scripted fault was served.
+        self.injected: Counter[str] = Counter()
+        self.headers: dict[str, dict[str, str]] = {}
         self.requests: list[Request] = []
         #: Optional check of the request target (path and query); False answers 403.
         self.authorize: Callable[[str], bool] | None = None
@@ -132,6 +142,8 @@ class FaultyFileServer(LocalServer):
         self.requests.append(Request(handler.command, handler.path, dict(handler.headers)))
         queue = self.faults.get(path)
         fault = queue.popleft() if queue else "ok"
+        if fault != "ok":
+            self.injected[fault] += 1
         data = self.body(path)
         if fault == "403" or (self.authorize is not None and not self.authorize(handler.path)):
             self._send_status(handler, 403)
@@ -145,7 +157,12 @@ class FaultyFileServer(LocalServer):
         if fault.startswith("429"):
             self._send_status(handler, 429, {"Retry-After": fault.partition(":")[2] or "1"})
             return
-        etag = f'"{hashlib.sha256(data).hexdigest()[:16]}"'
+        if fault == "html":
+            self._send_html(handler)
+            return
+        etag = self.etags.get(path, f'"{hashlib.md5(data).hexdigest()}"')
+        if fault == "corrupt":
+            data = flipped(data)
         start = 0
         status = 200
         range_header = handler.headers.get("Range")
@@ -161,13 +178,18 @@ class FaultyFileServer(LocalServer):
         handler.send_header("Content-Length", str(len(payload)))
         handler.send_header("ETag", etag)
         handler.send_header("Accept-Ranges", "bytes")
+        for key, value in self.headers.get(path, {}).items():
+            handler.send_header(key, value)
         if status == 206:
             handler.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         handler.end_headers()
         if head:
             return
+        if fault == "drip":
+            self._drip(handler, payload)
+            return
         if fault in ("reset", "truncate", "stall"):
-            handler.wfile.write(payload[:FAULT_AFTER])
+            handler.wfile.write(payload[: min(FAULT_AFTER, len(payload) // 2)])
             handler.wfile.flush()
             if fault == "stall":
                 self.stop_event.wait(10)
@@ -181,6 +203,28 @@ class FaultyFileServer(LocalServer):
             return
         handler.wfile.write(payload)
 
+    def _drip(self, handler: http.server.BaseHTTPRequestHandler, payload: bytes) -> None:
+        """Send one byte per second until the client gives up (or the server stops)."""
+        for byte in payload:
+            try:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+            except OSError:
+                break
+            if self.stop_event.wait(1.0):
+                break
+        handler.close_connection = True
+
+    @staticmethod
+    def _send_html(handler: http.server.BaseHTTPRequestHandler) -> None:
+        """An error page with status 200, as some gateways send instead of the file."""
+        page = b"<!DOCTYPE html><html><body><h1>Service temporarily unavailable</h1></body></html>"
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/html")
+        handler.send_header("Content-Length", str(len(page)))
+        handler.end_headers()
+        handler.wfile.write(page)
+
     def handle_post(self, handler: http.server.BaseHTTPRequestHandler) -> None:
         """POST: a file server has nothing to accept (subclasses serve forms)."""
         self.requests.append(Request(handler.command, handler.path, dict(handler.headers)))
@@ -193,6 +237,13 @@ class FaultyFileServer(LocalServer):
         headers: dict[str, str] | None = None,
     ) -> None:
         send_json(handler, status, {"status": status}, headers)
+
+
+def flipped(data: bytes, count: int = 64) -> bytes:
+    """`data` with `count` bytes inverted in the middle (same length)."""
+    middle = len(data) // 2
+    damaged = bytes(b ^ 0xFF for b in data[middle : middle + count])
+    return data[:middle] + damaged + data[middle + count :]
 
 
 def send_json(

@@ -22,12 +22,14 @@ from raw2ready.config import ArchiveSection, DownloadSection, config_schema
 from raw2ready.errors import ConfigError, DownloadError
 from raw2ready.scene import BandAsset, SceneRecord
 
+from .rasters import geotiff_bytes
+
 TRANSFER = Path(raw2ready.archives.transfer.__file__).parent
 QUERY = SearchQuery(
     tile="47PPR", start=date(2023, 1, 1), end=date(2023, 12, 31), max_cloud_cover=50.0,
     collection="sentinel-2-l2a", bands=frozenset({"B04"}),
 )  # fmt: skip
-PAYLOAD = b"tiny band bytes " * 64
+PAYLOAD = geotiff_bytes(0, 64)  # a real band file: fetched rasters are decoded in full
 
 
 def test_the_registry_knows_every_kind_the_schema_allows() -> None:
@@ -91,7 +93,8 @@ def test_a_registered_provider_serves_search_and_download(
     paths = download_scene(result.records[0], tmp_path, options)
     assert paths == {"B04": tmp_path / "B04.tif"}
     assert paths["B04"].read_bytes() == PAYLOAD
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["B04.tif"]  # no partial file left
+    # no partial file left; the proof of the fetched file beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["B04.tif", "B04.tif.proof.json"]
 
 
 def test_without_its_provider_the_transport_cannot_read_the_archive(tmp_path: Path) -> None:

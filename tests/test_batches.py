@@ -25,6 +25,7 @@ from raw2ready.layout import Layout
 from raw2ready.scene import BandAsset, SceneRecord
 
 from .conftest import make_settings, run_cli
+from .rasters import geotiff_bytes
 
 
 @pytest.fixture
@@ -155,7 +156,7 @@ def local_bands(record: SceneRecord, archive: Path) -> SceneRecord:
     for band in record.bands:
         path = archive / record.id / f"{band}.tif"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(f"{record.id} {band}".encode())
+        path.write_bytes(geotiff_bytes(len(bands), 64))
         bands[band] = BandAsset(str(path), path.stat().st_size)
     return dataclasses.replace(record, bands=bands)
 
@@ -186,7 +187,7 @@ def test_the_download_job_fetches_only_the_unfinished_scenes(campaign, tmp_path:
         files = downloaded(record, folder)
         assert set(files) == set(record.bands)
         for band, path in files.items():
-            assert path.read_bytes() == f"{record.id} {band}".encode()
+            assert path.read_bytes() == Path(record.bands[band].href).read_bytes()
     assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # nothing partial left
     with pytest.raises(ProcessingError, match=r"not \(all\) in .*delete that folder and rerun"):
         downloaded(records[0], folder)
@@ -207,4 +208,6 @@ def test_a_failed_download_leaves_no_folder_under_its_final_name(campaign, tmp_p
     assert "B08.tif: no such file" in result.stderr.splitlines()[-1]
     assert not folder.exists()
     kept = folder.with_name(f".{folder.name}.partial")
-    assert (kept / records[0].id / "B04.tif").read_bytes() == f"{records[0].id} B04".encode()
+    assert (kept / records[0].id / "B04.tif").read_bytes() == Path(
+        records[0].bands["B04"].href
+    ).read_bytes()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from raw2ready.scene import BandAsset, SceneRecord
 from raw2ready.sentinel2.normalize import normalize_item, read_item
 
 from .conftest import REAL_S2, requires_real_s2
+from .rasters import geotiff_bytes
 from .servers import FaultyFileServer, LocalServer, QuietHandler
 
 PC_ITEM = (
@@ -90,7 +90,7 @@ def pc(monkeypatch: pytest.MonkeyPatch) -> Iterator[Servers]:
 def pc_record(blobs: FaultyFileServer) -> tuple[SceneRecord, dict[str, bytes]]:
     """The real PC item's record, its https blob URLs served (over http) by the proxy."""
     record = normalize_item(read_item(PC_ITEM), BANDS)
-    data = {band: os.urandom(300_000 + len(band)) for band in record.bands}
+    data = {band: geotiff_bytes(seed, 400) for seed, band in enumerate(record.bands)}
     bands = {}
     for band, asset in record.bands.items():
         assert asset.href.startswith("https://sentinel2l2a01.blob.core.windows.net/")

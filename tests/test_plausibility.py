@@ -15,15 +15,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from rasterio.io import MemoryFile
 
 from raw2ready.archives.provider import SearchQuery
 from raw2ready.archives.search import search
+from raw2ready.archives.transfer.proof import write_proof
+from raw2ready.atomic import write_json
+from raw2ready.campaign.batch_job import process_batch
+from raw2ready.campaign.batches import Batch
+from raw2ready.campaign.downloads import MANIFEST
 from raw2ready.campaign.reprocess import layout_of, reprocess_scene
 from raw2ready.demo import archive as demo_archive
+from raw2ready.errors import ProcessingError, SceneDataError
 from raw2ready.scene import BandAsset, SceneRecord
 from raw2ready.sentinel2.plausibility import check_offset, offset_evidence
 
 from .conftest import REAL_S2, make_settings, requires_real_s2
+from .servers import flipped
 
 SIZE = 128
 BANDS = ("B02", "B04", "B08", "SCL")
@@ -126,3 +134,77 @@ def test_products_follow_the_data_when_the_flag_is_wrong(archive: Path, tmp_path
     trusted = ndvi_error(tmp_path / "trusted", archive, scene, check=False)
     assert corrected < 0.002  # quantization, clouds excluded
     assert trusted > 0.02  # the flipped flag, uncorrected, biases NDVI
+
+
+HTML_PAGE = b"<html><body>503 Service Unavailable</body></html>"
+
+
+def test_an_unreadable_scl_is_the_scenes_one_line_failure(archive: Path, tmp_path: Path) -> None:
+    """An HTML page where the SCL should be: no RasterioIOError traceback, one line."""
+    scene = wrong_scenes()[0]
+    record = record_of(archive, scene)
+    paths = {}
+    for band, source in band_paths(archive, scene).items():
+        paths[band] = tmp_path / source.name
+        paths[band].write_bytes(HTML_PAGE if band == "SCL" else source.read_bytes())
+    with pytest.raises(SceneDataError, match=rf"^scene {record.id}: offset check: .*SCL\.tif"):
+        check_offset(record, paths)
+
+
+def broken_block(source: Path) -> bytes:
+    """The band re-encoded with DEFLATE, then 64 bytes flipped mid-file: it opens, and its
+    reading fails in the middle (a block GDAL cannot inflate)."""
+    with rasterio.open(source) as dataset:
+        profile = {**dataset.profile, "compress": "deflate", "tiled": True,
+                   "blockxsize": 64, "blockysize": 64}  # fmt: skip
+        values = dataset.read()
+    with MemoryFile() as memory:
+        with memory.open(**profile) as copy:
+            copy.write(values)
+        return flipped(bytes(memory.read()))
+
+
+def fetched_folder(archive: Path, records: list[SceneRecord], folder: Path, bad: str) -> None:
+    """A download job's folder for `records` whose first scene's `bad` band cannot be read yet
+    carries a proof (as a file that no decode vouched for, e.g. a SAFE member)."""
+    for number, record in enumerate(records):
+        scene = next(s for s in demo_archive.DEMO_SCENES if record_of(archive, s).id == record.id)
+        names = {}
+        for band, source in band_paths(archive, scene).items():
+            target = folder / record.id / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if number == 0 and band == bad:
+                target.write_bytes(HTML_PAGE if band == "SCL" else broken_block(source))
+            else:
+                target.write_bytes(source.read_bytes())
+            write_proof(target, str(source), ["test"])
+            names[band] = target.name
+        write_json(folder / record.id / MANIFEST, names)
+
+
+@pytest.mark.parametrize(
+    ("check", "bad", "where"), [(True, "SCL", "offset check"), (False, "B04", "reading its bands")]
+)
+def test_a_scene_that_cannot_be_read_fails_alone_and_the_batch_goes_on(
+    archive: Path, tmp_path: Path, check: bool, bad: str, where: str
+) -> None:
+    tile = wrong_scenes()[0].tile
+    scenes = [s for s in demo_archive.DEMO_SCENES if s.tile == tile and s.has_boa_offset][:2]
+    records = [record_of(archive, scene) for scene in scenes]
+    settings = make_settings(
+        tmp_path, tiles=[scenes[0].tile], products=["ndvi"],
+        archive={"kind": "static_catalog", "url": str(archive), "check_offset_flag": check},
+    )  # fmt: skip
+    layout = layout_of(settings)
+    folder = tmp_path / "fetched"
+    fetched_folder(archive, records, folder, bad)
+    batch = Batch(records[0].tile, records[0].datetime[:4], records[0].datetime[5:7])
+    with pytest.raises(ProcessingError, match=rf"1 of 2 scene\(s\) failed.*{records[0].id}: "):
+        process_batch(
+            settings, layout, batch, records, tmp_path / "batch.json",
+            lambda s, r: reprocess_scene(s, r, fetched=folder),
+        )  # fmt: skip
+    last = layout.scene_log(records[0]).read_text().strip().splitlines()[-1]
+    assert last.startswith(f"raw2ready: error: scene {records[0].id}: {where}: ")
+    assert not layout.item(records[0]).exists()
+    assert layout.item(records[1]).exists()  # the other scene of the batch was made

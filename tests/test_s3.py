@@ -7,6 +7,7 @@ production. Requests are observed through botocore's own event hooks.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -21,14 +22,16 @@ from moto.server import ThreadedMotoServer
 
 from raw2ready.archives.transfer import DownloadOptions, Fetcher, download_scene
 from raw2ready.archives.transfer.partial import partial_path
+from raw2ready.archives.transfer.proof import proof_path
 from raw2ready.archives.transfer.s3 import make_client, open_object, split_s3_href
 from raw2ready.config import S3Section
-from raw2ready.errors import DownloadError
+from raw2ready.errors import CorruptDownloadError, DownloadError
 from raw2ready.scene import BandAsset
 from raw2ready.sentinel2.normalize import normalize_item, read_item
 
 from .conftest import REAL_S2, requires_real_s2
-from .servers import free_port
+from .rasters import geotiff_bytes
+from .servers import FaultyFileServer, flipped, free_port
 
 CDSE_ITEM = (
     REAL_S2 / "stac_items"
@@ -36,7 +39,7 @@ CDSE_ITEM = (
 )  # fmt: skip
 KEY_ID = "raw2ready-test-key"
 SECRET = "raw2ready-test-secret-DO-NOT-LOG"
-BLOB = os.urandom(3 * 1024 * 1024 + 7)
+BLOB = geotiff_bytes(0, side=1100)  # a real band file: fetched rasters are decoded in full
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +108,7 @@ def test_cdse_item_downloads_from_s3_with_credentials_from_env(
 ) -> None:
     record = normalize_item(read_item(CDSE_ITEM), frozenset({"B04", "SCL"}))
     assert all(asset.href.startswith("s3://eodata/") for asset in record.bands.values())
-    blobs = {band: os.urandom(256 * 1024 + len(band)) for band in record.bands}
+    blobs = {band: geotiff_bytes(seed, 300) for seed, band in enumerate(record.bands)}
     bands = {}
     for band, asset in record.bands.items():
         put(moto_url, asset.href, blobs[band])
@@ -117,7 +120,8 @@ def test_cdse_item_downloads_from_s3_with_credentials_from_env(
     options = DownloadOptions(attempts=2, backoff_seconds=0, s3=settings(moto_url))
     paths = download_scene(record, tmp_path, options)
     assert {band: path.read_bytes() for band, path in paths.items()} == blobs
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["B04.jp2", "SCL.jp2"]
+    names = ["B04.jp2", "B04.jp2.proof.json", "SCL.jp2", "SCL.jp2.proof.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == names
 
 
 def test_credentials_file_given_by_path(
@@ -138,14 +142,15 @@ def test_credentials_file_given_by_path(
 
 def test_named_profile_of_the_credentials_file(moto_url: str, tmp_path: Path) -> None:
     href = "s3://eodata/Sentinel-2/b/B08.jp2"
-    put(moto_url, href, b"profile")
+    profile_blob = geotiff_bytes(5, 64)
+    put(moto_url, href, profile_blob)
     credentials = tmp_path / "credentials"
     credentials.write_text(
         f"[cdse]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET}\n"
     )
     s3 = settings(moto_url, credentials_file=str(credentials), profile="cdse")
     Fetcher(DownloadOptions(attempts=1, s3=s3)).fetch(BandAsset(href), tmp_path / "B08.jp2")
-    assert (tmp_path / "B08.jp2").read_bytes() == b"profile"
+    assert (tmp_path / "B08.jp2").read_bytes() == profile_blob
     missing = settings(moto_url, credentials_file=str(credentials), profile="nope")
     with pytest.raises(DownloadError, match=r"archive\.s3\.profile"):
         make_client(missing, 5)
@@ -233,5 +238,100 @@ def test_missing_key_is_a_permanent_error(
     with pytest.raises(DownloadError, match=r"s3://eodata/absent/B04.jp2: S3 NoSuchKey"):
         Fetcher(DownloadOptions(attempts=3, s3=settings(moto_url))).fetch(
             BandAsset("s3://eodata/absent/B04.jp2"), tmp_path / "B04.jp2"
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- integrity signals of S3 responses -------------------------------------------------------
+
+
+def proof_of(final: Path) -> list[str]:
+    return json.loads(proof_path(final).read_text())["checked"]
+
+
+def test_a_multipart_upload_is_proven_by_its_etag(
+    moto_url: str, env_credentials: None, tmp_path: Path
+) -> None:
+    """moto computes the multipart ETag as S3 does; 5 MiB parts are inferred from `-2`."""
+    data = geotiff_bytes(7, side=1700)
+    part = 5 * 1024 * 1024
+    assert part < len(data) < 2 * part
+    bucket, key = "eodata", "multipart/B04.tif"
+    admin = boto3.client(
+        "s3", endpoint_url=moto_url, region_name="us-east-1",
+        aws_access_key_id="admin", aws_secret_access_key="admin",
+    )  # fmt: skip
+    with contextlib.suppress(admin.exceptions.BucketAlreadyOwnedByYou):
+        admin.create_bucket(Bucket=bucket)
+    upload = admin.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    parts = []
+    for number, start in enumerate(range(0, len(data), part), start=1):
+        sent = admin.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=number,
+                                 Body=data[start : start + part])  # fmt: skip
+        parts.append({"PartNumber": number, "ETag": sent["ETag"]})
+    admin.complete_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}
+    )
+    assert admin.head_object(Bucket=bucket, Key=key)["ETag"].endswith('-2"')
+    final = tmp_path / "B04.tif"
+    Fetcher(DownloadOptions(attempts=1, s3=settings(moto_url))).fetch(
+        BandAsset(f"s3://{bucket}/{key}"), final
+    )
+    assert final.read_bytes() == data
+    assert f"multipart ETag MD5 (2 parts of {part} bytes)" in proof_of(final)
+
+
+def test_a_sha256_checksum_of_the_object_is_checked(
+    moto_url: str, env_credentials: None, tmp_path: Path
+) -> None:
+    href = "s3://eodata/checksummed/B04.tif"
+    bucket, key = split_s3_href(href)
+    put(moto_url, href, b"")  # creates the bucket
+    admin = boto3.client(
+        "s3", endpoint_url=moto_url, region_name="us-east-1",
+        aws_access_key_id="admin", aws_secret_access_key="admin",
+    )  # fmt: skip
+    admin.put_object(Bucket=bucket, Key=key, Body=BLOB, ChecksumAlgorithm="SHA256")
+    final = tmp_path / "B04.tif"
+    Fetcher(DownloadOptions(attempts=1, s3=settings(moto_url))).fetch(BandAsset(href), final)
+    assert final.read_bytes() == BLOB
+    assert {"x-amz-checksum-sha256", "ETag MD5"} <= set(proof_of(final))
+
+
+@pytest.fixture
+def corrupting_s3() -> Iterator[FaultyFileServer]:
+    """An S3 endpoint (path-style) that sends what a corrupting proxy would: the objects'
+    original ETags over flipped bytes, when scripted."""
+    with FaultyFileServer({"/eodata/proxy/B04.tif": BLOB}) as server:
+        yield server
+
+
+def test_s3_bytes_flipped_under_the_original_etag_are_fetched_again(
+    corrupting_s3: FaultyFileServer, env_credentials: None, tmp_path: Path
+) -> None:
+    corrupting_s3.script("/eodata/proxy/B04.tif", "corrupt")
+    final = tmp_path / "B04.tif"
+    Fetcher(DownloadOptions(attempts=2, s3=settings(corrupting_s3.url))).fetch(
+        BandAsset("s3://eodata/proxy/B04.tif"), final
+    )
+    assert final.read_bytes() == BLOB
+    assert len(corrupting_s3.requests_for("/eodata/proxy/B04.tif")) == 2
+    assert "ETag MD5" in proof_of(final)
+
+
+def test_a_wrong_s3_multipart_etag_fails_twice_and_keeps_nothing(
+    corrupting_s3: FaultyFileServer, env_credentials: None, tmp_path: Path
+) -> None:
+    damaged = flipped(BLOB)
+    part = 1 << 20
+    inner = b"".join(
+        hashlib.md5(damaged[i : i + part]).digest() for i in range(0, len(damaged), part)
+    )
+    etag = f'"{hashlib.md5(inner).hexdigest()}-{-(-len(damaged) // part)}"'
+    corrupting_s3.etags["/eodata/proxy/B04.tif"] = etag
+    final = tmp_path / "B04.tif"
+    with pytest.raises(CorruptDownloadError, match=r"multipart ETag MD5 .*\(failed twice\)"):
+        Fetcher(DownloadOptions(attempts=2, s3=settings(corrupting_s3.url))).fetch(
+            BandAsset("s3://eodata/proxy/B04.tif"), final
         )
     assert list(tmp_path.iterdir()) == []

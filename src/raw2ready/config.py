@@ -150,13 +150,15 @@ class Sentinel1Section:
 
 @dataclass(frozen=True)
 class DownloadSection:
-    """`download`: retries, timeouts, whether downloaded bands are kept, and where download
-    jobs run (`compute`: submitted like the processing; `local`: where snakemake runs, e.g.
-    a cluster's login node when compute nodes have no internet)."""
+    """`download`: retries, timeouts and the minimum rate, whether downloaded bands are kept,
+    and where download jobs run (`compute`: submitted like the processing; `local`: where
+    snakemake runs, e.g. a cluster's login node when compute nodes have no internet)."""
 
     attempts: int = 5
     backoff_seconds: float = 1.0
     timeout_seconds: float = 60.0
+    min_rate_bytes_per_s: float = 1024.0
+    rate_grace_seconds: float = 30.0
     keep: bool = False
     where: str = "compute"
 

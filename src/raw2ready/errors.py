@@ -45,3 +45,17 @@ class ArchiveError(Raw2ReadyError):
 
 class ExternalToolError(Raw2ReadyError):
     """An external processor (Sen2Cor, SNAP gpt) is missing or failed."""
+
+
+class CorruptDownloadError(DownloadError):
+    """Fetched bytes contradict an integrity signal (size, checksum, ETag, decode): the file
+    is deleted and fetched again once."""
+
+
+class SceneDataError(ProcessingError):
+    """A scene's input data cannot be read; fails that scene alone, naming the file and why."""
+
+    def __init__(self, scene: str, file: str, cause: str) -> None:
+        lines = str(cause).strip().splitlines() or ["unreadable"]
+        super().__init__(f"scene {scene}: {file}: {lines[0]}")
+        self.scene = scene

@@ -6,7 +6,8 @@ nodes have no internet it runs on the login node (`download.where: local`), and
 output is one folder per batch with a subfolder per scene (band files, or the SAFE zip) and
 a manifest naming them. The folder is filled under a hidden `.partial` name and renamed into
 place once every file is fetched and verified (size, checksum), so a killed job never leaves
-a half folder under its final name, and the next try resumes from the verified files.
+a half folder under its final name, and the next try resumes from the verified files. The
+processing job uses a fetched file only while its proof holds (archives/transfer/proof.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import shutil
 from pathlib import Path
 
 from raw2ready.archives.transfer import DownloadOptions, download_scene
+from raw2ready.archives.transfer.proof import is_proven
 from raw2ready.atomic import PARTIAL_SUFFIX, write_json
 from raw2ready.config import Settings
 from raw2ready.errors import DownloadError, ProcessingError
@@ -37,32 +39,35 @@ def download_options(settings: Settings) -> DownloadOptions:
 
 
 def fetch_scene(settings: Settings, record: SceneRecord, folder: Path) -> dict[str, Path]:
-    """Fetch a scene's inputs into `folder`: its SAFE zip, or its band files; by asset name."""
+    """Fetch a scene's inputs into `folder`: its SAFE zip, or its band files; by asset name.
+    A failure names the scene (its one line: scene, file, why)."""
     options = download_options(settings)
-    if is_safe_scene(record):
-        return {SAFE_ASSET: fetch_safe(record, folder, options)}
-    return download_scene(record, folder, options)
+    try:
+        if is_safe_scene(record):
+            return {SAFE_ASSET: fetch_safe(record, folder, options)}
+        return download_scene(record, folder, options)
+    except DownloadError as error:
+        raise type(error)(f"scene {record.id}: {error}") from error
 
 
 def download_batch(settings: Settings, records: list[SceneRecord], folder: Path) -> None:
     """Fetch the inputs of `records` into `folder`, which appears only once all are there."""
     staging = folder.with_name(f".{folder.name}{PARTIAL_SUFFIX}")
     staging.mkdir(parents=True, exist_ok=True)
-    failed: list[tuple[str, DownloadError]] = []
+    failed: list[DownloadError] = []
     for record in records:
         try:
             files = fetch_scene(settings, record, staging / record.id)
         except DownloadError as error:  # try every scene: the rerun resumes all of them
-            log.error("scene %s: %s", record.id, error)
-            failed.append((record.id, error))
+            log.error("%s", error)
+            failed.append(error)
             continue
         write_json(staging / record.id / MANIFEST, {name: p.name for name, p in files.items()})
         log.info("scene %s: %d file(s) fetched", record.id, len(files))
     if failed:
-        scene, error = failed[0]
         raise DownloadError(
             f"{len(failed)} of {len(records)} scene(s) not fetched (the rest is kept for the "
-            f"rerun); first: {scene}: {error}"
+            f"rerun); first: {failed[0]}"
         )
     if folder.exists():
         shutil.rmtree(folder)
@@ -78,5 +83,12 @@ def downloaded(record: SceneRecord, folder: Path) -> dict[str, Path]:
         raise ProcessingError(
             f"scene {record.id}: its inputs are not (all) in {folder}; delete that folder and "
             "rerun, which fetches them again"
+        )
+    unproven = sorted(name for name, path in files.items() if not is_proven(path))
+    if unproven:
+        raise ProcessingError(
+            f"scene {record.id}: {', '.join(unproven)} in {folder} not proven (changed since "
+            "it was fetched, or fetched by an older raw2ready); delete that folder and rerun, "
+            "which fetches them again"
         )
     return files

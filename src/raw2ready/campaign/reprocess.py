@@ -15,10 +15,13 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from rasterio.errors import RasterioError
+
+from raw2ready.archives.transfer.decode import read_failure
 from raw2ready.campaign.downloads import downloaded, fetch_scene
 from raw2ready.campaign.provenance import software_versions
 from raw2ready.config import Settings
-from raw2ready.errors import ConfigError
+from raw2ready.errors import ConfigError, SceneDataError
 from raw2ready.layout import Layout
 from raw2ready.processors.sen2cor import is_safe_scene, l2a_inputs, l2a_of
 from raw2ready.processors.sen2cor import lineage_note as safe_lineage_note
@@ -100,11 +103,14 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
         if settings.archive.check_offset_flag:
             record = check_offset(record, band_paths)
     outputs = {name: layout.product(record, name) for name in options.products}
-    results = (
-        process_scene(record, band_paths, outputs, options, layout.scratch(record))
-        if options.products
-        else {}
-    )
+    try:
+        results = (
+            process_scene(record, band_paths, outputs, options, layout.scratch(record))
+            if options.products
+            else {}
+        )
+    except RasterioError as exc:  # GDAL failed on a band: this scene's failure, one line
+        raise SceneDataError(record.id, "reading its bands", read_failure(exc)) from exc
     if snap_products(settings):
         results.update(biophysical_products(settings, record, l2a, layout))
         note += snap_lineage_note(settings)

@@ -143,11 +143,14 @@ def fetch_safe(record: SceneRecord, folder: Path, download: DownloadOptions) -> 
 
 
 def extract_fetched(archive: Path, destination: Path) -> Path:
-    """Check and extract a fetched SAFE zip; a rejected one is deleted, so a retry refetches."""
+    """Check and extract a fetched SAFE zip; a rejected one is deleted with its proof, so a
+    retry refetches."""
+    from raw2ready.archives.transfer.proof import forget
+
     try:
         return extract_safe(archive, destination)
     except ArchiveError:
-        archive.unlink(missing_ok=True)
+        forget(archive)
         raise
 
 

@@ -17,7 +17,10 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
 
+from raw2ready.archives.transfer.decode import read_failure
+from raw2ready.errors import SceneDataError
 from raw2ready.scene import BOA_ADD_OFFSET, SceneRecord
 from raw2ready.sentinel2.baseline import baseline_has_offset
 from raw2ready.sentinel2.scl import SceneClass
@@ -94,7 +97,10 @@ def check_offset(record: SceneRecord, band_paths: dict[str, Path]) -> SceneRecor
     """The record, with `apply_boa_offset` corrected when the data contradicts the metadata."""
     if not baseline_has_offset(record.processing_baseline):
         return record
-    evidence = offset_evidence(band_paths)
+    try:
+        evidence = offset_evidence(band_paths)
+    except RasterioError as exc:  # a corrupt band or an error page: this scene's failure
+        raise SceneDataError(record.id, "offset check", read_failure(exc)) from exc
     if evidence.carries_offset is None:
         log.info("scene %s: offset check inconclusive: %s", record.id, evidence.describe())
         return record

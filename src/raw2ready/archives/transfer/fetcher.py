@@ -6,9 +6,11 @@ is fetched object by object and packed into one zip). Hrefs an archive must sign
 or produce itself go to that archive's source (`DownloadOptions.sources`), which calls this
 transport back with its hooks. Bytes go to a hidden `.NAME.partial` file beside the target.
 Transient failures are retried (`retries.py`) and resume from the bytes already there (Range,
-guarded by the object's ETag). A file appears under its final name only after its size and
-checksum (when the item gives them) match, so a crash or a give-up never leaves a partial
-file behind a real name, and a rerun fetches only what is missing.
+guarded by the object's ETag). A file appears under its final name only after every
+integrity signal there is holds (`verify.py`: the item's size and checksum, the server's
+digests, a full decode of rasters), and a proof beside it (`proof.py`) records that; bytes
+that fail are deleted and fetched once more. So a crash or a give-up never leaves a partial
+file behind a real name, and a rerun reuses only proven files and fetches the rest.
 
 Rasters are never read over /vsicurl: GDAL's HTTP layer, which caches failed reads and lists
 directories on open, is not in the download path at all.
@@ -28,22 +30,26 @@ from urllib.parse import urlparse
 
 import requests
 
+from raw2ready.archives.transfer.decode import is_raster
 from raw2ready.archives.transfer.hrefs import is_folder_href, local_source, shown_href
 from raw2ready.archives.transfer.http import HttpAccess, open_http
 from raw2ready.archives.transfer.options import DownloadOptions
+from raw2ready.archives.transfer.pace import paced
 from raw2ready.archives.transfer.partial import (
     Body,
     discard,
     partial_path,
     remember,
+    remembered_signals,
     resume_point,
     state_path,
 )
+from raw2ready.archives.transfer.proof import forget, is_proven, write_proof
 from raw2ready.archives.transfer.retries import RestartError, TransientError, retrying
 from raw2ready.archives.transfer.s3 import list_folder, make_client, open_object
 from raw2ready.archives.transfer.verify import verify
 from raw2ready.config import S3Section
-from raw2ready.errors import DownloadError
+from raw2ready.errors import CorruptDownloadError, DownloadError
 from raw2ready.scene import BandAsset, SceneRecord
 
 log = logging.getLogger(__name__)
@@ -75,28 +81,39 @@ class Fetcher:
     # ---- one asset ---------------------------------------------------------------------------
 
     def fetch(self, asset: BandAsset, final: Path) -> Path:
-        """Fetch one asset to `final` (verified, atomically); a verified existing file is kept."""
+        """Fetch one asset to `final` (verified, atomically, with its proof); a file already
+        there is kept only when its proof holds, else fetched again.
+
+        Bytes that contradict an integrity signal are deleted and fetched once more; a file
+        that fails twice fails with one line (the archive itself serves it so).
+        """
+        if is_proven(final):
+            return final
         if final.exists():
-            try:
-                verify(final, asset)
-                return final
-            except DownloadError:
-                log.warning("re-fetching %s: the existing copy fails verification", final)
-                final.unlink()
+            log.warning("re-fetching %s: it has no valid proof of integrity", final)
+            forget(final)
         final.parent.mkdir(parents=True, exist_ok=True)
         if is_folder_href(asset.href):
             return self._fetch_folder(asset.href, final)
         partial = partial_path(final)
-        try:
-            retrying(self.options)(self._attempt, asset, partial)
-        except TransientError as exc:
-            kept = partial.stat().st_size if partial.exists() else 0
-            raise DownloadError(
-                f"{exc} (gave up after {self.options.attempts} attempts; {kept} bytes kept "
-                "for the next run)"
-            ) from exc
+        for attempt in (1, 2):
+            try:
+                checked = retrying(self.options)(self._attempt, asset, partial, is_raster(final))
+                break
+            except CorruptDownloadError as exc:
+                discard(partial)
+                if attempt == 2:
+                    raise CorruptDownloadError(f"{exc} (failed twice)") from exc
+                log.warning("%s; deleted, fetching it again", exc)
+            except TransientError as exc:
+                kept = partial.stat().st_size if partial.exists() else 0
+                raise DownloadError(
+                    f"{exc} (gave up after {self.options.attempts} attempts; {kept} bytes kept "
+                    "for the next run)"
+                ) from exc
         os.replace(partial, final)
         state_path(partial).unlink(missing_ok=True)
+        write_proof(final, asset.href, checked)
         return final
 
     def _fetch_folder(self, href: str, final: Path) -> Path:
@@ -120,16 +137,18 @@ class Fetcher:
             for item, path in zip(objects, staged, strict=True):
                 archive.write(path, item.member)
         os.replace(partial, final)
+        write_proof(final, href, [f"{len(objects)} proven objects"])
         shutil.rmtree(staging, ignore_errors=True)
         log.info("%s: %d objects packed into %s", href, len(objects), final.name)
         return final
 
-    def _attempt(self, asset: BandAsset, partial: Path) -> None:
-        """One try: transfer (resuming when possible), then verify the whole file."""
+    def _attempt(self, asset: BandAsset, partial: Path, decode: bool) -> list[str]:
+        """One try: transfer (resuming when possible), then verify the whole file against
+        every integrity signal; return what was checked."""
         resumed_from = 0
         try:
-            resumed_from = self._transfer(asset.href, partial)
-            verify(partial, asset)
+            resumed_from, signals = self._transfer(asset.href, partial)
+            return verify(partial, asset, signals, decode)
         except RestartError:
             discard(partial)
             raise
@@ -137,21 +156,22 @@ class Fetcher:
             raise
         except DownloadError as exc:
             discard(partial)
-            if resumed_from:
+            if resumed_from and isinstance(exc, CorruptDownloadError):
                 raise RestartError(f"{exc} after resuming; fetching it whole") from exc
             raise
 
-    def _transfer(self, href: str, partial: Path) -> int:
-        """Bring `href`'s bytes into `partial`; return the offset it resumed from."""
+    def _transfer(self, href: str, partial: Path) -> tuple[int, dict[str, str]]:
+        """Bring `href`'s bytes into `partial`; return the offset it resumed from and the
+        object's integrity signals (from the response, or remembered from the first one)."""
         source = local_source(href)
         if source is not None:
             if not source.is_file():
                 raise DownloadError(f"{href}: no such file")
             shutil.copyfile(source, partial)
-            return 0
+            return 0, {}
         if self.write is not None:
             self.write(href, partial)
-            return 0
+            return 0, {}
         scheme = urlparse(href).scheme
         opener: Callable[[str, int, str | None], contextlib.AbstractContextManager[Body]]
         if scheme in ("http", "https"):
@@ -170,11 +190,18 @@ class Fetcher:
                     raise RestartError(f"{shown_href(href)}: server resumed at {body.start}")
                 if offset:
                     log.info("%s: the server sent the whole object; restarting", shown_href(href))
-            remember(partial, href, body.validator)
+            signals = body.signals
+            if body.start:  # a range repeats only the ETag; the rest came with the first bytes
+                signals = {**remembered_signals(partial), **body.signals}
+            remember(partial, href, body.validator, signals)
+            chunks = paced(
+                body.chunks, shown_href(href), self.options.min_rate_bytes_per_s,
+                self.options.rate_grace_seconds,
+            )  # fmt: skip
             with partial.open("r+b" if body.start else "wb") as out:
                 out.seek(body.start)
                 out.truncate()
-                for chunk in body.chunks:
+                for chunk in chunks:
                     out.write(chunk)
         size = partial.stat().st_size
         if body.total is not None and size > body.total:
@@ -183,7 +210,7 @@ class Fetcher:
             raise TransientError(
                 f"{shown_href(href)}: connection ended after {size} of {body.total} bytes"
             )
-        return body.start
+        return body.start, signals
 
     # ---- HTTP and S3 --------------------------------------------------------------------------
 

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from typing import Protocol
 
 import requests
+import urllib3
 
 from raw2ready.archives.transfer.hrefs import redact, shown_href
 from raw2ready.archives.transfer.partial import Body, content_range
 from raw2ready.archives.transfer.retries import RestartError, TransientError, raise_if_transient
+from raw2ready.archives.transfer.server_digests import signals_of
 from raw2ready.errors import DownloadError
 
 _CHUNK = 1 << 18
@@ -86,4 +88,18 @@ def _body(response: requests.Response, href: str, offset: int, access: HttpAcces
         start = first if first is not None else offset
     else:
         start, total = 0, int(length) if length and length.isdigit() else None
-    return Body(start, total, validator, response.iter_content(_CHUNK))
+    signals = signals_of(response.headers, whole=status == 200)
+    return Body(start, total, validator, _arriving(response), signals)
+
+
+def _arriving(response: requests.Response) -> Iterator[bytes]:
+    """The body in pieces as they arrive (at most _CHUNK bytes), so that a slow body shows its
+    pace (iter_content waits for whole chunks); requests' errors as iter_content raises them."""
+    raw = response.raw
+    try:
+        while chunk := raw.read1(_CHUNK, decode_content=True):
+            yield chunk
+    except urllib3.exceptions.ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.ConnectionError(exc) from exc

@@ -43,12 +43,15 @@ def install_source_resolver(resolver: SourceResolver) -> None:
 
 @dataclass(frozen=True)
 class DownloadOptions:
-    """How hard to try, how to reach S3, and the sources of hrefs the transport cannot fetch
+    """How hard to try, how slow a body may be (a floor on its average rate after a grace
+    period; 0: none), how to reach S3, and the sources of hrefs the transport cannot fetch
     alone."""
 
     attempts: int = 5
     backoff_seconds: float = 1.0
     timeout_seconds: float = 60.0
+    min_rate_bytes_per_s: float = 0.0
+    rate_grace_seconds: float = 30.0
     s3: S3Section | None = None
     sources: tuple[AssetSource, ...] = ()
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
@@ -65,6 +68,8 @@ class DownloadOptions:
             attempts=download.attempts,
             backoff_seconds=download.backoff_seconds,
             timeout_seconds=download.timeout_seconds,
+            min_rate_bytes_per_s=download.min_rate_bytes_per_s,
+            rate_grace_seconds=download.rate_grace_seconds,
             s3=archive.s3,
             sources=tuple(source for resolve in _resolvers for source in resolve(archive)),
         )

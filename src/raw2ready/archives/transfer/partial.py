@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from raw2ready.archives.transfer.hrefs import shown_href
@@ -21,12 +21,14 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Body:
-    """One response body: where it starts in the object, the object's size, its validator."""
+    """One response body: where it starts in the object, the object's size, its validator,
+    and the integrity signals its response gave (server_digests.py)."""
 
     start: int
     total: int | None
     validator: str | None
     chunks: Iterable[bytes]
+    signals: dict[str, str] = field(default_factory=dict)
 
 
 def partial_path(final: Path) -> Path:
@@ -39,9 +41,20 @@ def state_path(partial: Path) -> Path:
     return partial.with_name(f"{partial.name}.json")
 
 
-def remember(partial: Path, href: str, validator: str | None) -> None:
-    """Record which href and object version the partial file now holds bytes of."""
-    state_path(partial).write_text(json.dumps({"href": href, "validator": validator}))
+def remember(partial: Path, href: str, validator: str | None, signals: dict[str, str]) -> None:
+    """Record which href and object version the partial file now holds bytes of, and the
+    object's integrity signals (a resumed range response repeats only its ETag)."""
+    state = {"href": href, "validator": validator, "signals": signals}
+    state_path(partial).write_text(json.dumps(state))
+
+
+def remembered_signals(partial: Path) -> dict[str, str]:
+    """The integrity signals recorded for a partial file's object (none if unreadable)."""
+    try:
+        signals = json.loads(state_path(partial).read_text()).get("signals") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {str(key): str(value) for key, value in signals.items()}
 
 
 def discard(partial: Path) -> None:

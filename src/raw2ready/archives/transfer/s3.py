@@ -27,8 +27,9 @@ from urllib.parse import urlparse
 
 from raw2ready.archives.transfer.partial import Body
 from raw2ready.archives.transfer.retries import RestartError, TransientError, retry_after_seconds
+from raw2ready.archives.transfer.server_digests import signals_of
 from raw2ready.config import S3Section
-from raw2ready.errors import DownloadError
+from raw2ready.errors import CorruptDownloadError, DownloadError
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,7 @@ def open_object(
     """The body of an S3 object from byte `offset` (If-Match guarded), errors classified."""
     from botocore.exceptions import (
         ClientError,
+        FlexibleChecksumError,
         IncompleteReadError,
         ResponseStreamingError,
     )
@@ -166,6 +168,8 @@ def open_object(
         request["Range"] = f"bytes={offset}-"
         if validator:
             request["IfMatch"] = validator
+    else:
+        request["ChecksumMode"] = "ENABLED"  # x-amz-checksum-* of the whole object
     if settings.requester_pays:
         request["RequestPayer"] = "requester"
     try:
@@ -177,8 +181,13 @@ def open_object(
             span, _, size = content_range.removeprefix("bytes ").partition("/")
             start = int(span.split("-")[0])
             total = int(size) if size.isdigit() else None
-        yield Body(start, total, response.get("ETag"), response["Body"].iter_chunks(_CHUNK))
+        headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        signals = signals_of(headers, whole=not content_range)
+        chunks = response["Body"].iter_chunks(_CHUNK)
+        yield Body(start, total, response.get("ETag"), chunks, signals)
     except ClientError as exc:
         raise _classify(exc, href, offset) from exc
+    except FlexibleChecksumError as exc:
+        raise CorruptDownloadError(f"{href}: bytes do not match the server's checksum") from exc
     except (BotoConnectionError, IncompleteReadError, ResponseStreamingError) as exc:
         raise TransientError(f"{href}: {type(exc).__name__}: {exc}") from exc
