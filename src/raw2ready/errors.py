@@ -45,3 +45,7 @@ class ArchiveError(Raw2ReadyError):
 
 class ExternalToolError(Raw2ReadyError):
     """An external processor (Sen2Cor, SNAP gpt) is missing or failed."""
+
+
+class PublishError(Raw2ReadyError):
+    """The STAC API database (pgstac) could not be reached or refused the catalog."""
