@@ -127,7 +127,10 @@ def valid_footprint(valid: np.ndarray, transform: Affine, epsg: int) -> dict:
     ring = _convex_hull(np.array(corners))
     to_wgs84 = Transformer.from_crs(epsg, 4326, always_xy=True)
     lonlat = [to_wgs84.transform(x, y) for x, y in ring]
-    return {"type": "Polygon", "coordinates": [[[round(x, 8), round(y, 8)] for x, y in lonlat]]}
+    return {
+        "type": "Polygon",
+        "coordinates": [[[round(float(x), 8), round(float(y), 8)] for x, y in lonlat]],
+    }
 
 
 def _bbox(geometry: dict) -> list[float]:
@@ -280,7 +283,9 @@ def _collection(items: Sequence[pystac.Item]) -> pystac.Collection:
     boxes = np.array([item.bbox for item in items])
     times = sorted(item.datetime for item in items if item.datetime is not None)
     extent = pystac.Extent(
-        pystac.SpatialExtent([[*boxes[:, :2].min(axis=0), *boxes[:, 2:].max(axis=0)]]),
+        pystac.SpatialExtent(
+            [[*boxes[:, :2].min(axis=0).tolist(), *boxes[:, 2:].max(axis=0).tolist()]]
+        ),
         pystac.TemporalExtent([[times[0], times[-1]]]),
     )
     collection = pystac.Collection(

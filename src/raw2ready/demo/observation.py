@@ -216,7 +216,7 @@ def scl_statistics(scl: np.ndarray) -> dict[str, float]:
     Nodata is a share of all pixels; every class a share of the valid (non-zero) pixels.
     """
     total = scl.size
-    counts = np.bincount(scl.ravel(), minlength=len(CLASSES))
+    counts = np.bincount(scl.ravel(), minlength=len(CLASSES)).tolist()  # JSON-ready ints
     valid = max(int(total - counts[SceneClass.NODATA]), 1)
     stats = {"s2:nodata_pixel_percentage": round(100 * counts[SceneClass.NODATA] / total, 6)}
     for key, code in PERCENTAGE_PROPERTIES.items():

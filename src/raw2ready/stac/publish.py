@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from psycopg import OperationalError
+import psycopg
 from psycopg.conninfo import make_conninfo
 from pypgstac.db import PgstacDB
 from pypgstac.load import Loader, Methods
@@ -105,14 +105,16 @@ def upsert(
     dsn: str, collections: Iterable[dict[str, Any]], items: Iterable[dict[str, Any]]
 ) -> None:
     """Upsert published collections, then their items, into the pgstac database at `dsn`."""
+    try:  # fail fast, in one line: pypgstac's pool would retry an unreachable host for 30 s
+        psycopg.connect(dsn, connect_timeout=10).close()
+    except psycopg.OperationalError as error:
+        first_line = str(error).strip().splitlines()[-1]
+        raise PublishError(f"cannot publish to pgstac: {first_line}") from error
     db = PgstacDB(dsn=dsn)
     try:
         loader = Loader(db=db)
         loader.load_collections(iter(collections), insert_mode=Methods.upsert)
         loader.load_items(iter(items), insert_mode=Methods.upsert)
-    except OperationalError as error:
-        first_line = str(error).strip().splitlines()[0]
-        raise PublishError(f"cannot publish to pgstac: {first_line}") from error
     finally:
         db.close()
 
