@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -28,59 +25,17 @@ from pystac_client import Client
 from shapely.geometry import box, shape
 
 from .conftest import run_cli, write_demo_campaign
+from .pgstac_database import DATABASE, UNAVAILABLE, free_port, pgstac_database
 from .test_workflow import snakemake
 
-PG_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-
-pytestmark = [
-    pytest.mark.skipif(
-        not PG_BIN, reason="PostgreSQL binaries absent (apt-get install postgresql-15 "
-        "postgresql-15-postgis-3)"
-    ),
-    pytest.mark.skipif(
-        not shutil.which("runuser") or os.geteuid() != 0,
-        reason="starting PostgreSQL as its own user needs root and runuser",
-    ),
-]  # fmt: skip
-
-DATABASE = "postgres"
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on at 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def as_postgres(*command: str | Path) -> None:
-    """Run a PostgreSQL tool as the `postgres` user (initdb refuses root)."""
-    subprocess.run(["runuser", "-u", "postgres", "--", *map(str, command)], check=True,
-                   capture_output=True, text=True)  # fmt: skip
+pytestmark = pytest.mark.skipif(UNAVAILABLE is not None, reason=str(UNAVAILABLE))
 
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[int]:
     """A PostgreSQL cluster with pgstac migrated in, on 127.0.0.1: its port."""
-    bin_dir = PG_BIN[-1].parent
-    base = Path(tempfile.mkdtemp(prefix="raw2ready-pg-"))
-    shutil.chown(base, "postgres")
-    data, sockets, port = base / "data", base / "sockets", free_port()
-    as_postgres("mkdir", sockets)
-    as_postgres(bin_dir / "initdb", "-D", data, "-A", "trust", "-U", "postgres")
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets}"
-    pg_ctl = bin_dir / "pg_ctl"
-    as_postgres(pg_ctl, "-D", data, "-l", base / "server.log", "-w", "-o", options, "start")
-    try:
-        subprocess.run(
-            [Path(sys.executable).parent / "pypgstac", "migrate", "--dsn",
-             f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}"],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
+    with pgstac_database() as port:
         yield port
-    finally:
-        as_postgres(pg_ctl, "-D", data, "-m", "fast", "-w", "stop")
-        shutil.rmtree(base)
 
 
 @pytest.fixture(scope="module")
