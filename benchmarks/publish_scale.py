@@ -1,6 +1,6 @@
 """Time `raw2ready publish` (stac/publish.py) for a demo-sized and a campaign-sized tree.
 
-    python benchmarks/publish_scale.py                 # 70 and 25,000 items
+    python benchmarks/publish_scale.py                 # 14 (the demo) and 25,000 items
     python benchmarks/publish_scale.py --items 5000
 
 Writes synthetic STAC trees shaped like the workflow's (a collection linking its items; items
@@ -31,7 +31,7 @@ from raw2ready.config import PgstacSection  # noqa: E402
 from raw2ready.stac.publish import publish_tree  # noqa: E402
 from tests.pgstac_database import DATABASE, UNAVAILABLE, pgstac_database  # noqa: E402
 
-DEMO_ITEMS = 70
+DEMO_ITEMS = 14  # the items `make demo` publishes
 START = datetime(2019, 1, 1, tzinfo=UTC)
 
 
