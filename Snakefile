@@ -34,6 +34,7 @@ include: "rules/scene.smk"
 include: "rules/sentinel1.smk"
 include: "rules/catalog.smk"
 include: "rules/provenance.smk"
+include: "rules/publish.smk"
 
 
 rule all:
@@ -42,3 +43,4 @@ rule all:
         CAMPAIGN.out("stac/collection.json"),
         sentinel1_campaign_scenes,
         campaign_batches,
+        PUBLISHED,

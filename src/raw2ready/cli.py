@@ -18,7 +18,7 @@ import click
 
 from raw2ready import __version__
 from raw2ready.config import Settings, load_settings, validate_config
-from raw2ready.errors import ItemError, Raw2ReadyError
+from raw2ready.errors import ConfigError, ItemError, Raw2ReadyError
 from raw2ready.scene import SceneRecord
 
 log = logging.getLogger("raw2ready")
@@ -347,6 +347,28 @@ def collection(configfile: Path | None, settings_json: str | None, family: str |
     children = (SENTINEL1,) if family is None and settings.sentinel1.enabled else ()
     path = write_collection(settings.campaign, summaries, layout, family, children)
     click.echo(f"STAC collection: {path}")
+
+
+@cli.command()
+@with_config
+@click.option(
+    "--record",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write what was published here as JSON (the workflow's marker of the publication).",
+)
+def publish(configfile: Path | None, settings_json: str | None, record: Path | None) -> None:
+    """Upsert the campaign's STAC collection and items into the `publish.pgstac` database."""
+    from raw2ready.campaign.reprocess import layout_of
+    from raw2ready.stac.publish import publish_tree
+
+    settings = _settings(configfile, settings_json)
+    if settings.publish is None:
+        raise ConfigError(f"{settings.source}: add a `publish` section to publish the catalog")
+    published = publish_tree(layout_of(settings).collection(), settings.publish.pgstac)
+    if record is not None:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps(dataclasses.asdict(published)) + "\n")
+    click.echo(f"published {published.collections} collection(s), {published.items} item(s)")
 
 
 @cli.command()

@@ -183,6 +183,25 @@ class COGOptions:
 
 
 @dataclass(frozen=True)
+class PgstacSection:
+    """`publish.pgstac`: the pgstac database the catalog is upserted into; the password is
+    read from the environment variable `password_env`, never from the config file."""
+
+    dbname: str
+    host: str = "localhost"
+    port: int = 5432
+    user: str = "postgres"
+    password_env: str = "PGPASSWORD"
+
+
+@dataclass(frozen=True)
+class PublishSection:
+    """`publish`: where the finished STAC catalog is published (docs/publish.md)."""
+
+    pgstac: PgstacSection
+
+
+@dataclass(frozen=True)
 class Settings:
     """A validated campaign configuration: typed sections, built once from the YAML."""
 
@@ -202,6 +221,8 @@ class Settings:
     sentinel1: Sentinel1Section
     download: DownloadSection
     cog: COGOptions
+    #: None when the config has no `publish` section: nothing is published.
+    publish: PublishSection | None = None
     #: Folder that relative output_dir/work_dir are under: "." (the workflow's folder), or a
     #: job's local copy of Snakemake's default storage. Not part of the settings' digest.
     root: Path = field(default=Path("."))
@@ -244,6 +265,11 @@ class Settings:
             ),
             download=DownloadSection(**values["download"]),
             cog=COGOptions(**values["cog"]),
+            publish=(
+                PublishSection(pgstac=PgstacSection(**values["publish"]["pgstac"]))
+                if "publish" in values
+                else None
+            ),
         )
 
     @property

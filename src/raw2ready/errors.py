@@ -59,3 +59,7 @@ class SceneDataError(ProcessingError):
         lines = str(cause).strip().splitlines() or ["unreadable"]
         super().__init__(f"scene {scene}: {file}: {lines[0]}")
         self.scene = scene
+
+
+class PublishError(Raw2ReadyError):
+    """The STAC API database (pgstac) could not be reached or refused the catalog."""
