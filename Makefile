@@ -16,7 +16,7 @@ install: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[workflow]"
 
 install-test: $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[workflow,hpc,test]"
+	$(BIN)/pip install --quiet -e ".[workflow,hpc,publish,test]"
 
 demo: install
 	$(BIN)/raw2ready demo-archive $(DEMO_ARCHIVE)
