@@ -16,6 +16,8 @@ import pytest
 from raw2ready.errors import ConfigError
 from raw2ready.products import biophysical
 
+from .conftest import make_settings
+
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("satellitetools") is None,
     reason="pip extra 'biophysical' (satellitetools) not installed",
@@ -129,3 +131,16 @@ def test_snap_auxdata_folder_is_read_and_recorded_by_path(loaded, tmp_path: Path
     cases = _cases(tmp_path, "LAI")
     values, _flags = networks["lai"].evaluate(cases[:, :11].T)
     assert np.abs(values - cases[:, 11]).max() < 1e-3
+
+
+def test_config_accepts_fapar_with_the_numpy_processor_and_asks_for_its_bands(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(
+        tmp_path, products=["lai", "fapar", "mask"], processors={"lai": "biophysical"}
+    )
+    assert settings.processors.uses_biophysical
+    assert settings.bands == {*biophysical.INPUT_BANDS, "SCL"}
+    assert settings.processors.biophysical.auxdata is None
+    with pytest.raises(ConfigError, match="fapar"):
+        make_settings(tmp_path, products=["lai", "fapar"])

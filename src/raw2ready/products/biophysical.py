@@ -42,11 +42,12 @@ INPUT_OUT_OF_DOMAIN = 1
 OUTPUT_CLAMPED_LOW = 2
 OUTPUT_TOO_LOW = 4
 OUTPUT_TOO_HIGH = 8
-FLAG_MEANINGS = {
-    INPUT_OUT_OF_DOMAIN: "reflectances outside the networks' definition domain (min/max or grid)",
-    OUTPUT_CLAMPED_LOW: "output below the valid minimum within tolerance, set to the minimum",
-    OUTPUT_TOO_LOW: "output below the valid minimum beyond tolerance (no value)",
-    OUTPUT_TOO_HIGH: "output above the valid maximum (no value)",
+#: Flag bit -> its name in the item's raw2ready:biophysical_flags (docs/biophysical.md).
+FLAG_NAMES = {
+    INPUT_OUT_OF_DOMAIN: "input_out_of_domain",
+    OUTPUT_CLAMPED_LOW: "output_clamped_to_minimum",
+    OUTPUT_TOO_LOW: "output_below_minimum",
+    OUTPUT_TOO_HIGH: "output_above_maximum",
 }
 
 _FILES = (
@@ -172,9 +173,15 @@ class Network:
         scale = 2.0 / (self.input_high - self.input_low)
         weights = self.hidden_weights * scale  # normalisation folded into the weights
         bias = self.hidden_bias - weights @ self.input_low - self.hidden_weights.sum(axis=1)
-        hidden = np.tanh(weights @ inputs + bias[:, None])
-        output = self.output_weights @ hidden + self.output_bias
-        values = 0.5 * (output + 1.0) * (self.output_high - self.output_low) + self.output_low
+        # Denormalisation folded into the output neuron; arithmetic in the inputs' dtype.
+        half_range = 0.5 * (self.output_high - self.output_low)
+        out_weights = (self.output_weights * half_range).astype(inputs.dtype)
+        out_bias = (self.output_bias + 1.0) * half_range + self.output_low
+        hidden = weights.astype(inputs.dtype) @ inputs
+        hidden += bias.astype(inputs.dtype)[:, None]
+        np.tanh(hidden, out=hidden)
+        values = out_weights @ hidden
+        values += inputs.dtype.type(out_bias)
         flags = np.where(self._outside_domain(inputs[: len(INPUT_BANDS)]), INPUT_OUT_OF_DOMAIN, 0)
         flags = flags.astype(np.uint8)
         low = self.valid_min - self.tolerance
