@@ -165,11 +165,14 @@ class Network:
             domain_cells=np.unique(_cell_keys(grid - 1)),
         )
 
-    def evaluate(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def evaluate(
+        self, inputs: np.ndarray, outside: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Values and quality flags of pixels `inputs` (11, n): the 8 reflectances in
         INPUT_BANDS order, cos(view zenith), cos(sun zenith), cos(relative azimuth). Values
         are NaN where the output is out of range (OUTPUT_TOO_*); input-domain failures are
-        flagged only, as SNAP keeps their values."""
+        flagged only, as SNAP keeps their values. `outside`: the input-domain test when
+        already computed for a network of the same domain (`same_domain`)."""
         scale = 2.0 / (self.input_high - self.input_low)
         weights = self.hidden_weights * scale  # normalisation folded into the weights
         bias = self.hidden_bias - weights @ self.input_low - self.hidden_weights.sum(axis=1)
@@ -182,8 +185,9 @@ class Network:
         np.tanh(hidden, out=hidden)
         values = out_weights @ hidden
         values += inputs.dtype.type(out_bias)
-        flags = np.where(self._outside_domain(inputs[: len(INPUT_BANDS)]), INPUT_OUT_OF_DOMAIN, 0)
-        flags = flags.astype(np.uint8)
+        if outside is None:
+            outside = self.outside_domain(inputs[: len(INPUT_BANDS)])
+        flags = outside.astype(np.uint8) * np.uint8(INPUT_OUT_OF_DOMAIN)
         low = self.valid_min - self.tolerance
         flags[(values < self.valid_min) & (values >= low)] |= OUTPUT_CLAMPED_LOW
         flags[values < low] |= OUTPUT_TOO_LOW
@@ -192,21 +196,36 @@ class Network:
         values[(flags & (OUTPUT_TOO_LOW | OUTPUT_TOO_HIGH)) != 0] = np.nan
         return values, flags
 
-    def _outside_domain(self, reflectance: np.ndarray) -> np.ndarray:
+    def same_domain(self, other: Network) -> bool:
+        """True when both networks share one input definition domain (ESA's files do)."""
+        return (
+            np.array_equal(self.domain_low, other.domain_low)
+            and np.array_equal(self.domain_high, other.domain_high)
+            and np.array_equal(self.domain_cells, other.domain_cells)
+        )
+
+    def outside_domain(self, reflectance: np.ndarray) -> np.ndarray:
         """True where reflectances (8, n) leave the min/max box or fall in a grid cell the
-        training data never reached."""
-        low, high = self.domain_low[:, None], self.domain_high[:, None]
-        outside = np.any((reflectance < low) | (reflectance > high), axis=0)
-        cells = np.floor(GRID_CELLS * (reflectance - low) / (high - low)).astype(np.int64)
-        np.clip(cells, 0, GRID_CELLS - 1, out=cells)
-        keys = _cell_keys(cells.T)
+        training data never reached. Band by band, in the reflectances' dtype."""
+        outside = np.zeros(reflectance.shape[1], bool)
+        keys = np.zeros(reflectance.shape[1], np.int32)
+        for band, values in enumerate(reflectance):
+            low, high = self.domain_low[band], self.domain_high[band]
+            outside |= values < low
+            outside |= values > high
+            cells = (values - values.dtype.type(low)) * values.dtype.type(GRID_CELLS / (high - low))
+            np.floor(cells, out=cells)
+            np.clip(cells, 0, GRID_CELLS - 1, out=cells)
+            keys += cells.astype(np.int32) * np.int32(GRID_CELLS**band)
         found = np.searchsorted(self.domain_cells, keys)
-        found = np.minimum(found, len(self.domain_cells) - 1)
-        return outside | (self.domain_cells[found] != keys)
+        np.minimum(found, len(self.domain_cells) - 1, out=found)
+        outside |= self.domain_cells[found] != keys
+        return outside
 
 
 def _cell_keys(cells: np.ndarray) -> np.ndarray:
-    """One integer per row of 0-based grid cells (n, 8): the cells as base-10 digits."""
+    """One integer per row of 0-based grid cells (n, 8): the cells as base-10 digits (band
+    b the digit of 10**b), as `outside_domain` forms them."""
     powers = GRID_CELLS ** np.arange(cells.shape[1], dtype=np.int64)
     return cells @ powers
 

@@ -100,6 +100,8 @@ def biophysical_products(
         angles.sun_zenith, angles.view_zenith, angles.sun_azimuth, angles.view_azimuth
     ).astype(np.float32)
     lookup = masking.mask_lookup(masked_classes)
+    used = [networks[name] for name in outputs]
+    shared = all(used[0].same_domain(network) for network in used[1:])
     scratch.mkdir(parents=True, exist_ok=True)
     stats = {name: RunningStatistics() for name in outputs}
     flag_counts = {name: dict.fromkeys(FLAG_NAMES, 0) for name in outputs}
@@ -135,8 +137,10 @@ def biophysical_products(
                 for index, band in enumerate(INPUT_BANDS):
                     inputs[index] = reflectance(dn[band][part], record.boa_add_offset).ravel()
                 inputs[len(INPUT_BANDS) :] = geometry[:, None]
+                first = networks[next(iter(outputs))]
+                outside = first.outside_domain(inputs[: len(INPUT_BANDS)]) if shared else None
                 for name in outputs:
-                    values, flags = networks[name].evaluate(inputs)
+                    values, flags = networks[name].evaluate(inputs, outside)
                     spec = PRODUCTS[name]
                     block = encode(values.reshape(clear.shape), clear, spec, encoded[name][part])
                     stats[name].add_encoded(block, spec)
