@@ -168,7 +168,7 @@ def _snap_biophysical(name: str, title: str) -> ProductSpec:
     """A variable only SNAP's Biophysical Processor makes, stored like LAI (x 1000)."""
     return ProductSpec(
         name,
-        f"{title} (SNAP)",
+        f"{title} (ESA Biophysical Processor)",
         Kind.INDEX,
         *FRACTION_ENCODING,
         SNAP_BIOPHYSICAL_CITATION,
