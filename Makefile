@@ -15,8 +15,11 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[workflow]"
 
+# satellitetools: ESA's network coefficients for tests/test_biophysical*.py, read as data files
+# only, so without its (heavy, unused) dependencies.
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[workflow,hpc,publish,test]"
+	$(BIN)/pip install --quiet --no-deps satellitetools==2.1.6
 
 demo: install
 	$(BIN)/raw2ready demo-archive $(DEMO_ARCHIVE)

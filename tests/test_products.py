@@ -26,14 +26,19 @@ EXPECTED = {
     "ndwi": ("index", "int16", 1e-4, 0.0, -32768, None, {"B03", "B08"}, {"tile"}),
     "ndmi": ("index", "int16", 1e-4, 0.0, -32768, None, {"B08", "B11"}, {"tile"}),
     "nbr": ("index", "int16", 1e-4, 0.0, -32768, None, {"B08", "B12"}, {"tile"}),
-    "lai": ("index", "int16", 1e-3, 0.0, -32768, "m2/m2", {"B04", "B08"}, {"tile", "snap"}),
+    "lai": ("index", "int16", 1e-3, 0.0, -32768, "m2/m2", {"B04", "B08"}, {"tile", "snap", "np"}),
     "mask": ("classes", "uint8", 1.0, 0.0, 255, None, {"SCL"}, {"tile"}),
-    "fapar": ("index", "int16", 1e-3, 0.0, -32768, None, SNAP_BANDS, {"snap"}),
-    "fcover": ("index", "int16", 1e-3, 0.0, -32768, None, SNAP_BANDS, {"snap"}),
+    "fapar": ("index", "int16", 1e-3, 0.0, -32768, None, SNAP_BANDS, {"snap", "np"}),
+    "fcover": ("index", "int16", 1e-3, 0.0, -32768, None, SNAP_BANDS, {"snap", "np"}),
     "gamma0_vv": ("index", "int16", 1e-3, 0.0, -32768, "dB", set(), {"s1"}),
     "gamma0_vh": ("index", "int16", 1e-3, 0.0, -32768, "dB", set(), {"s1"}),
 }
-MAKERS = {"tile": Maker.TILE_CHAIN, "snap": Maker.SNAP_BIOPHYSICAL, "s1": Maker.SNAP_SENTINEL1}
+MAKERS = {
+    "tile": Maker.TILE_CHAIN,
+    "snap": Maker.SNAP_BIOPHYSICAL,
+    "np": Maker.BIOPHYSICAL,
+    "s1": Maker.SNAP_SENTINEL1,
+}
 
 
 def test_the_registry_holds_exactly_the_documented_products() -> None:

@@ -22,7 +22,13 @@ import yaml
 from raw2ready.errors import ConfigError, GridError
 from raw2ready.grid import parse_tile
 from raw2ready.products.masking import BufferDistances
-from raw2ready.products.registry import PRODUCTS, Maker, required_bands, scene_products
+from raw2ready.products.registry import (
+    PRODUCTS,
+    SNAP_BIOPHYSICAL_BANDS,
+    Maker,
+    required_bands,
+    scene_products,
+)
 
 
 def config_schema() -> dict[str, Any]:
@@ -112,6 +118,14 @@ class SnapSection:
 
 
 @dataclass(frozen=True)
+class BiophysicalSection:
+    """`processors.biophysical`: where ESA's network coefficients are (None: the
+    satellitetools package)."""
+
+    auxdata: str | None = None
+
+
+@dataclass(frozen=True)
 class ProcessorsSection:
     """`processors`: which processor makes the L2A and the LAI."""
 
@@ -119,6 +133,7 @@ class ProcessorsSection:
     lai: str = "empirical"
     sen2cor: Sen2CorSection = field(default_factory=Sen2CorSection)
     snap: SnapSection = field(default_factory=SnapSection)
+    biophysical: BiophysicalSection = field(default_factory=BiophysicalSection)
 
     @property
     def uses_sen2cor(self) -> bool:
@@ -129,6 +144,11 @@ class ProcessorsSection:
     def uses_snap(self) -> bool:
         """True when LAI (and FAPAR, FCOVER) come from SNAP's Biophysical Processor."""
         return self.lai == "snap"
+
+    @property
+    def uses_biophysical(self) -> bool:
+        """True when LAI, FAPAR and FCOVER come from raw2ready's numpy Biophysical Processor."""
+        return self.lai == "biophysical"
 
 
 @dataclass(frozen=True)
@@ -257,6 +277,7 @@ class Settings:
                 snap=SnapSection(
                     **{**processors["snap"], "modules": tuple(processors["snap"]["modules"])}
                 ),
+                biophysical=BiophysicalSection(**processors["biophysical"]),
             ),
             sentinel1=Sentinel1Section(
                 enabled=sentinel1["enabled"],
@@ -279,8 +300,13 @@ class Settings:
 
     @property
     def bands(self) -> frozenset[str]:
-        """Canonical band ids the products need."""
-        return required_bands(list(self.products), self.lai_model)
+        """Canonical band ids the products need (the networks' bands for a biophysical
+        LAI, which the empirical model's would not cover)."""
+        names = list(self.products)
+        if self.processors.uses_biophysical and "lai" in names:
+            names.remove("lai")
+            return required_bands(names, self.lai_model) | SNAP_BIOPHYSICAL_BANDS
+        return required_bands(names, self.lai_model)
 
     @property
     def output_dir(self) -> Path:
@@ -349,6 +375,8 @@ def _check_products(settings: Settings) -> None:
     makers = {Maker.TILE_CHAIN}
     if settings.processors.uses_snap:
         makers.add(Maker.SNAP_BIOPHYSICAL)
+    if settings.processors.uses_biophysical:
+        makers.add(Maker.BIOPHYSICAL)
     for index, name in enumerate(settings.products):
         where = f"{settings.source}: key 'products[{index}]'"
         if name not in allowed:

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from raw2ready.sentinel2.angles import SunView
+
 #: L2A reflectance = (DN + BOA_ADD_OFFSET) / QUANTIFICATION from processing baseline 04.00 on.
 BOA_ADD_OFFSET = -1000
 BOA_QUANTIFICATION = 10_000.0
@@ -39,6 +41,8 @@ class SceneRecord:
     collection: str
     source_href: str
     bands: dict[str, BandAsset] = field(default_factory=dict)
+    #: Mean sun and view angles, where the archive's metadata gives them (biophysical LAI).
+    angles: SunView | None = None
 
     @property
     def acquired(self) -> datetime:
@@ -66,8 +70,12 @@ class SceneRecord:
         return f"{self.acquired.month:02d}"
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serializable form (the inventory line format)."""
-        return asdict(self)
+        """A JSON-serializable form (the inventory line format); `angles` only when known,
+        so records without them keep their form (and their inventories their checksums)."""
+        data = asdict(self)
+        if self.angles is None:
+            del data["angles"]
+        return data
 
     def summary(self) -> dict[str, Any]:
         """The short form shown to users: bands as canonical name -> href."""
@@ -80,6 +88,8 @@ class SceneRecord:
         """Rebuild a record from `to_dict` output."""
         values = dict(data)
         values["bands"] = {name: BandAsset(**band) for name, band in data["bands"].items()}
+        if data.get("angles") is not None:
+            values["angles"] = SunView(**data["angles"])
         return cls(**values)
 
     def to_json(self) -> str:

@@ -27,8 +27,10 @@ from raw2ready.processors.sen2cor import is_safe_scene, l2a_inputs, l2a_of
 from raw2ready.processors.sen2cor import lineage_note as safe_lineage_note
 from raw2ready.processors.snap import biophysical_products, snap_products
 from raw2ready.processors.snap import lineage_note as snap_lineage_note
+from raw2ready.products.biophysical import INPUT_BANDS, VARIABLES, NetworkSource, load_networks
 from raw2ready.products.registry import required_bands
-from raw2ready.raster.tile_chain import ProcessingOptions, process_scene
+from raw2ready.raster.biophysical_chain import biophysical_products as numpy_biophysical
+from raw2ready.raster.tile_chain import ProcessingOptions, ProductResult, process_scene
 from raw2ready.scene import SceneRecord
 from raw2ready.sentinel1.backscatter import gamma0_products
 from raw2ready.sentinel2.plausibility import check_offset
@@ -43,11 +45,19 @@ def layout_of(settings: Settings) -> Layout:
     return Layout(settings.output_dir, settings.work_dir)
 
 
+def numpy_biophysical_products(settings: Settings) -> tuple[str, ...]:
+    """The configured products of the numpy Biophysical Processor (processors.lai:
+    biophysical): LAI, FAPAR, FCOVER."""
+    if not settings.processors.uses_biophysical:
+        return ()
+    return tuple(name for name in settings.products if name in VARIABLES)
+
+
 def processing_options(settings: Settings) -> ProcessingOptions:
-    """Processing choices from a validated configuration."""
-    made_by_snap = snap_products(settings)
+    """Processing choices from a validated configuration: the tile chain's products."""
+    made_elsewhere = snap_products(settings) + numpy_biophysical_products(settings)
     return ProcessingOptions(
-        products=tuple(name for name in settings.products if name not in made_by_snap),
+        products=tuple(name for name in settings.products if name not in made_elsewhere),
         masked_classes=settings.mask.scl_classes,
         buffers=settings.mask.buffers,
         lai_model=settings.lai_model,
@@ -91,6 +101,8 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
     if is_safe_scene(record):
         l2a = l2a_of(settings, record, layout, lambda: inputs()[SAFE_ASSET])
         needed = required_bands(list(options.products), options.lai_model)
+        if numpy_biophysical_products(settings):
+            needed |= {*INPUT_BANDS, "SCL"}
         note = safe_lineage_note(record, l2a)
         record, band_paths = l2a_inputs(record, l2a, needed)
     elif snap_products(settings):
@@ -103,9 +115,11 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
         if settings.archive.check_offset_flag:
             record = check_offset(record, band_paths)
     outputs = {name: layout.product(record, name) for name in options.products}
+    chain_bands = required_bands(list(options.products), options.lai_model)
+    chain_paths = {band: path for band, path in band_paths.items() if band in chain_bands}
     try:
         results = (
-            process_scene(record, band_paths, outputs, options, layout.scratch(record))
+            process_scene(record, chain_paths, outputs, options, layout.scratch(record))
             if options.products
             else {}
         )
@@ -114,20 +128,54 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
     if snap_products(settings):
         results.update(biophysical_products(settings, record, l2a, layout))
         note += snap_lineage_note(settings)
+    software = software_versions()
+    flags: dict[str, dict[str, int]] = {}
+    if numpy_biophysical_products(settings):
+        made, source, flags = _numpy_biophysical(settings, record, band_paths, layout)
+        results.update(made)
+        software[NETWORKS_SOFTWARE] = f"{source.origin}, sha256 {source.sha256}"
+        note += (
+            f"{', '.join(name.upper() for name in made)} by ESA's Biophysical Processor "
+            f"networks evaluated in numpy at 20 m (coefficients: {source.origin}), masked "
+            "with the SCL; "
+        )
     item = create_item(
         record,
         results,
         layout,
         campaign=settings.campaign,
         config_digest=settings.digest(),
-        software=software_versions(),
+        software=software,
         lineage=lineage(record, options, note),
     )
+    if flags:
+        item.properties[FLAGS_PROPERTY] = flags
     write_item(item, layout.item(record))
     shutil.rmtree(layout.scratch(record), ignore_errors=True)
     if fetched is None and not settings.download.keep:
         shutil.rmtree(layout.downloads(record), ignore_errors=True)
     log.info("scene %s done", record.id)
+
+
+#: processing:software key of the networks' coefficients, and the item property of the
+#: definition-domain flags (clear pixels per product and flag).
+NETWORKS_SOFTWARE = "ESA S2 Toolbox biophysical networks"
+FLAGS_PROPERTY = "raw2ready:biophysical_flags"
+
+
+def _numpy_biophysical(
+    settings: Settings, record: SceneRecord, band_paths: dict[str, Path], layout: Layout
+) -> tuple[dict[str, ProductResult], NetworkSource, dict[str, dict[str, int]]]:
+    """LAI, FAPAR, FCOVER of one scene by the numpy networks, where they came from, and
+    their flag counts."""
+    networks, source = load_networks(settings.processors.biophysical.auxdata)
+    names = numpy_biophysical_products(settings)
+    outputs = {name: layout.product(record, name) for name in names}
+    outcome = numpy_biophysical(
+        record, band_paths, outputs, networks, settings.scl_classes, settings.cog,
+        layout.scratch(record) / "biophysical",
+    )  # fmt: skip
+    return outcome.products, source, outcome.flags
 
 
 def reprocess_s1_scene(

@@ -207,6 +207,7 @@ def l2a_inputs(
         processing_baseline=l2a.processing_baseline,
         apply_boa_offset=l2a.apply_boa_offset,
         bands=l2a.bands,
+        angles=meta.sun_view(bands) or record.angles,
     )
     return updated, paths
 

@@ -59,6 +59,7 @@ class Maker(Enum):
 
     TILE_CHAIN = "raw2ready's tile chain"
     SNAP_BIOPHYSICAL = "ESA SNAP's Biophysical Processor (processors.lai: snap)"
+    BIOPHYSICAL = "ESA's Biophysical Processor networks in numpy (processors.lai: biophysical)"
     SNAP_SENTINEL1 = "ESA SNAP's Sentinel-1 GRD graph (sentinel1.enabled)"
 
 
@@ -159,7 +160,7 @@ SNAP_BIOPHYSICAL_CITATION = (
     "Weiss, M. and Baret, F. (2016): S2ToolBox Level 2 products: LAI, FAPAR, FCOVER, "
     "version 1.1. INRA (ESA SNAP Biophysical Processor ATBD)."
 )
-#: Bands SNAP's BiophysicalOp reads (plus the sun and viewing angles of the SAFE metadata).
+#: Bands the Biophysical Processor's networks read (plus the scene's sun and view angles).
 SNAP_BIOPHYSICAL_BANDS = frozenset({"B03", "B04", "B05", "B06", "B07", "B8A", "B11", "B12"})
 
 
@@ -167,11 +168,11 @@ def _snap_biophysical(name: str, title: str) -> ProductSpec:
     """A variable only SNAP's Biophysical Processor makes, stored like LAI (x 1000)."""
     return ProductSpec(
         name,
-        f"{title} (SNAP)",
+        f"{title} (ESA Biophysical Processor)",
         Kind.INDEX,
         *FRACTION_ENCODING,
         SNAP_BIOPHYSICAL_CITATION,
-        made_by=(Maker.SNAP_BIOPHYSICAL,),
+        made_by=(Maker.SNAP_BIOPHYSICAL, Maker.BIOPHYSICAL),
         reads=SNAP_BIOPHYSICAL_BANDS,
     )
 
@@ -272,10 +273,10 @@ _PRODUCTS = (
         "Leaf Area Index",
         Kind.INDEX,
         *Encoding("int16", 0.001, 0.0, INT16_NODATA, "m2/m2"),
-        "The published model chosen with lai.model (LAI_MODELS); with processors.lai: snap, "
-        + SNAP_BIOPHYSICAL_CITATION,
+        "The published model chosen with lai.model (LAI_MODELS); with processors.lai: snap "
+        "or biophysical, " + SNAP_BIOPHYSICAL_CITATION,
         computed_by=ModelChoice("lai.model", LAI_MODELS),
-        made_by=(Maker.TILE_CHAIN, Maker.SNAP_BIOPHYSICAL),
+        made_by=(Maker.TILE_CHAIN, Maker.SNAP_BIOPHYSICAL, Maker.BIOPHYSICAL),
     ),
     MASK,
     _snap_biophysical("fapar", "Fraction of absorbed photosynthetically active radiation"),

@@ -445,6 +445,20 @@ def _stream(
     return stats
 
 
+def product_results(
+    outputs: dict[str, Path], stats: dict[str, RunningStatistics], grid: Any
+) -> dict[str, ProductResult]:
+    """The result of every product written to `outputs` on the grid of the (open) dataset
+    `grid`, with its statistics."""
+    transform = tuple(grid.transform)[:6]
+    epsg = grid.crs.to_epsg() if grid.crs else None
+    shape = (grid.height, grid.width)
+    return {
+        name: ProductResult(name, path, stats[name].as_stac(), shape, transform, epsg)
+        for name, path in outputs.items()
+    }
+
+
 def _write_all(writers: dict[str, COGWriter], threads: int) -> None:
     """Close every product writer (compress, lay out, validate), in parallel threads."""
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="cog") as pool:
@@ -493,13 +507,6 @@ def process_scene(
         chain = _Chain(record, options, factors, lookup, radii, computed)
         stats = _stream(chain, datasets, reflective, writers)
         _write_all(writers, options.cog.threads)
-        transform = tuple(reference.transform)[:6]
-        epsg = reference.crs.to_epsg() if reference.crs else None
-    results = {
-        name: ProductResult(
-            name, outputs[name], stats[name].as_stac(), (height, width), transform, epsg
-        )
-        for name in specs
-    }
+        results = product_results({name: outputs[name] for name in specs}, stats, reference)
     log.info("scene %s: %s", record.id, ", ".join(sorted(results)))
     return results

@@ -20,6 +20,7 @@ import pystac
 from raw2ready.errors import GridError, ItemError
 from raw2ready.grid import parse_tile, tile_from_parts
 from raw2ready.scene import BOA_ADD_OFFSET, BOA_QUANTIFICATION, BandAsset, SceneRecord
+from raw2ready.sentinel2.angles import from_item_properties
 from raw2ready.sentinel2.bands import BY_ASSET_KEY, NATIVE_RESOLUTION, SCL_ASSET_KEY, SCL_BAND
 from raw2ready.sentinel2.baseline import baseline_has_offset, parse_baseline
 from raw2ready.sentinel2.safe import parse_metadata
@@ -321,6 +322,7 @@ def normalize_item(
         collection=item.collection_id or "",
         source_href=_source_href(item),
         bands={name: band for name, band in bands.items() if name in required},
+        angles=from_item_properties(item.properties),
     )
     log.debug("normalized %s: %s", record.id, decision.reason)
     return record

@@ -31,6 +31,7 @@ from typing import IO, Any
 from raw2ready.errors import ArchiveError, GridError, ItemError, ProcessingError
 from raw2ready.grid import parse_tile
 from raw2ready.scene import BOA_ADD_OFFSET, BOA_QUANTIFICATION, BandAsset, SceneRecord
+from raw2ready.sentinel2.angles import SunView, from_tile_metadata
 from raw2ready.sentinel2.bands import BAND_ORDER, NATIVE_RESOLUTION
 from raw2ready.sentinel2.baseline import decide_boa_offset, parse_baseline
 
@@ -362,6 +363,15 @@ class SafeMetadata:
     epsg: int | None = None
     sun_angles: Angles | None = None
     view_angles: dict[str, Angles] = field(default_factory=dict)
+
+    def sun_view(self, bands: Iterable[str]) -> SunView | None:
+        """The mean sun angles and the viewing angles averaged over `bands` (MTD_TL.xml);
+        None when the tile metadata gives no angles."""
+        if self.sun_angles is None or not self.view_angles:
+            return None
+        views = {band: (angles.zenith, angles.azimuth) for band, angles in self.view_angles.items()}
+        sun = (self.sun_angles.zenith, self.sun_angles.azimuth)
+        return from_tile_metadata(sun, views, bands)
 
     @property
     def applies_offset(self) -> bool:
