@@ -13,6 +13,7 @@ import pytest
 import rasterio
 import yaml
 from rio_cogeo.cogeo import cog_validate
+from scipy import ndimage
 
 from raw2ready.scene import SceneRecord
 from raw2ready.stac.validation import validate_stac_object
@@ -92,7 +93,14 @@ def test_products_equal_an_independent_evaluation(run: tuple[Path, SceneRecord])
                                   angles.sun_azimuth - angles.view_azimuth]))  # fmt: skip
     inputs = np.vstack([*(bands[b].ravel() for b in BANDS),
                         *(np.full(scl.size, g) for g in geometry)])  # fmt: skip
-    clear = np.isin(scl, [2, 4, 5, 6, 7, 11]).ravel()
+    # Clear: an unmasked SCL class farther than the default buffers (300 m from cloud 8, 9;
+    # 90 m from shadow 3) from the masked classes, by the exact distance transform.
+    near = np.zeros(scl.shape, bool)
+    for classes, metres in (([8, 9], 300), ([3], 90)):
+        present = np.isin(scl, classes)
+        if present.any():
+            near |= ndimage.distance_transform_edt(~present, sampling=20) <= metres
+    clear = (np.isin(scl, [2, 4, 5, 6, 7, 11]) & ~near).ravel()
     for name, variable in PRODUCTS.items():
         cog = next((root / "results").rglob(f"{record.id}_{name}.tif"))
         assert cog_validate(str(cog))[0]

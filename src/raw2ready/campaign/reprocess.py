@@ -172,7 +172,8 @@ def _numpy_biophysical(
     names = numpy_biophysical_products(settings)
     outputs = {name: layout.product(record, name) for name in names}
     outcome = numpy_biophysical(
-        record, band_paths, outputs, networks, settings.scl_classes, settings.cog,
+        record, band_paths, outputs, networks, settings.mask.scl_classes, settings.mask.buffers,
+        settings.cog,
         layout.scratch(record) / "biophysical",
     )  # fmt: skip
     return outcome.products, source, outcome.flags

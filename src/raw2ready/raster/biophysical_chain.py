@@ -24,6 +24,7 @@ from rasterio.windows import Window
 from raw2ready.errors import ProcessingError
 from raw2ready.products import masking
 from raw2ready.products.biophysical import FLAG_NAMES, INPUT_BANDS, Network, angle_inputs
+from raw2ready.products.masking import BufferDistances
 from raw2ready.products.registry import PRODUCTS
 from raw2ready.raster.cog import COGOptions, COGWriter
 from raw2ready.raster.tile_chain import (
@@ -77,12 +78,31 @@ def _read(
     return dataset.read(1, window=window, out_shape=(rows, width), resampling=how)
 
 
+def _mask_codes(
+    scl: rasterio.io.DatasetReader,
+    factor: int,
+    top: int,
+    rows: int,
+    width: int,
+    lookup: np.ndarray,
+    radii: dict[int, int],
+) -> np.ndarray:
+    """Mask codes of rows [top, top + rows) on the reference grid, with the buffers of
+    `radii` drawn from a halo of SCL rows above and below (the tile chain's rule)."""
+    halo = masking.halo_rows(radii)
+    first, last = max(0, top - halo), min(scl.height // factor, top + rows + halo)
+    block = np.take(lookup, _read(scl, factor, first, last - first, width, Resampling.nearest))
+    core = slice(top - first, top - first + rows)
+    return masking.buffer_codes(block, radii, core) if radii else block[core]
+
+
 def biophysical_products(
     record: SceneRecord,
     band_paths: Mapping[str, Path],
     outputs: Mapping[str, Path],
     networks: Mapping[str, Network],
     masked_classes: frozenset[int],
+    buffers: BufferDistances,
     cog: COGOptions,
     scratch: Path,
 ) -> BiophysicalResult:
@@ -113,6 +133,7 @@ def biophysical_products(
         reference = datasets[GRID_BAND]
         width, height = reference.width, reference.height
         factors = {band: _scale(dataset, reference) for band, dataset in datasets.items()}
+        radii = buffers.radii(abs(reference.transform.a))
         grid = {
             "width": width, "height": height, "crs": reference.crs,
             "transform": reference.transform,
@@ -127,12 +148,12 @@ def biophysical_products(
                 band: _read(datasets[band], factors[band], top, rows, width, Resampling.average)
                 for band in INPUT_BANDS
             }
-            scl = _read(datasets["SCL"], factors["SCL"], top, rows, width, Resampling.nearest)
+            codes = _mask_codes(datasets["SCL"], factors["SCL"], top, rows, width, lookup, radii)
             encoded = {name: np.empty((rows, width), PRODUCTS[name].dtype) for name in outputs}
             for start in range(0, rows, CHUNK_ROWS):
                 part = slice(start, start + CHUNK_ROWS)
-                codes = masking.classify(scl[part], 1, (d[part] for d in dn.values()), lookup)
-                clear = codes == masking.MASK_CLEAR
+                chunk = masking.classify(codes[part], 1, (d[part] for d in dn.values()))
+                clear = chunk == masking.MASK_CLEAR
                 inputs = np.empty((len(INPUT_BANDS) + 3, clear.size), np.float32)
                 for index, band in enumerate(INPUT_BANDS):
                     inputs[index] = reflectance(dn[band][part], record.boa_add_offset).ravel()
