@@ -21,6 +21,7 @@ import yaml
 
 from raw2ready.errors import ConfigError, GridError
 from raw2ready.grid import parse_tile
+from raw2ready.products import ml_mask
 from raw2ready.products.masking import BufferDistances
 from raw2ready.products.registry import PRODUCTS, Maker, required_bands, scene_products
 
@@ -163,10 +164,12 @@ class DownloadSection:
 
 @dataclass(frozen=True)
 class MaskSection:
-    """`mask`: the SCL classes masked and the buffers drawn around cloud, cirrus and shadow."""
+    """`mask`: the SCL classes masked, the buffers drawn around cloud, cirrus and shadow, and
+    the method (`scl`, or with the ukis-csmask network: `ml` or `both`; docs/masks.md)."""
 
     scl_classes: frozenset[int]
     buffers: BufferDistances = field(default_factory=BufferDistances)
+    method: str = "scl"
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,7 @@ class Settings:
             mask=MaskSection(
                 scl_classes=frozenset(values["mask"]["scl_classes"]),
                 buffers=BufferDistances(**values["mask"]["buffers"]),
+                method=str(values["mask"]["method"]),
             ),
             lai_model=str(values["lai"]["model"]),
             processors=ProcessorsSection(
@@ -251,8 +255,8 @@ class Settings:
 
     @property
     def bands(self) -> frozenset[str]:
-        """Canonical band ids the products need."""
-        return required_bands(list(self.products), self.lai_model)
+        """Canonical band ids the products and the mask method need."""
+        return required_bands(list(self.products), self.lai_model) | ml_mask.bands(self.mask.method)
 
     @property
     def output_dir(self) -> Path:
