@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from scipy import ndimage
 
 from raw2ready.campaign.reprocess import lineage
 from raw2ready.errors import ConfigError
@@ -111,19 +112,24 @@ def network_labels(scene: tuple[dict[str, Path], dict, dict]) -> np.ndarray:
     return CSmask(img=reflectance, band_order=ORDER, product_level="l2a").csm[..., 0]
 
 
-def _mask_product(scene: tuple, folder: Path, method: str) -> np.ndarray:
+def _mask_product(
+    scene: tuple, folder: Path, method: str, buffers: masking.BufferDistances = NO_BUFFERS
+) -> np.ndarray:
     paths, _, _ = scene
     output = folder / "mask.tif"
     options = ProcessingOptions(
-        ("mask",), buffers=NO_BUFFERS, mask_method=method, cog=COGOptions(blocksize=256)
+        ("mask",), buffers=buffers, mask_method=method, cog=COGOptions(blocksize=256)
     )
     process_scene(_record(), paths, {"mask": output}, options, folder / "scratch")
     with rasterio.open(output) as src:
         return src.read(1)
 
 
-def _expected(dn: dict[str, np.ndarray], labels: np.ndarray, method: str) -> np.ndarray:
-    """The rule of docs/masks.md, pixel by pixel, at 10 m."""
+def _expected(
+    dn: dict[str, np.ndarray], labels: np.ndarray, method: str, buffered: bool = False
+) -> np.ndarray:
+    """The rule of docs/masks.md, pixel by pixel, at 10 m; with `buffered`, the default
+    buffers (300 m cloud, 90 m shadow) from scipy's exact distance transform on the result."""
     scl_code = {0: 255, 1: 4, 3: 3, 8: 1, 9: 1, 10: 2}  # the default masked classes
     network_code = {0: 0, 1: 1, 2: 3}  # background, cloud, shadow
     expected = np.zeros((SIZE, SIZE), np.uint8)
@@ -134,6 +140,11 @@ def _expected(dn: dict[str, np.ndarray], labels: np.ndarray, method: str) -> np.
             expected[row, col] = from_scl if from_scl else from_network
         else:  # ml: the SCL decides no data and the other masked classes only
             expected[row, col] = from_scl if from_scl in (255, 4) else from_network
+    if buffered:
+        clear = expected == 0
+        for code, buffer_code, metres in ((3, 7, 90), (1, 5, 300)):  # cloud claims last
+            near = ndimage.distance_transform_edt(expected != code, sampling=20) <= metres
+            expected[near & clear] = buffer_code
     any_zero = np.logical_or.reduce([dn[band] == 0 for band in BAND_IDS.values()])
     expected[any_zero] = 255
     return np.repeat(np.repeat(expected, 2, 0), 2, 1)
@@ -161,6 +172,16 @@ def test_the_mask_combines_scl_and_network_as_documented(
     assert np.count_nonzero((stored == masking.MASK_CLOUD) & ~scl_cloud) > 1000
     kept_scl_shadow = (stored[40:60, 520:560] == masking.MASK_SHADOW).all()
     assert kept_scl_shadow == (method == "both")
+
+
+@needs_csmask
+def test_buffers_are_drawn_around_the_networks_clouds_too(
+    scene, network_labels, tmp_path: Path
+) -> None:
+    stored = _mask_product(scene, tmp_path, "both", masking.BufferDistances())
+    expected = _expected(scene[1], network_labels, "both", buffered=True)
+    assert np.array_equal(stored, expected)
+    assert np.count_nonzero(stored == masking.MASK_CLOUD_BUFFER) > 1000
 
 
 @needs_csmask
