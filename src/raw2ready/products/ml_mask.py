@@ -23,6 +23,11 @@ NETWORK_CODES = np.array([masking.MASK_CLEAR, masking.MASK_CLOUD, masking.MASK_S
 SCL_KEPT_BY_ML = (masking.MASK_NODATA, masking.MASK_OTHER)
 
 
+#: Memory (MB) a scene's processing job asks for: the tile chain alone stays near 0.6 GB on
+#: a full tile; with the network the peak measured 2.1 GB (docs/performance.md).
+JOB_MEMORY_MB = {"scl": 1000, "ml": 2500, "both": 2500}
+
+
 def bands(method: str) -> frozenset[str]:
     """Sentinel-2 bands the mask method reads beyond the SCL."""
     return frozenset() if method == "scl" else frozenset(NETWORK_BANDS.values())
