@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from rasterio.enums import Resampling
 from scipy import ndimage
 
 from raw2ready.campaign.reprocess import lineage
@@ -49,7 +50,9 @@ def _record() -> SceneRecord:
 
 def _scene(folder: Path) -> tuple[dict[str, Path], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Vegetated fields under a bright, textured cumulus and its shadow; DNs with the -1000
-    BOA offset; 10 m bands constant over 2 x 2 pixels so their 20 m average is exact.
+    BOA offset. Each 10 m band's 2 x 2 pixels are its 20 m DN -30, +30, +30, -30, so their
+    average is that DN exactly, and it has a nearest-neighbour overview that is not (the
+    chain must average the full resolution, not read the overview).
 
     Returns the files, the 20 m DNs by band id (SCL included) and truth masks (20 m)."""
     folder.mkdir(parents=True)
@@ -84,7 +87,11 @@ def _scene(folder: Path) -> tuple[dict[str, Path], dict[str, np.ndarray], dict[s
     paths = {}
     for band, data in dn.items():
         fine = band in ("B02", "B03", "B04", "B08")
-        written = np.repeat(np.repeat(data, 2, 0), 2, 1) if fine else data
+        written = data
+        if fine:
+            written = np.repeat(np.repeat(data, 2, 0), 2, 1).astype(np.int32)
+            written += np.where(written > 0, np.tile([[-30, 30], [30, -30]], (SIZE, SIZE)), 0)
+            written = written.astype(np.uint16)
         paths[band] = folder / f"{band}.tif"
         with rasterio.open(
             paths[band], "w", driver="GTiff", width=written.shape[1], height=written.shape[0],
@@ -93,6 +100,8 @@ def _scene(folder: Path) -> tuple[dict[str, Path], dict[str, np.ndarray], dict[s
             transform=transform @ Affine.scale(0.5) if fine else transform,
         ) as dst:  # fmt: skip
             dst.write(written, 1)
+            if fine:
+                dst.build_overviews([2], Resampling.nearest)
     return paths, dn, truth
 
 

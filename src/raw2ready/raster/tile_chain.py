@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import rasterio
-from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from raw2ready.errors import ProcessingError
@@ -461,14 +460,16 @@ def _network_labels(datasets: dict[str, Any], record: SceneRecord, threads: int)
         raise ProcessingError(f"scene {record.id}: the ml mask needs band(s) {', '.join(missing)}")
 
     def read_rows(first: int, last: int) -> np.ndarray:
-        stack = np.empty((last - first, scl.width, len(ml_mask.NETWORK_BANDS)), np.float32)
+        rows = last - first
+        stack = np.empty((rows, scl.width, len(ml_mask.NETWORK_BANDS)), np.float32)
         for index, band in enumerate(ml_mask.NETWORK_BANDS.values()):
             dataset = datasets[band]
-            per_row = dataset.height / scl.height
-            window = Window(0, first * per_row, dataset.width, (last - first) * per_row)
-            dn = dataset.read(
-                1, window=window, out_shape=stack.shape[:2], resampling=Resampling.average
-            )
+            factor = dataset.width // scl.width
+            # Full resolution, averaged here: a resampled read could take a COG's overview.
+            window = Window(0, first * factor, dataset.width, rows * factor)
+            dn = dataset.read(1, window=window).astype(np.float32)
+            if factor > 1:
+                dn = dn.reshape(rows, factor, scl.width, factor).mean(axis=(1, 3))
             stack[..., index] = reflectance(dn, record.boa_add_offset)
         return stack
 
