@@ -5,6 +5,8 @@
     python benchmarks/tile_chain.py --quick    # small tile, one round (the CI smoke run)
     python benchmarks/tile_chain.py --approaches raw2ready --variant nobuffers:buffers=off
                                                # mask buffers on (default) against off
+    python benchmarks/tile_chain.py --approaches raw2ready --variant ml:mask.method=both
+                                               # the ukis-csmask network's cost (ml-mask extra)
 
 Every approach runs in its own subprocess, so its peak RSS (ru_maxrss from wait4) is its own;
 wall and CPU time are measured inside the child around the work, after the imports. Rounds
@@ -19,6 +21,11 @@ Approaches:
 - raw2ready: `raw2ready.raster.tile_chain.process_scene`, the package's own per-scene entry point.
 - floor: read and decompress the inputs in strips, write uncompressed outputs of the
   products' sizes (int16, int16, uint8); no arithmetic, no compression, no overviews.
+
+The variant `mask.method=ml|both` runs DLR's ukis-csmask network, which reads six bands; the
+synthetic tile has B04, B08 and SCL only, so B02 and B03 are read from the B04 file and B11
+and B12 are 20 m averages of B08 and B04 written once next to the tile. Their values do not
+matter to the cost measured: the network does the same work whatever the reflectance.
 """
 
 from __future__ import annotations
@@ -102,7 +109,7 @@ def run_baseline(inputs: dict[str, Path], out: Path, _cog: dict[str, Any]) -> di
 
 def run_raw2ready(inputs: dict[str, Path], out: Path, cog: dict[str, Any]) -> dict[str, Path]:
     """raw2ready's per-scene entry point with the default options (or --cog overrides;
-    `buffers=off` draws no mask buffers)."""
+    `buffers=off` draws no mask buffers, `mask.method=ml|both` runs the network)."""
     from raw2ready.products.masking import BufferDistances
     from raw2ready.raster.cog import COGOptions
     from raw2ready.raster.tile_chain import ProcessingOptions, process_scene
@@ -116,9 +123,38 @@ def run_raw2ready(inputs: dict[str, Path], out: Path, cog: dict[str, Any]) -> di
     outputs = {name: out / f"{name}.tif" for name in PRODUCTS}
     cog = dict(cog)
     buffers = BufferDistances() if cog.pop("buffers", "on") == "on" else BufferDistances(0, 0, 0)
-    options = ProcessingOptions(products=PRODUCTS, buffers=buffers, cog=COGOptions(**cog))
+    method = cog.pop("mask.method", "scl")
+    if method != "scl":
+        inputs = inputs | network_bands(inputs)
+    options = ProcessingOptions(
+        products=PRODUCTS, buffers=buffers, mask_method=method, cog=COGOptions(**cog)
+    )
     process_scene(record, inputs, outputs, options, out / "scratch")
     return outputs
+
+
+def network_bands(inputs: dict[str, Path]) -> dict[str, Path]:
+    """Stand-ins for the network's other bands (see the module docstring): B02 and B03 are
+    the B04 file, B11 and B12 the 20 m averages of B08 and B04, written once."""
+    import rasterio
+    from affine import Affine
+    from rasterio.enums import Resampling
+
+    found = {"B02": inputs["B04"], "B03": inputs["B04"]}
+    for band, source in (("B11", "B08"), ("B12", "B04")):
+        found[band] = inputs[source].with_name(f"{band}.tif")
+        if found[band].exists():
+            continue
+        with rasterio.open(inputs[source]) as src:
+            shape = (src.height // 2, src.width // 2)
+            data = src.read(1, out_shape=shape, resampling=Resampling.average)
+            transform = src.transform * Affine.scale(2)
+            profile = src.profile | {"width": shape[1], "height": shape[0], "transform": transform}
+        scratch = found[band].with_suffix(".partial.tif")
+        with rasterio.open(scratch, "w", **profile) as dst:
+            dst.write(data, 1)
+        scratch.rename(found[band])
+    return found
 
 
 def run_floor(inputs: dict[str, Path], out: Path, _cog: dict[str, Any]) -> dict[str, Path]:
@@ -329,7 +365,8 @@ def print_table(summary: dict[str, Any]) -> None:
 
 
 def parse_cog(values: list[str]) -> dict[str, Any]:
-    """`key=value` overrides of raw2ready's COGOptions (ints stay ints), or `buffers=off`."""
+    """`key=value` overrides of raw2ready's COGOptions (ints stay ints), or `buffers=off`,
+    or `mask.method=ml|both`."""
     result: dict[str, Any] = {}
     for item in values:
         key, _, value = item.partition("=")

@@ -47,7 +47,7 @@ rule scenes:
         "../envs/processing.yaml"
     threads: 2
     resources:
-        mem_mb=1000,
+        mem_mb=CAMPAIGN.batch_memory_mb,
         runtime=per_unfinished_scene(minutes=20),
     params:
         **INVENTORY_PARAMS,

@@ -30,6 +30,7 @@ BAD_CONFIGS = [
     ({"mask": {"scl_classes": [3, 12]}}, "key 'mask.scl_classes[1]'"),
     ({"mask": {"buffers": {"cloud": -10}}}, "key 'mask.buffers.cloud'"),
     ({"mask": {"buffers": {"haze": 30}}}, "unknown key 'mask.buffers.haze'"),
+    ({"mask": {"method": "fmask"}}, "key 'mask.method'"),
 ]
 
 
@@ -46,6 +47,17 @@ def test_defaults_are_filled_in() -> None:
     assert settings.scl_classes == frozenset({0, 1, 3, 8, 9, 10})
     assert (settings.mask.buffers.cloud, settings.mask.buffers.shadow) == (300, 90)
     assert settings.mask.buffers.cirrus == 0
+    assert settings.mask.method == "scl"
+
+
+def test_the_ml_mask_method_fetches_the_networks_bands() -> None:
+    data = yaml.safe_load((PROJECT / "config/demo.yaml").read_text())
+    scl_only = validate_config(data, "x").bands
+    data["mask"] = {"method": "both"}
+    settings = validate_config(data, "x")
+    assert settings.mask.method == "both"
+    # ukis-csmask's 6-band model: blue, green, red, nir, swir16, swir22
+    assert settings.bands == scl_only | {"B02", "B03", "B04", "B08", "B11", "B12"}
 
 
 @pytest.mark.parametrize(("change", "message"), BAD_CONFIGS)

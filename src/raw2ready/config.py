@@ -21,6 +21,7 @@ import yaml
 
 from raw2ready.errors import ConfigError, GridError
 from raw2ready.grid import parse_tile
+from raw2ready.products import ml_mask
 from raw2ready.products.masking import BufferDistances
 from raw2ready.products.registry import (
     PRODUCTS,
@@ -185,10 +186,12 @@ class DownloadSection:
 
 @dataclass(frozen=True)
 class MaskSection:
-    """`mask`: the SCL classes masked and the buffers drawn around cloud, cirrus and shadow."""
+    """`mask`: the SCL classes masked, the buffers drawn around cloud, cirrus and shadow, and
+    the method (`scl`, or with the ukis-csmask network: `ml` or `both`; docs/masks.md)."""
 
     scl_classes: frozenset[int]
     buffers: BufferDistances = field(default_factory=BufferDistances)
+    method: str = "scl"
 
 
 @dataclass(frozen=True)
@@ -266,6 +269,7 @@ class Settings:
             mask=MaskSection(
                 scl_classes=frozenset(values["mask"]["scl_classes"]),
                 buffers=BufferDistances(**values["mask"]["buffers"]),
+                method=str(values["mask"]["method"]),
             ),
             lai_model=str(values["lai"]["model"]),
             processors=ProcessorsSection(
@@ -300,13 +304,14 @@ class Settings:
 
     @property
     def bands(self) -> frozenset[str]:
-        """Canonical band ids the products need (the networks' bands for a biophysical
-        LAI, which the empirical model's would not cover)."""
+        """Canonical band ids the products and the mask method need (the networks' bands
+        for a biophysical LAI, which the empirical model's would not cover)."""
         names = list(self.products)
+        mask_bands = ml_mask.bands(self.mask.method)
         if self.processors.uses_biophysical and "lai" in names:
             names.remove("lai")
-            return required_bands(names, self.lai_model) | SNAP_BIOPHYSICAL_BANDS
-        return required_bands(names, self.lai_model)
+            return required_bands(names, self.lai_model) | SNAP_BIOPHYSICAL_BANDS | mask_bands
+        return required_bands(names, self.lai_model) | mask_bands
 
     @property
     def output_dir(self) -> Path:

@@ -27,6 +27,7 @@ from raw2ready.processors.sen2cor import is_safe_scene, l2a_inputs, l2a_of
 from raw2ready.processors.sen2cor import lineage_note as safe_lineage_note
 from raw2ready.processors.snap import biophysical_products, snap_products
 from raw2ready.processors.snap import lineage_note as snap_lineage_note
+from raw2ready.products import csmask, ml_mask
 from raw2ready.products.biophysical import INPUT_BANDS, VARIABLES, NetworkSource, load_networks
 from raw2ready.products.registry import required_bands
 from raw2ready.raster.biophysical_chain import biophysical_products as numpy_biophysical
@@ -60,9 +61,18 @@ def processing_options(settings: Settings) -> ProcessingOptions:
         products=tuple(name for name in settings.products if name not in made_elsewhere),
         masked_classes=settings.mask.scl_classes,
         buffers=settings.mask.buffers,
+        mask_method=settings.mask.method,
         lai_model=settings.lai_model,
         cog=settings.cog,
     )
+
+
+def _network_note(options: ProcessingOptions) -> str:
+    """How the ml mask took part, for the lineage ("" with mask.method: scl)."""
+    if options.mask_method == "scl":
+        return ""
+    rule = "either masks" if options.mask_method == "both" else "the network's cloud and shadow"
+    return f" (mask.method {options.mask_method}: {rule}; {csmask.model_described()})"
 
 
 def lineage(record: SceneRecord, options: ProcessingOptions, note: str = "") -> str:
@@ -76,7 +86,8 @@ def lineage(record: SceneRecord, options: ProcessingOptions, note: str = "") -> 
         f"{note}Sentinel-2 L2A scene {record.id} (processing baseline "
         f"{record.processing_baseline}, "
         f"{offset}); reflectance = (DN + offset) / 10000; SCL classes "
-        f"{sorted(options.masked_classes)} masked, buffers {options.buffers.described()}; "
+        f"{sorted(options.masked_classes)} masked{_network_note(options)}, "
+        f"buffers {options.buffers.described()}; "
         f"products {', '.join(options.products)} "
         f"(LAI model {options.lai_model}); written as COG ({options.cog.compression})."
     )
@@ -100,7 +111,9 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
     note = ""
     if is_safe_scene(record):
         l2a = l2a_of(settings, record, layout, lambda: inputs()[SAFE_ASSET])
-        needed = required_bands(list(options.products), options.lai_model)
+        needed = required_bands(list(options.products), options.lai_model) | ml_mask.bands(
+            options.mask_method
+        )
         if numpy_biophysical_products(settings):
             needed |= {*INPUT_BANDS, "SCL"}
         note = safe_lineage_note(record, l2a)

@@ -28,6 +28,7 @@ from raw2ready.config import Settings, validate_config
 from raw2ready.errors import ConfigError
 from raw2ready.layout import Layout
 from raw2ready.months import Month, month_folder, months_between, quarters_between
+from raw2ready.products import ml_mask
 from raw2ready.scene import SceneRecord
 
 
@@ -68,6 +69,11 @@ class Campaign:
     def downloads_local(self) -> bool:
         """True when download jobs run where snakemake runs (`download.where: local`)."""
         return self.settings.download.where == "local"
+
+    @property
+    def batch_memory_mb(self) -> int:
+        """Memory a batch job asks for: more when the mask network runs (`mask.method`)."""
+        return ml_mask.JOB_MEMORY_MB[self.settings.mask.method]
 
     @property
     def uses_sen2cor(self) -> bool:

@@ -25,7 +25,7 @@ import rasterio
 from rasterio.windows import Window
 
 from raw2ready.errors import ProcessingError
-from raw2ready.products import masking
+from raw2ready.products import csmask, masking, ml_mask
 from raw2ready.products.registry import MASK, PRODUCTS, Kind, ProductSpec, Recipe
 from raw2ready.raster.cog import COGOptions, COGWriter
 from raw2ready.scene import BOA_QUANTIFICATION, SceneRecord
@@ -48,6 +48,7 @@ class ProcessingOptions:
     products: tuple[str, ...]
     masked_classes: frozenset[int] = masking.DEFAULT_MASKED_CLASSES
     buffers: masking.BufferDistances = field(default_factory=masking.BufferDistances)
+    mask_method: str = "scl"
     lai_model: str = "savi_metric"
     cog: COGOptions = field(default_factory=COGOptions)
 
@@ -308,6 +309,7 @@ class _Chain:
     lookup: np.ndarray  # SCL class -> mask code
     radii: dict[int, int]  # buffered mask code -> squared radius in SCL pixels
     recipes: dict[str, Recipe]  # the products computed from reflectance, by name
+    network: np.ndarray | None = None  # csmask labels of the whole scene on the SCL grid
 
     @property
     def factor(self) -> int:
@@ -330,6 +332,10 @@ class _Chain:
         start, stop = top // self.factor, (top + rows) // self.factor
         block, core = scl.around(start, stop, self.halo)
         codes = np.take(self.lookup, block)
+        if self.network is not None:
+            first = start - core.start
+            labels = self.network[first : first + block.shape[0]]
+            codes = ml_mask.combine(codes, labels, self.options.mask_method)
         return masking.buffer_codes(codes, self.radii, core) if self.radii else codes[core]
 
 
@@ -459,6 +465,31 @@ def product_results(
     }
 
 
+def _network_labels(datasets: dict[str, Any], record: SceneRecord, threads: int) -> np.ndarray:
+    """The csmask network's labels of the scene on the SCL grid: bands read in its strips,
+    finer bands averaged to the SCL's pixels, as surface reflectance."""
+    scl = datasets["SCL"]
+    missing = sorted(set(ml_mask.NETWORK_BANDS.values()) - set(datasets))
+    if missing:
+        raise ProcessingError(f"scene {record.id}: the ml mask needs band(s) {', '.join(missing)}")
+
+    def read_rows(first: int, last: int) -> np.ndarray:
+        rows = last - first
+        stack = np.empty((rows, scl.width, len(ml_mask.NETWORK_BANDS)), np.float32)
+        for index, band in enumerate(ml_mask.NETWORK_BANDS.values()):
+            dataset = datasets[band]
+            factor = dataset.width // scl.width
+            # Full resolution, averaged here: a resampled read could take a COG's overview.
+            window = Window(0, first * factor, dataset.width, rows * factor)
+            dn = dataset.read(1, window=window).astype(np.float32)
+            if factor > 1:
+                dn = dn.reshape(rows, factor, scl.width, factor).mean(axis=(1, 3))
+            stack[..., index] = reflectance(dn, record.boa_add_offset)
+        return stack
+
+    return csmask.classify_scene(read_rows, scl.height, scl.width, threads)
+
+
 def _write_all(writers: dict[str, COGWriter], threads: int) -> None:
     """Close every product writer (compress, lay out, validate), in parallel threads."""
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="cog") as pool:
@@ -504,7 +535,12 @@ def process_scene(
             stack.callback(writers[name].discard)
         lookup = masking.mask_lookup(options.masked_classes)
         radii = options.buffers.radii(abs(datasets["SCL"].transform.a))
-        chain = _Chain(record, options, factors, lookup, radii, computed)
+        network = (
+            None
+            if options.mask_method == "scl"
+            else _network_labels(datasets, record, options.cog.threads)
+        )
+        chain = _Chain(record, options, factors, lookup, radii, computed, network)
         stats = _stream(chain, datasets, reflective, writers)
         _write_all(writers, options.cog.threads)
         results = product_results({name: outputs[name] for name in specs}, stats, reference)
