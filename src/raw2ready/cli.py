@@ -345,7 +345,8 @@ def collection(configfile: Path | None, settings_json: str | None, family: str |
         for tile in settings.tiles
     ]
     children = (SENTINEL1,) if family is None and settings.sentinel1.enabled else ()
-    path = write_collection(settings.campaign, summaries, layout, family, children)
+    products = settings.products if family is None else ()
+    path = write_collection(settings.campaign, summaries, layout, family, children, products)
     click.echo(f"STAC collection: {path}")
 
 

@@ -25,12 +25,14 @@ from raw2ready.processors.sen2cor import lineage_note as safe_lineage_note
 from raw2ready.processors.snap import biophysical_products, snap_products
 from raw2ready.processors.snap import lineage_note as snap_lineage_note
 from raw2ready.products.registry import required_bands
+from raw2ready.raster.quicklook import write_quicklooks
 from raw2ready.raster.tile_chain import ProcessingOptions, process_scene
 from raw2ready.scene import SceneRecord
 from raw2ready.sentinel1.backscatter import gamma0_products
 from raw2ready.sentinel2.plausibility import check_offset
 from raw2ready.sentinel2.safe import SAFE_ASSET
 from raw2ready.stac.catalog import create_item, scene_item, write_item
+from raw2ready.stac.render import add_quicklooks, add_render_hints
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,8 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
     if snap_products(settings):
         results.update(biophysical_products(settings, record, l2a, layout))
         note += snap_lineage_note(settings)
+    products = {name: result.path for name, result in results.items()}
+    looks = write_quicklooks(record, band_paths, products, layout)
     item = create_item(
         record,
         results,
@@ -115,6 +119,8 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
         software=software_versions(),
         lineage=lineage(record, options, note),
     )
+    add_quicklooks(item, looks, layout.item(record).parent)
+    add_render_hints(item, results)
     write_item(item, layout.item(record))
     shutil.rmtree(layout.scratch(record), ignore_errors=True)
     if fetched is None and not settings.download.keep:

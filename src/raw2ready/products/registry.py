@@ -23,7 +23,15 @@ import numpy as np
 
 from raw2ready.errors import ConfigError
 from raw2ready.products import indices
-from raw2ready.products.masking import MASK_CLASSES, MASK_NODATA
+from raw2ready.products.masking import (
+    MASK_CIRRUS,
+    MASK_CLASSES,
+    MASK_CLEAR,
+    MASK_CLOUD,
+    MASK_NODATA,
+    MASK_OTHER,
+    MASK_SHADOW,
+)
 
 INT16_NODATA = -32768
 
@@ -95,6 +103,17 @@ class ModelChoice:
 
 
 @dataclass(frozen=True)
+class Render:
+    """How viewers draw a product by default (STAC render extension): a decoded value range
+    stretched over a named colour map (rio-tiler / TiTiler names), or a colour per class."""
+
+    range: tuple[float, float] | None = None
+    colormap_name: str | None = None
+    #: Class code -> RGBA colour, for class products (alpha 0: drawn transparent).
+    colormap: Mapping[int, tuple[int, int, int, int]] | None = None
+
+
+@dataclass(frozen=True)
 class ProductSpec:
     """One product: its name and title, its kind, its encoding (dtype .. unit, the fields of
     `Encoding`), its citation, and what makes it from which bands."""
@@ -116,6 +135,8 @@ class ProductSpec:
     reads: frozenset[str] = frozenset()
     #: Code -> meaning, for class products (STAC raw2ready:classes).
     classes: Mapping[int, str] | None = None
+    #: How viewers draw it by default (None: no hint).
+    render: Render | None = None
 
     @property
     def encoding(self) -> Encoding:
@@ -155,6 +176,11 @@ LAI_MODELS: dict[str, Recipe] = {
     ),
 }
 
+#: Vegetation indices: red (bare) to green (dense canopy) over NDVI's usual land range.
+VEGETATION_RENDER = Render((0.0, 1.0), "rdylgn")
+#: Fractions (fAPAR, fCover): yellow to green over their whole range.
+FRACTION_RENDER = Render((0.0, 1.0), "ylgn")
+
 SNAP_BIOPHYSICAL_CITATION = (
     "Weiss, M. and Baret, F. (2016): S2ToolBox Level 2 products: LAI, FAPAR, FCOVER, "
     "version 1.1. INRA (ESA SNAP Biophysical Processor ATBD)."
@@ -173,6 +199,7 @@ def _snap_biophysical(name: str, title: str) -> ProductSpec:
         SNAP_BIOPHYSICAL_CITATION,
         made_by=(Maker.SNAP_BIOPHYSICAL,),
         reads=SNAP_BIOPHYSICAL_BANDS,
+        render=FRACTION_RENDER,
     )
 
 
@@ -187,6 +214,7 @@ def _gamma0(polarisation: str) -> ProductSpec:
         "IEEE Transactions on Geoscience and Remote Sensing 49(8), 3081-3093, "
         "doi:10.1109/TGRS.2011.2120616.",
         made_by=(Maker.SNAP_SENTINEL1,),
+        render=Render((-25.0, 0.0), "greys_r"),
     )
 
 
@@ -201,6 +229,17 @@ MASK = ProductSpec(
     "Sentinel-2. Proc. SPIE 10427, 1042704, doi:10.1117/12.2278218.",
     reads=frozenset({"SCL"}),
     classes=MASK_CLASSES,
+    # Clear pixels transparent, so the mask draws over any other layer.
+    render=Render(
+        colormap={
+            MASK_CLEAR: (0, 0, 0, 0),
+            MASK_CLOUD: (255, 255, 255, 255),
+            MASK_CIRRUS: (166, 206, 227, 255),
+            MASK_SHADOW: (64, 64, 64, 255),
+            MASK_OTHER: (255, 127, 0, 255),
+            MASK_NODATA: (0, 0, 0, 0),
+        }
+    ),
 )
 
 _PRODUCTS = (
@@ -213,6 +252,7 @@ _PRODUCTS = (
         "vegetation systems in the Great Plains with ERTS. Third ERTS Symposium, NASA SP-351, "
         "309-317.",
         computed_by=Recipe(("B04", "B08"), indices.ndvi),
+        render=VEGETATION_RENDER,
     ),
     ProductSpec(
         "evi",
@@ -224,6 +264,7 @@ _PRODUCTS = (
         "indices. Remote Sensing of Environment 83(1-2), 195-213, "
         "doi:10.1016/S0034-4257(02)00096-2.",
         computed_by=Recipe(("B02", "B04", "B08"), indices.evi),
+        render=VEGETATION_RENDER,
     ),
     ProductSpec(
         "savi",
@@ -233,6 +274,7 @@ _PRODUCTS = (
         "Huete, A. R. (1988): A soil-adjusted vegetation index (SAVI). Remote Sensing of "
         "Environment 25(3), 295-309, doi:10.1016/0034-4257(88)90106-X.",
         computed_by=Recipe(("B04", "B08"), indices.savi),
+        render=VEGETATION_RENDER,
     ),
     ProductSpec(
         "ndwi",
@@ -243,6 +285,7 @@ _PRODUCTS = (
         "the delineation of open water features. International Journal of Remote Sensing "
         "17(7), 1425-1432, doi:10.1080/01431169608948714.",
         computed_by=Recipe(("B03", "B08"), indices.ndwi),
+        render=Render((-1.0, 1.0), "rdbu"),
     ),
     ProductSpec(
         "lai",
@@ -252,6 +295,7 @@ _PRODUCTS = (
         "The published model chosen with lai.model (LAI_MODELS); with processors.lai: snap, "
         + SNAP_BIOPHYSICAL_CITATION,
         computed_by=ModelChoice("lai.model", LAI_MODELS),
+        render=Render((0.0, 6.0), "ylgn"),
         made_by=(Maker.TILE_CHAIN, Maker.SNAP_BIOPHYSICAL),
     ),
     MASK,
