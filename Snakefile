@@ -34,11 +34,13 @@ include: "rules/scene.smk"
 include: "rules/sentinel1.smk"
 include: "rules/catalog.smk"
 include: "rules/provenance.smk"
+include: "rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
         CAMPAIGN.out("stac/collection.json"),
+        CAMPAIGN.out("report.html"),
         sentinel1_campaign_scenes,
         campaign_batches,

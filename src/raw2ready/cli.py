@@ -351,6 +351,17 @@ def collection(configfile: Path | None, settings_json: str | None, family: str |
 
 
 @cli.command()
+@with_config
+def report(configfile: Path | None, settings_json: str | None) -> None:
+    """Write the campaign's HTML report (tiles map, counts, failures, quicklooks)."""
+    from raw2ready.campaign.report import write_report
+    from raw2ready.campaign.reprocess import layout_of
+
+    settings = _settings(configfile, settings_json)
+    click.echo(f"campaign report: {write_report(settings, layout_of(settings))}")
+
+
+@cli.command()
 @click.argument("item_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
 @click.option(
