@@ -35,12 +35,14 @@ include: "rules/sentinel1.smk"
 include: "rules/catalog.smk"
 include: "rules/provenance.smk"
 include: "rules/publish.smk"
+include: "rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
         CAMPAIGN.out("stac/collection.json"),
+        CAMPAIGN.out("report.html"),
         sentinel1_campaign_scenes,
         campaign_batches,
         PUBLISHED,

@@ -24,3 +24,10 @@ onerror:
 
     if "record" in RUN:
         finish_run(CAMPAIGN.settings, CAMPAIGN.layout, RUN["record"], "failed")
+    # The campaign report (rules/report.smk) too, so that it lists the scenes that failed:
+    # best effort, on a shared file system (with object storage the outputs are in the bucket).
+    if not CAMPAIGN.object_storage:
+        shell(
+            "{RAW2READY} report --settings {settings:q} || true",
+            settings=CAMPAIGN.settings_json,
+        )

@@ -358,7 +358,8 @@ def test_s3_transfer_fetches_the_safe_folder_and_checks_it(
     reprocess_scene(settings, record)
 
     item = json.loads(layout_of(settings).item(record).read_text())
-    assert set(item["assets"]) == {"ndvi", "mask"}
+    # NDVI's thumbnail; no overview, as the scene fetched no band of a composite but B04, B08.
+    assert set(item["assets"]) == {"ndvi", "mask", "thumbnail"}
     assert not any(r.path.endswith("$value") for r in cdse.requests), "S3, not OData, was used"
     # A folder whose object contradicts manifest.safe, or with a key leaving the folder,
     # is refused by the SAFE checks and leaves nothing behind.

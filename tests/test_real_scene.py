@@ -64,6 +64,7 @@ def test_real_scene_products_match_an_independent_ndvi(tmp_path: Path) -> None:
 
     item_json = json.loads(layout.item(record).read_text())
     assert item_json["properties"]["s2:processing_baseline"] == "02.14"
-    assert set(item_json["assets"]) == {"ndvi", "lai", "mask"}
+    # NDVI's thumbnail; no overview: the scene fetched only B04 and B08 of a composite's bands.
+    assert set(item_json["assets"]) == {"ndvi", "lai", "mask", "thumbnail"}
     stats = item_json["assets"]["ndvi"]["raster:bands"][0]["statistics"]
     assert stats["minimum"] >= -1 and stats["maximum"] <= 1

@@ -345,7 +345,8 @@ def collection(configfile: Path | None, settings_json: str | None, family: str |
         for tile in settings.tiles
     ]
     children = (SENTINEL1,) if family is None and settings.sentinel1.enabled else ()
-    path = write_collection(settings.campaign, summaries, layout, family, children)
+    products = settings.products if family is None else ()
+    path = write_collection(settings.campaign, summaries, layout, family, children, products)
     click.echo(f"STAC collection: {path}")
 
 
@@ -369,6 +370,17 @@ def publish(configfile: Path | None, settings_json: str | None, record: Path | N
         record.parent.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps(dataclasses.asdict(published)) + "\n")
     click.echo(f"published {published.collections} collection(s), {published.items} item(s)")
+
+
+@cli.command()
+@with_config
+def report(configfile: Path | None, settings_json: str | None) -> None:
+    """Write the campaign's HTML report (tiles map, counts, failures, quicklooks)."""
+    from raw2ready.campaign.report import write_report
+    from raw2ready.campaign.reprocess import layout_of
+
+    settings = _settings(configfile, settings_json)
+    click.echo(f"campaign report: {write_report(settings, layout_of(settings))}")
 
 
 @cli.command()

@@ -37,6 +37,8 @@ SCRATCH = "scratch/{scene}"
 TILE_SUMMARY = "tiles/{tile}.summary.json"
 LOGS = "logs"
 PRODUCT = "products/{tile}/{year}/{quarter}/{month}/{scene}/{scene}_{product}.tif"
+QUICKLOOK = "products/{tile}/{year}/{quarter}/{month}/{scene}/{scene}_{look}.png"
+REPORT = "report.html"
 ITEM = "stac/{tile}/{year}/{quarter}/{month}/{scene}/{scene}.json"
 TILE_CATALOG = "stac/{tile}/catalog.json"
 COLLECTION = "stac/collection.json"
@@ -79,6 +81,17 @@ class Layout:
             tile=record.tile, year=record.year, quarter=record.quarter,
             month=record.month, scene=record.id, product=product,
         )  # fmt: skip
+
+    def quicklook(self, record: SceneRecord, look: str) -> Path:
+        """A PNG quicklook of a scene (`thumbnail`, `overview`), beside its products."""
+        return self.output_dir / family_pattern(QUICKLOOK, family_of(record)).format(
+            tile=record.tile, year=record.year, quarter=record.quarter,
+            month=record.month, scene=record.id, look=look,
+        )  # fmt: skip
+
+    def report(self) -> Path:
+        """The campaign's HTML report (tiles, counts, failures, quicklooks)."""
+        return self.output_dir / REPORT
 
     def item(self, record: SceneRecord) -> Path:
         """The STAC item of a scene's products."""

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 RULES = (
     "search", "sentinel1_search", "download", "sen2cor", "scenes", "repair_scenes",
     "sentinel1_download", "sentinel1_scene", "tile_catalog", "sentinel1_tile_catalog",
-    "sentinel1_collection", "collection", "all",
+    "sentinel1_collection", "collection", "report", "all",
 )  # fmt: skip
 #: Rules whose jobs process Sentinel-2 scenes (costed per scene, not per job).
 SCENE_RULES = ("scenes", "repair_scenes")

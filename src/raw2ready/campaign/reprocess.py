@@ -31,12 +31,14 @@ from raw2ready.products import csmask, ml_mask
 from raw2ready.products.biophysical import INPUT_BANDS, VARIABLES, NetworkSource, load_networks
 from raw2ready.products.registry import required_bands
 from raw2ready.raster.biophysical_chain import biophysical_products as numpy_biophysical
+from raw2ready.raster.quicklook import write_quicklooks
 from raw2ready.raster.tile_chain import ProcessingOptions, ProductResult, process_scene
 from raw2ready.scene import SceneRecord
 from raw2ready.sentinel1.backscatter import gamma0_products
 from raw2ready.sentinel2.plausibility import check_offset
 from raw2ready.sentinel2.safe import SAFE_ASSET
 from raw2ready.stac.catalog import create_item, scene_item, write_item
+from raw2ready.stac.render import add_quicklooks, add_render_hints
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +154,8 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
             f"networks evaluated in numpy at 20 m (coefficients: {source.origin}), masked "
             "with the SCL; "
         )
+    products = {name: result.path for name, result in results.items()}
+    looks = write_quicklooks(record, band_paths, products, layout)
     item = create_item(
         record,
         results,
@@ -163,6 +167,8 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
     )
     if flags:
         item.properties[FLAGS_PROPERTY] = flags
+    add_quicklooks(item, looks, layout.item(record).parent)
+    add_render_hints(item, results)
     write_item(item, layout.item(record))
     shutil.rmtree(layout.scratch(record), ignore_errors=True)
     if fetched is None and not settings.download.keep:

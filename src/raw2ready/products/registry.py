@@ -23,7 +23,18 @@ import numpy as np
 
 from raw2ready.errors import ConfigError
 from raw2ready.products import indices
-from raw2ready.products.masking import MASK_CLASSES, MASK_NODATA
+from raw2ready.products.masking import (
+    MASK_CIRRUS,
+    MASK_CIRRUS_BUFFER,
+    MASK_CLASSES,
+    MASK_CLEAR,
+    MASK_CLOUD,
+    MASK_CLOUD_BUFFER,
+    MASK_NODATA,
+    MASK_OTHER,
+    MASK_SHADOW,
+    MASK_SHADOW_BUFFER,
+)
 
 INT16_NODATA = -32768
 
@@ -96,6 +107,17 @@ class ModelChoice:
 
 
 @dataclass(frozen=True)
+class Render:
+    """How viewers draw a product by default (STAC render extension): a decoded value range
+    stretched over a named colour map (rio-tiler / TiTiler names), or a colour per class."""
+
+    range: tuple[float, float] | None = None
+    colormap_name: str | None = None
+    #: Class code -> RGBA colour, for class products (alpha 0: drawn transparent).
+    colormap: Mapping[int, tuple[int, int, int, int]] | None = None
+
+
+@dataclass(frozen=True)
 class ProductSpec:
     """One product: its name and title, its kind, its encoding (dtype .. unit, the fields of
     `Encoding`), its citation, and what makes it from which bands."""
@@ -117,6 +139,8 @@ class ProductSpec:
     reads: frozenset[str] = frozenset()
     #: Code -> meaning, for class products (STAC raw2ready:classes).
     classes: Mapping[int, str] | None = None
+    #: How viewers draw it by default (None: no hint).
+    render: Render | None = None
 
     @property
     def encoding(self) -> Encoding:
@@ -156,6 +180,11 @@ LAI_MODELS: dict[str, Recipe] = {
     ),
 }
 
+#: Vegetation indices: red (bare) to green (dense canopy) over NDVI's usual land range.
+VEGETATION_RENDER = Render((0.0, 1.0), "rdylgn")
+#: Fractions (fAPAR, fCover): yellow to green over their whole range.
+FRACTION_RENDER = Render((0.0, 1.0), "ylgn")
+
 SNAP_BIOPHYSICAL_CITATION = (
     "Weiss, M. and Baret, F. (2016): S2ToolBox Level 2 products: LAI, FAPAR, FCOVER, "
     "version 1.1. INRA (ESA SNAP Biophysical Processor ATBD)."
@@ -174,6 +203,7 @@ def _snap_biophysical(name: str, title: str) -> ProductSpec:
         SNAP_BIOPHYSICAL_CITATION,
         made_by=(Maker.SNAP_BIOPHYSICAL, Maker.BIOPHYSICAL),
         reads=SNAP_BIOPHYSICAL_BANDS,
+        render=FRACTION_RENDER,
     )
 
 
@@ -188,6 +218,7 @@ def _gamma0(polarisation: str) -> ProductSpec:
         "IEEE Transactions on Geoscience and Remote Sensing 49(8), 3081-3093, "
         "doi:10.1109/TGRS.2011.2120616.",
         made_by=(Maker.SNAP_SENTINEL1,),
+        render=Render((-25.0, 0.0), "greys_r"),
     )
 
 
@@ -202,6 +233,20 @@ MASK = ProductSpec(
     "Sentinel-2. Proc. SPIE 10427, 1042704, doi:10.1117/12.2278218.",
     reads=frozenset({"SCL"}),
     classes=MASK_CLASSES,
+    # Clear pixels transparent, so the mask draws over any other layer.
+    render=Render(
+        colormap={
+            MASK_CLEAR: (0, 0, 0, 0),
+            MASK_CLOUD: (255, 255, 255, 255),
+            MASK_CIRRUS: (166, 206, 227, 255),
+            MASK_SHADOW: (64, 64, 64, 255),
+            MASK_OTHER: (255, 127, 0, 255),
+            MASK_CLOUD_BUFFER: (217, 217, 217, 255),
+            MASK_CIRRUS_BUFFER: (207, 226, 240, 255),
+            MASK_SHADOW_BUFFER: (150, 150, 150, 255),
+            MASK_NODATA: (0, 0, 0, 0),
+        }
+    ),
 )
 
 _PRODUCTS = (
@@ -214,6 +259,7 @@ _PRODUCTS = (
         "vegetation systems in the Great Plains with ERTS. Third ERTS Symposium, NASA SP-351, "
         "309-317.",
         computed_by=Recipe(("B04", "B08"), indices.ndvi),
+        render=VEGETATION_RENDER,
     ),
     ProductSpec(
         "evi",
@@ -225,6 +271,7 @@ _PRODUCTS = (
         "indices. Remote Sensing of Environment 83(1-2), 195-213, "
         "doi:10.1016/S0034-4257(02)00096-2.",
         computed_by=Recipe(("B02", "B04", "B08"), indices.evi),
+        render=VEGETATION_RENDER,
     ),
     ProductSpec(
         "savi",
@@ -234,6 +281,7 @@ _PRODUCTS = (
         "Huete, A. R. (1988): A soil-adjusted vegetation index (SAVI). Remote Sensing of "
         "Environment 25(3), 295-309, doi:10.1016/0034-4257(88)90106-X.",
         computed_by=Recipe(("B04", "B08"), indices.savi),
+        render=VEGETATION_RENDER,
     ),
     ProductSpec(
         "ndwi",
@@ -244,6 +292,7 @@ _PRODUCTS = (
         "the delineation of open water features. International Journal of Remote Sensing "
         "17(7), 1425-1432, doi:10.1080/01431169608948714.",
         computed_by=Recipe(("B03", "B08"), indices.ndwi),
+        render=Render((-1.0, 1.0), "rdbu"),
     ),
     ProductSpec(
         "ndmi",
@@ -256,6 +305,7 @@ _PRODUCTS = (
         "Detection of forest harvest type using multiple dates of Landsat TM imagery. Remote "
         "Sensing of Environment 80(3), 385-396, doi:10.1016/S0034-4257(01)00318-2.",
         computed_by=Recipe(("B08", "B11"), indices.ndmi),
+        render=Render((-1.0, 1.0), "rdbu"),
     ),
     ProductSpec(
         "nbr",
@@ -267,6 +317,7 @@ _PRODUCTS = (
         "Service, Rocky Mountain Research Station, General Technical Report RMRS-GTR-164-CD, "
         "LA-1-55.",
         computed_by=Recipe(("B08", "B12"), indices.nbr),
+        render=VEGETATION_RENDER,
     ),
     ProductSpec(
         "lai",
@@ -276,6 +327,7 @@ _PRODUCTS = (
         "The published model chosen with lai.model (LAI_MODELS); with processors.lai: snap "
         "or biophysical, " + SNAP_BIOPHYSICAL_CITATION,
         computed_by=ModelChoice("lai.model", LAI_MODELS),
+        render=Render((0.0, 6.0), "ylgn"),
         made_by=(Maker.TILE_CHAIN, Maker.SNAP_BIOPHYSICAL, Maker.BIOPHYSICAL),
     ),
     MASK,

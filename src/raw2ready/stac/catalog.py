@@ -41,6 +41,7 @@ from raw2ready.months import Month, month_folder
 from raw2ready.products.registry import PRODUCTS
 from raw2ready.raster.tile_chain import ProductResult
 from raw2ready.scene import SceneRecord
+from raw2ready.stac.render import add_render_hints, quicklook_definitions
 from raw2ready.stac.validation import validate_stac_tree
 
 log = logging.getLogger(__name__)
@@ -479,10 +480,11 @@ def write_collection(
     layout: Layout,
     family: str | None = None,
     children: tuple[str, ...] = (),
+    products: tuple[str, ...] = (),
 ) -> Path:
     """Write the campaign's root collection (or a family's) linking every tile catalog and
-    the `children` families' collections; keep it only if the whole tree then validates
-    against the STAC JSON schemas."""
+    the `children` families' collections, with the render hints of its `products`; keep it
+    only if the whole tree then validates against the STAC JSON schemas."""
     text = FAMILY_TEXTS[family]
     present = [s for s in summaries if s.items]
     if present:
@@ -524,6 +526,9 @@ def write_collection(
     clouds = [c for s in present for c in s.cloud_cover]
     if clouds:
         collection.summaries.add("eo:cloud_cover", pystac.RangeSummary(min(clouds), max(clouds)))
+    if products:
+        collection.item_assets = quicklook_definitions()
+        add_render_hints(collection, products)
     path = layout.collection(family)
     root_href = f"./{_relative(layout.collection(), path.parent)}"
     collection.clear_links()
