@@ -317,7 +317,7 @@ _PRODUCTS = (
         "Service, Rocky Mountain Research Station, General Technical Report RMRS-GTR-164-CD, "
         "LA-1-55.",
         computed_by=Recipe(("B08", "B12"), indices.nbr),
-        render=VEGETATION_RENDER,
+        render=Render((-1.0, 1.0), "rdylgn"),
     ),
     ProductSpec(
         "lai",
