@@ -32,6 +32,7 @@ include: "rules/search.smk"
 include: "rules/sen2cor.smk"
 include: "rules/scene.smk"
 include: "rules/sentinel1.smk"
+include: "rules/composites.smk"
 include: "rules/catalog.smk"
 include: "rules/provenance.smk"
 
@@ -42,3 +43,4 @@ rule all:
         CAMPAIGN.out("stac/collection.json"),
         sentinel1_campaign_scenes,
         campaign_batches,
+        CUBES,
