@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -104,11 +103,14 @@ def month_slices(settings: Settings, layout: Layout, tile: str) -> list[MonthSli
 
 
 def _open_repository(path: Path) -> icechunk.Repository:
-    """The tile's Icechunk repository, created when missing."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        storage = icechunk.local_filesystem_storage(str(path))
-        return icechunk.Repository.open_or_create(storage)
+    """The tile's Icechunk repository, created when missing.
+
+    Icechunk warns on every open of local storage that it is unsafe for concurrent
+    commits; the workflow runs one cube job per tile, so only errors are logged.
+    """
+    icechunk.set_logs_filter("icechunk=error")
+    storage = icechunk.local_filesystem_storage(str(path))
+    return icechunk.Repository.open_or_create(storage)
 
 
 def _template(variables: tuple[str, ...], grid: dict[str, Any]) -> tuple[xr.Dataset, dict]:
