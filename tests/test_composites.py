@@ -5,6 +5,7 @@ computations from the scene COGs, and a SIGKILL during a cube commit."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -23,11 +24,13 @@ import yaml
 from raw2ready.config import load_settings
 from raw2ready.demo.archive import write_demo_archive
 from raw2ready.demo.scenes import DemoScene, item_id
+from raw2ready.errors import ConfigError
 from raw2ready.layout import Layout
 from raw2ready.products.masking import MASK_CLEAR
 from raw2ready.products.registry import PRODUCTS
 from raw2ready.raster.composite import make_composite
 from raw2ready.stac.validation import validate_stac_tree
+from tests.conftest import make_settings
 from tests.test_workflow import PROJECT, job_counts, snakemake
 
 TILE = "47PPR"
@@ -239,3 +242,22 @@ def test_a_kill_during_a_commit_leaves_the_months_committed_before(
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "1 month(s) committed" in resumed.stdout
     assert open_cube(cube).sizes["time"] == len(SCENES)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"composites": {"enabled": True, "products": ["evi"]}}, "composites.products[0]"),
+        ({"composites": {"enabled": True, "products": ["mask"]}}, "not a continuous product"),
+        (
+            {"composites": {"enabled": True, "method": "max_ndvi", "products": ["lai"]}},
+            "max_ndvi needs ndvi",
+        ),
+        ({"cube": {"enabled": True, "source": "composites"}}, "needs key 'composites.enabled'"),
+    ],
+)
+def test_composite_and_cube_settings_are_checked(
+    tmp_path: Path, overrides: dict, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        make_settings(tmp_path, products=["ndvi", "lai", "mask"], **overrides)

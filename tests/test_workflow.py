@@ -244,9 +244,14 @@ def test_removing_one_product_recomputes_only_that_scene(run: Path) -> None:
     ]
     scene_jobs = [line for line in ran if "scene" in line and "_catalog" not in line]
     assert len(scene_jobs) == 1, ran
+    # the scene's products, and its month's composite (made from them), are redone
+    month_composite = f"{scene.tile}_{scene.date[:7]}_"
     changed = [
         p
         for p, mtime in others.items()
-        if p.stat().st_mtime_ns != mtime and demo_archive.item_id(scene) not in p.name
+        if p.stat().st_mtime_ns != mtime
+        and demo_archive.item_id(scene) not in p.name
+        and month_composite not in p.name
     ]
     assert changed == []
+    assert job_counts(result)["composite"] == 1
