@@ -114,7 +114,8 @@ def _open_repository(path: Path) -> icechunk.Repository:
 
 
 def _template(variables: tuple[str, ...], grid: dict[str, Any]) -> tuple[xr.Dataset, dict]:
-    """An empty cube (no time step yet) with every CF attribute and encoding in place."""
+    """An empty cube (no time step yet) with every CF attribute and encoding in place; the
+    Zarr fill_value is the nodata value too, so chunks holding only nodata are not stored."""
     a, _b, c, _d, e, f = grid["transform"][:6]
     x = c + a * (np.arange(grid["width"]) + 0.5)
     y = f + e * (np.arange(grid["height"]) + 0.5)
@@ -132,7 +133,7 @@ def _template(variables: tuple[str, ...], grid: dict[str, Any]) -> tuple[xr.Data
         data_vars[name] = (("time", "y", "x"), np.zeros(shape, np.float32), attrs)
         encoding[name] = {
             "dtype": spec.dtype, "scale_factor": spec.scale, "add_offset": spec.offset,
-            "_FillValue": spec.nodata, "chunks": CHUNKS,
+            "_FillValue": spec.nodata, "fill_value": spec.nodata, "chunks": CHUNKS,
         }  # fmt: skip
     coords = {
         "time": ("time", np.array([], "datetime64[ns]"), {"standard_name": "time"}),
