@@ -32,6 +32,7 @@ include: "rules/search.smk"
 include: "rules/sen2cor.smk"
 include: "rules/scene.smk"
 include: "rules/sentinel1.smk"
+include: "rules/composites.smk"
 include: "rules/catalog.smk"
 include: "rules/provenance.smk"
 include: "rules/publish.smk"
@@ -46,3 +47,4 @@ rule all:
         sentinel1_campaign_scenes,
         campaign_batches,
         PUBLISHED,
+        CUBES,

@@ -39,6 +39,7 @@ rule collection:
         ),
         stac_tree_below_tiles,
         SENTINEL1_COLLECTION,
+        COMPOSITES_COLLECTION,
     output:
         CAMPAIGN.out("stac/collection.json"),
     log:

@@ -228,3 +228,22 @@ def sentinel1_campaign_scenes(wildcards):
     return [
         path for tile in CAMPAIGN.settings.tiles for path in sentinel1_scenes_of(tile)
     ]
+
+
+# Monthly composites and cubes (rules/composites.smk).
+def composite_batch(wildcards):
+    """Input function: the batch record of the composite's month."""
+    targets = CAMPAIGN.month_targets(inventory_of(wildcards.tile))
+    return targets[(wildcards.year, wildcards.month)]
+
+
+def tile_composite_items(wildcards):
+    """Input function: the composite items of a tile."""
+    return CAMPAIGN.composite_items(inventory_of(wildcards.tile))
+
+
+def cube_inputs(wildcards):
+    """Input function: what a tile's cube is made from (composite items or batch records)."""
+    if CAMPAIGN.settings.cube.source == "composites":
+        return tile_composite_items(wildcards)
+    return tile_batches(wildcards)

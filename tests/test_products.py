@@ -32,12 +32,14 @@ EXPECTED = {
     "fcover": ("index", "int16", 1e-3, 0.0, -32768, None, SNAP_BANDS, {"snap", "np"}),
     "gamma0_vv": ("index", "int16", 1e-3, 0.0, -32768, "dB", set(), {"s1"}),
     "gamma0_vh": ("index", "int16", 1e-3, 0.0, -32768, "dB", set(), {"s1"}),
+    "clear_count": ("index", "uint8", 1.0, 0.0, 255, None, set(), {"composite"}),
 }
 MAKERS = {
     "tile": Maker.TILE_CHAIN,
     "snap": Maker.SNAP_BIOPHYSICAL,
     "np": Maker.BIOPHYSICAL,
     "s1": Maker.SNAP_SENTINEL1,
+    "composite": Maker.COMPOSITE,
 }
 
 

@@ -62,7 +62,7 @@ config_options = [
 
 family_option = click.option(
     "--family",
-    type=click.Choice(["sentinel-1"]),
+    type=click.Choice(["sentinel-1", "composites"]),
     default=None,
     help="An optional product family's tree instead of the Sentinel-2 one.",
 )
@@ -306,6 +306,7 @@ def tile_catalog(
     """Write a tile's Year -> Quarter -> Month STAC catalogs and its summary.
 
     Sentinel-2: over the months of the BATCH_RECORDS (each batch wrote its month's catalog).
+    Composites (--family composites): over the composite items given as arguments.
     A family (--family with --inventory): over the items of the inventory's scenes, with a
     catalog for every month of the campaign.
     """
@@ -313,14 +314,17 @@ def tile_catalog(
     from raw2ready.campaign.batch_job import write_tile_tree_of_batches
     from raw2ready.campaign.inventory import read_inventory
     from raw2ready.campaign.reprocess import layout_of
+    from raw2ready.layout import COMPOSITES
     from raw2ready.months import months_between
     from raw2ready.stac.catalog import write_tile_catalog
 
     settings = _settings(configfile, settings_json)
     layout = layout_of(settings)
-    if (family is None) != (inventory is None) or (family is not None and batch_records):
+    if family == COMPOSITES:  # the composites' tree: over the items given as arguments
+        summary = write_tile_catalog(tile, list(batch_records), layout, family)
+    elif (family is None) != (inventory is None) or (family is not None and batch_records):
         raise click.UsageError("give BATCH_RECORDS, or --family with --inventory")
-    if inventory is not None:
+    elif inventory is not None:
         items = [layout.item(record) for record in read_inventory(inventory)]
         months = months_between(settings.start, settings.end)
         summary = write_tile_catalog(tile, items, layout, family, months)
@@ -331,11 +335,50 @@ def tile_catalog(
 
 @cli.command()
 @with_config
+@batch_option
+def composite(
+    configfile: Path | None, settings_json: str | None, inventory: Path, tile: str, month: str
+) -> None:
+    """Make the monthly composite of one tile and month from its finished scenes (the
+    median or greenest clear observation, and their count) and write its STAC item."""
+    from raw2ready.campaign.composite_job import composite_month
+    from raw2ready.campaign.reprocess import layout_of
+
+    settings = _settings(configfile, settings_json)
+    batch, records = _batch_records(inventory, tile, month)
+    composite_month(settings, layout_of(settings), batch, records)
+
+
+@cli.command()
+@with_config
+@click.option("--tile", required=True)
+@click.option(
+    "--output", type=click.Path(path_type=Path), help="Record of the months the cube holds."
+)
+def cube(
+    configfile: Path | None, settings_json: str | None, tile: str, output: Path | None
+) -> None:
+    """Commit to the tile's datacube every month it lacks or whose inputs were redone (one
+    atomic Icechunk commit per month)."""
+    from raw2ready.atomic import write_json
+    from raw2ready.campaign.reprocess import layout_of
+    from raw2ready.cube.datacube import update_cube
+
+    settings = _settings(configfile, settings_json)
+    layout = layout_of(settings)
+    months = update_cube(settings, layout, tile)
+    if output is not None:
+        write_json(output, {"tile": tile, "cube": str(layout.cube(tile)), "committed": months})
+    click.echo(f"cube {layout.cube(tile)}: {len(months)} month(s) committed")
+
+
+@cli.command()
+@with_config
 @family_option
 def collection(configfile: Path | None, settings_json: str | None, family: str | None) -> None:
     """Write the campaign's root STAC collection (or a family's) and validate its tree."""
     from raw2ready.campaign.reprocess import layout_of
-    from raw2ready.layout import SENTINEL1
+    from raw2ready.layout import COMPOSITES, SENTINEL1
     from raw2ready.stac.catalog import TileSummary, write_collection
 
     settings = _settings(configfile, settings_json)
@@ -344,7 +387,8 @@ def collection(configfile: Path | None, settings_json: str | None, family: str |
         TileSummary(**json.loads(layout.tile_summary(tile, family).read_text()))
         for tile in settings.tiles
     ]
-    children = (SENTINEL1,) if family is None and settings.sentinel1.enabled else ()
+    enabled = {SENTINEL1: settings.sentinel1.enabled, COMPOSITES: settings.composites.enabled}
+    children = tuple(child for child, on in enabled.items() if on) if family is None else ()
     products = settings.products if family is None else ()
     path = write_collection(settings.campaign, summaries, layout, family, children, products)
     click.echo(f"STAC collection: {path}")

@@ -26,6 +26,7 @@ from raw2ready.products.masking import BufferDistances
 from raw2ready.products.registry import (
     PRODUCTS,
     SNAP_BIOPHYSICAL_BANDS,
+    Kind,
     Maker,
     required_bands,
     scene_products,
@@ -225,6 +226,23 @@ class PublishSection:
 
 
 @dataclass(frozen=True)
+class CompositesSection:
+    """`composites`: monthly composites per tile (method, and which scene products)."""
+
+    enabled: bool = False
+    method: str = "median"
+    products: tuple[str, ...] = ("ndvi", "lai")
+
+
+@dataclass(frozen=True)
+class CubeSection:
+    """`cube`: the per-tile Icechunk datacube and what it holds (scenes or composites)."""
+
+    enabled: bool = False
+    source: str = "scenes"
+
+
+@dataclass(frozen=True)
 class Settings:
     """A validated campaign configuration: typed sections, built once from the YAML."""
 
@@ -246,6 +264,8 @@ class Settings:
     cog: COGOptions
     #: None when the config has no `publish` section: nothing is published.
     publish: PublishSection | None = None
+    composites: CompositesSection = field(default_factory=CompositesSection)
+    cube: CubeSection = field(default_factory=CubeSection)
     #: Folder that relative output_dir/work_dir are under: "." (the workflow's folder), or a
     #: job's local copy of Snakemake's default storage. Not part of the settings' digest.
     root: Path = field(default=Path("."))
@@ -295,6 +315,10 @@ class Settings:
                 if "publish" in values
                 else None
             ),
+            composites=CompositesSection(
+                **{**values["composites"], "products": tuple(values["composites"]["products"])}
+            ),
+            cube=CubeSection(**values["cube"]),
         )
 
     @property
@@ -391,6 +415,30 @@ def _check_products(settings: Settings) -> None:
             raise ConfigError(f"{where}: product '{name}' needs {made_by[0].value}")
 
 
+def _check_composites(settings: Settings) -> None:
+    """Composited products are continuous scene products of the campaign; max_ndvi needs
+    ndvi; a cube of composites needs them."""
+    composites = settings.composites
+    if settings.cube.source == "composites" and settings.cube.enabled and not composites.enabled:
+        raise ConfigError(
+            f"{settings.source}: key 'cube.source' composites needs key 'composites.enabled'"
+        )
+    if not composites.enabled:
+        return
+    for index, name in enumerate(composites.products):
+        where = f"{settings.source}: key 'composites.products[{index}]'"
+        if name not in settings.products or PRODUCTS[name].kind is not Kind.INDEX:
+            raise ConfigError(
+                f"{where}: '{name}' is not a continuous product of key 'products' "
+                f"({', '.join(settings.products)})"
+            )
+    if composites.method == "max_ndvi" and "ndvi" not in composites.products:
+        raise ConfigError(
+            f"{settings.source}: key 'composites.method' max_ndvi needs ndvi in "
+            "key 'composites.products'"
+        )
+
+
 def validate_config(data: dict[str, Any], source: str) -> Settings:
     """Validate a configuration mapping; raise ConfigError naming the key and the source."""
     if not isinstance(data, dict) or not data:
@@ -415,6 +463,7 @@ def validate_config(data: dict[str, Any], source: str) -> Settings:
             f"{source}: key 'start' ({settings.start}) is after key 'end' ({settings.end})"
         )
     _check_products(settings)
+    _check_composites(settings)
     return settings
 
 

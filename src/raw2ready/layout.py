@@ -16,6 +16,8 @@ from raw2ready.scene import SceneRecord
 #: Product families published beside Sentinel-2: scene record collection -> subfolder.
 FAMILY_FOLDERS = {"sentinel-1-grd": "sentinel-1"}
 SENTINEL1 = "sentinel-1"
+#: The monthly composites' subfolder of products/ and stac/ (a family of its own).
+COMPOSITES = "composites"
 
 
 def family_pattern(pattern: str, family: str | None) -> str:
@@ -31,6 +33,16 @@ def family_of(record: SceneRecord) -> str | None:
     return FAMILY_FOLDERS.get(record.collection)
 
 
+def composite_id(tile: str, year: str, month: str) -> str:
+    """Id of a tile's monthly composite, e.g. `47PPR_2023-07`."""
+    return f"{tile}_{year}-{month}"
+
+
+def quarter_of(month: str) -> str:
+    """`Q1`..`Q4` of a two-digit month."""
+    return f"Q{(int(month) - 1) // 3 + 1}"
+
+
 INVENTORY = "inventories/{tile}.jsonl"
 DOWNLOADS = "downloads/{tile}/{scene}"
 SCRATCH = "scratch/{scene}"
@@ -42,6 +54,9 @@ REPORT = "report.html"
 ITEM = "stac/{tile}/{year}/{quarter}/{month}/{scene}/{scene}.json"
 TILE_CATALOG = "stac/{tile}/catalog.json"
 COLLECTION = "stac/collection.json"
+COMPOSITE = "products/composites/{tile}/{year}/{quarter}/{month}/{composite}_{product}.tif"
+COMPOSITE_ITEM = "stac/composites/{tile}/{year}/{quarter}/{month}/{composite}/{composite}.json"
+CUBE = "cubes/{tile}.icechunk"
 L2A = "l2a/{tile}/{scene}"
 TOOL_LOG = "logs/tools/{tile}/{scene}.{tool}.log"
 BATCH = "batches/{tile}/{year}/{quarter}/{month}.json"
@@ -107,6 +122,24 @@ class Layout:
     def collection(self, family: str | None = None) -> Path:
         """The campaign's root STAC collection, or a family's collection (a child of it)."""
         return self.output_dir / family_pattern(COLLECTION, family)
+
+    def composite(self, tile: str, year: str, month: str, product: str) -> Path:
+        """A product COG of a tile's monthly composite."""
+        return self.output_dir / COMPOSITE.format(
+            tile=tile, year=year, quarter=quarter_of(month), month=month,
+            composite=composite_id(tile, year, month), product=product,
+        )  # fmt: skip
+
+    def composite_item(self, tile: str, year: str, month: str) -> Path:
+        """The STAC item of a tile's monthly composite."""
+        return self.output_dir / COMPOSITE_ITEM.format(
+            tile=tile, year=year, quarter=quarter_of(month), month=month,
+            composite=composite_id(tile, year, month),
+        )  # fmt: skip
+
+    def cube(self, tile: str) -> Path:
+        """The tile's datacube: an Icechunk repository (Zarr), one commit per month."""
+        return self.output_dir / CUBE.format(tile=tile)
 
     def l2a(self, record: SceneRecord) -> Path:
         """Folder of the L2A SAFE that Sen2Cor made from a scene's L1C."""

@@ -138,6 +138,23 @@ class Campaign:
             self.layout, tuple(self.settings.products), str(inventory), _mtime(inventory)
         )
 
+    def month_targets(self, inventory: str | Path) -> dict[tuple[str, str], str]:
+        """(year, month) -> the batch record asked of that month (see batch_targets): a
+        composite's input, so it is redone when its month's batch is, and only then."""
+        batches = _batches(str(inventory), _mtime(inventory))
+        targets = self.batch_targets(inventory)
+        return {(b.year, b.month): t for b, t in zip(batches, targets, strict=True)}
+
+    def composite_items(self, inventory: str | Path) -> list[str]:
+        """The STAC items of the monthly composites of an inventory's months with scenes
+        (none when composites are off)."""
+        if not self.settings.composites.enabled:
+            return []
+        return [
+            self.layout.composite_item(b.tile, b.year, b.month).as_posix()
+            for b in _batches(str(inventory), _mtime(inventory))
+        ]
+
     def unfinished(self, inventory: str | Path, batch: Batch) -> list[SceneRecord]:
         """The scenes of a batch whose outputs are not all there yet (with object storage:
         all, since a batch job starts without the previous outputs of its month)."""

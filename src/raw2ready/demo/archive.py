@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -123,15 +124,19 @@ def _write_scene(scene: DemoScene, out_dir: Path, seed: int, size: int) -> pysta
     return scene_item(scene, geometry, scl, assets, footprint)
 
 
-def write_demo_archive(out_dir: Path, seed: int = 42, size: int = 512) -> Path:
-    """Write the sample archive; return the path of its root catalog.json."""
+def write_demo_archive(
+    out_dir: Path,
+    seed: int = 42,
+    size: int = 512,
+    scenes: Sequence[DemoScene] = DEMO_SCENES,
+) -> Path:
+    """Write the sample archive (by default the demo's scenes; tests pass their own, e.g.
+    several in one month); return the path of its root catalog.json."""
     check_seed_and_size(seed, size)
     out_dir = Path(out_dir).resolve()
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"demo archive: '{out_dir}' exists and is not a directory")
     out_dir.mkdir(parents=True, exist_ok=True)
-    logger.info(
-        "writing %d demo scenes (%d px, seed %d) to %s", len(DEMO_SCENES), size, seed, out_dir
-    )
-    items = [_write_scene(scene, out_dir, seed, size) for scene in DEMO_SCENES]
-    return save_catalog(out_dir, DEMO_SCENES, items)
+    logger.info("writing %d demo scenes (%d px, seed %d) to %s", len(scenes), size, seed, out_dir)
+    items = [_write_scene(scene, out_dir, seed, size) for scene in scenes]
+    return save_catalog(out_dir, scenes, items)

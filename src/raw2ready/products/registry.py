@@ -72,6 +72,7 @@ class Maker(Enum):
     SNAP_BIOPHYSICAL = "ESA SNAP's Biophysical Processor (processors.lai: snap)"
     BIOPHYSICAL = "ESA's Biophysical Processor networks in numpy (processors.lai: biophysical)"
     SNAP_SENTINEL1 = "ESA SNAP's Sentinel-1 GRD graph (sentinel1.enabled)"
+    COMPOSITE = "raw2ready's monthly composites (composites.enabled)"
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,16 @@ MASK = ProductSpec(
     ),
 )
 
+#: Clear observations per pixel of a monthly composite (0: none, the products are nodata).
+CLEAR_COUNT = ProductSpec(
+    "clear_count",
+    "Clear observations in the month",
+    Kind.INDEX,
+    *Encoding("uint8", 1.0, 0.0, 255, None),
+    "raw2ready: scene pixels whose composited products all hold a value (not masked).",
+    made_by=(Maker.COMPOSITE,),
+)
+
 _PRODUCTS = (
     ProductSpec(
         "ndvi",
@@ -335,6 +346,7 @@ _PRODUCTS = (
     _snap_biophysical("fcover", "Fraction of vegetation cover"),
     _gamma0("VV"),
     _gamma0("VH"),
+    CLEAR_COUNT,
 )
 
 PRODUCTS: dict[str, ProductSpec] = {spec.name: spec for spec in _PRODUCTS}
@@ -342,10 +354,9 @@ PRODUCTS: dict[str, ProductSpec] = {spec.name: spec for spec in _PRODUCTS}
 
 def scene_products() -> tuple[str, ...]:
     """Names the `products` key accepts: products made per Sentinel-2 scene (the
-    Sentinel-1 family comes with sentinel1.enabled)."""
-    return tuple(
-        name for name, spec in PRODUCTS.items() if Maker.SNAP_SENTINEL1 not in spec.made_by
-    )
+    Sentinel-1 family comes with sentinel1.enabled, the composites' count with composites)."""
+    other_families = {Maker.SNAP_SENTINEL1, Maker.COMPOSITE}
+    return tuple(name for name, spec in PRODUCTS.items() if other_families.isdisjoint(spec.made_by))
 
 
 def product(name: str) -> ProductSpec:

@@ -36,7 +36,7 @@ from rasterio.warp import transform_geom
 from raw2ready.atomic import write_json
 from raw2ready.checksums import file_checksum
 from raw2ready.errors import ProductValidationError
-from raw2ready.layout import SENTINEL1, Layout, family_of
+from raw2ready.layout import COMPOSITES, SENTINEL1, Layout, family_of
 from raw2ready.months import Month, month_folder
 from raw2ready.products.registry import PRODUCTS
 from raw2ready.raster.tile_chain import ProductResult
@@ -80,6 +80,15 @@ FAMILY_TEXTS: dict[str | None, FamilyText] = {
         "sentinel-1",
         ("c-sar",),
         "Sentinel-1 backscatter on MGRS tile {tile}",
+    ),
+    COMPOSITES: FamilyText(
+        "raw2ready campaign {campaign}: monthly composites",
+        "Monthly composites per MGRS tile of the campaign's Sentinel-2 products (the median "
+        "or the greenest of each month's clear observations, and their count) as "
+        "Cloud-Optimized GeoTIFFs with the scene products' encodings, by raw2ready.",
+        "sentinel-2",
+        ("msi",),
+        "Monthly composites of Sentinel-2 MGRS tile {tile}",
     ),
 }
 
