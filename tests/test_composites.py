@@ -54,6 +54,10 @@ def config(root: Path) -> Path:
     data.update(tiles=[TILE], start="2023-06-01", end="2023-07-31", max_cloud_cover=100)
     data["composites"] = {"enabled": True, "method": "median", "products": list(COMPOSITED)}
     data["cube"] = {"enabled": True, "source": "scenes"}
+    # Narrow buffers: the 97 %- and 95 %-cloudy July scenes keep some clear pixels (with
+    # FORCE's 300 m every pixel of this 5 km scene would be a buffer); the mask product,
+    # which the test reads, carries whatever buffers are drawn.
+    data["mask"] = {"buffers": {"cloud": 20, "shadow": 20}}
     path = root / "demo.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
