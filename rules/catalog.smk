@@ -5,6 +5,7 @@
 
 rule tile_catalog:
     input:
+        **SETTINGS_INPUT,
         batches=tile_batches,
     output:
         catalog=CAMPAIGN.out("stac/{tile}/catalog.json"),
@@ -19,8 +20,8 @@ rule tile_catalog:
         mem_mb=1000,
         runtime=30,
     params:
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.out("stac/{tile}/catalog.json")),
     shell:
         "{params.raw2ready} tile-catalog --settings {params.settings:q} --root {params.root:q} "
@@ -39,6 +40,7 @@ rule collection:
         ),
         stac_tree_below_tiles,
         SENTINEL1_COLLECTION,
+        **SETTINGS_INPUT,
     output:
         CAMPAIGN.out("stac/collection.json"),
     log:
@@ -50,8 +52,8 @@ rule collection:
         mem_mb=2000,
         runtime=60,
     params:
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.out("stac/collection.json")),
     shell:
         "{params.raw2ready} collection --settings {params.settings:q} --root {params.root:q} 2> {log}"

@@ -10,6 +10,7 @@
 rule download:
     input:
         **INVENTORY_INPUT,
+        **SETTINGS_INPUT,
     output:
         DOWNLOADS,
     log:
@@ -24,8 +25,8 @@ rule download:
         runtime=per_unfinished_scene(minutes=10),
     params:
         **INVENTORY_PARAMS,
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
     shell:
         "{params.raw2ready} download --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --tile {wildcards.tile} "
@@ -36,6 +37,7 @@ rule scenes:
     input:
         **INVENTORY_INPUT,
         **BATCH_DOWNLOADS,
+        **SETTINGS_INPUT,
         l2a=batch_l2a if CAMPAIGN.uses_sen2cor else [],
     output:
         **BATCH_FOLDERS,
@@ -51,8 +53,8 @@ rule scenes:
         runtime=per_unfinished_scene(minutes=20),
     params:
         **INVENTORY_PARAMS,
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
         downloads=batch_downloads,
         fetch="--fetch" if CAMPAIGN.object_storage else "",
     shell:

@@ -4,6 +4,8 @@
 
 
 checkpoint search:
+    input:
+        **SETTINGS_INPUT,
     output:
         CAMPAIGN.work("inventories/{tile}.jsonl"),
     log:
@@ -16,8 +18,28 @@ checkpoint search:
         mem_mb=500,
         runtime=30,
     params:
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
     shell:
         "{params.raw2ready} search --settings {params.settings:q} --tile {wildcards.tile} "
         "--output {output} 2> {log}"
+
+
+# The settings file every job reads: written by load_campaign on the machine running
+# snakemake; with object storage this rule copies it into the bucket, where pods find it.
+rule settings:
+    output:
+        CAMPAIGN.settings_file,
+    log:
+        CAMPAIGN.log("settings"),
+    localrule: True
+    conda:
+        "../envs/search.yaml"
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        raw2ready=RAW2READY,
+        written=written_settings,
+    shell:
+        "{params.raw2ready} settings --settings {params.written:q} --output {output:q} 2> {log}"

@@ -9,6 +9,7 @@
 rule sen2cor:
     input:
         **INVENTORY_INPUT,
+        **SETTINGS_INPUT,
         downloads=scene_downloads,
     output:
         temp(directory(CAMPAIGN.work("l2a/{tile}/{scene}"))),
@@ -25,8 +26,8 @@ rule sen2cor:
         runtime=180,
     params:
         **INVENTORY_PARAMS,
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
     shell:
         "{params.raw2ready} sen2cor --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --scene {wildcards.scene} "

@@ -10,6 +10,8 @@
 
 
 checkpoint sentinel1_search:
+    input:
+        **SETTINGS_INPUT,
     output:
         CAMPAIGN.work("inventories/sentinel-1/{tile}.jsonl"),
     log:
@@ -22,8 +24,8 @@ checkpoint sentinel1_search:
         mem_mb=500,
         runtime=30,
     params:
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
     shell:
         "{params.raw2ready} s1-search --settings {params.settings:q} --tile {wildcards.tile} "
         "--output {output} 2> {log}"
@@ -32,6 +34,7 @@ checkpoint sentinel1_search:
 rule sentinel1_download:
     input:
         **S1_INVENTORY_INPUT,
+        **SETTINGS_INPUT,
     output:
         S1_DOWNLOADS,
     log:
@@ -46,8 +49,8 @@ rule sentinel1_download:
         runtime=30,
     params:
         **S1_INVENTORY_PARAMS,
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
     shell:
         "{params.raw2ready} download-scene --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --scene {wildcards.scene} --output {output:q} "
@@ -57,6 +60,7 @@ rule sentinel1_download:
 rule sentinel1_scene:
     input:
         **S1_INVENTORY_INPUT,
+        **SETTINGS_INPUT,
         downloads=S1_DOWNLOAD_FOLDER,
     output:
         products=expand(
@@ -82,8 +86,8 @@ rule sentinel1_scene:
         runtime=90,
     params:
         **S1_INVENTORY_PARAMS,
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
     shell:
         "{params.raw2ready} s1-scene --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --scene {wildcards.scene} "
@@ -92,6 +96,7 @@ rule sentinel1_scene:
 
 rule sentinel1_tile_catalog:
     input:
+        **SETTINGS_INPUT,
         inventory=CAMPAIGN.work("inventories/sentinel-1/{tile}.jsonl"),
         scenes=sentinel1_scenes,
     output:
@@ -107,8 +112,8 @@ rule sentinel1_tile_catalog:
         mem_mb=1000,
         runtime=30,
     params:
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.out("stac/sentinel-1/{tile}/catalog.json")),
     shell:
         "{params.raw2ready} tile-catalog --family sentinel-1 --settings {params.settings:q} "
@@ -127,6 +132,7 @@ rule sentinel1_collection:
             tile=CAMPAIGN.settings.tiles,
         ),
         sentinel1_stac_below_tiles,
+        **SETTINGS_INPUT,
     output:
         CAMPAIGN.out("stac/sentinel-1/collection.json"),
     log:
@@ -138,8 +144,8 @@ rule sentinel1_collection:
         mem_mb=2000,
         runtime=60,
     params:
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.out("stac/sentinel-1/collection.json")),
     shell:
         "{params.raw2ready} collection --family sentinel-1 --settings {params.settings:q} "

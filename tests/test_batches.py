@@ -24,7 +24,7 @@ from raw2ready.errors import ConfigError, DownloadError, ProcessingError
 from raw2ready.layout import Layout
 from raw2ready.scene import BandAsset, SceneRecord
 
-from .conftest import make_settings, run_cli
+from .conftest import make_settings, run_cli, settings_file
 
 
 @pytest.fixture
@@ -165,7 +165,8 @@ def download_job(
 ) -> subprocess.CompletedProcess[str]:
     """`raw2ready download` for one batch, as the workflow's download job runs it."""
     return run_cli(
-        "download", "--settings", settings.to_json(), "--inventory", str(inventory),
+        "download", "--settings", settings_file(settings, inventory.parent),
+        "--inventory", str(inventory),
         "--tile", batch.tile, "--month", f"{batch.year}-{batch.month}", "--output", str(folder),
     )  # fmt: skip
 

@@ -21,7 +21,7 @@ from raw2ready.archives.transfer.retries import MAX_WAIT_SECONDS, retry_after_se
 from raw2ready.errors import DownloadError
 from raw2ready.scene import BandAsset, SceneRecord
 
-from .conftest import make_settings, run_cli
+from .conftest import make_settings, run_cli, settings_file
 from .servers import FAULT_AFTER, FaultyFileServer
 
 SIZE = 2 * 1024 * 1024 + 123  # > 2 x FAULT_AFTER: faults strike mid-body, also after a resume
@@ -225,7 +225,7 @@ def test_process_scene_job_fails_with_one_line_and_leaves_no_product(tmp_path: P
         inventory = tmp_path / "inventory.jsonl"
         inventory.write_text(record.to_json() + "\n")
         result = run_cli(
-            "process-scene", "--settings", settings.to_json(),
+            "process-scene", "--settings", settings_file(settings, tmp_path),
             "--inventory", str(inventory), "--scene", record.id,
         )  # fmt: skip
     assert result.returncode == 1

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from raw2ready import __version__
-from raw2ready.config import Settings, load_settings, validate_config
+from raw2ready.config import Settings, load_settings, read_settings
 from raw2ready.errors import ItemError, Raw2ReadyError
 from raw2ready.scene import SceneRecord
 
@@ -27,11 +27,11 @@ log = logging.getLogger("raw2ready")
 _ROOT = "raw2ready.root"
 
 
-def _settings(configfile: Path | None, settings_json: str | None) -> Settings:
-    """Settings from a config file or from the JSON the workflow passes to its jobs, with
-    their folders under the command's --root."""
-    if settings_json:
-        settings = validate_config(json.loads(settings_json), "--settings")
+def _settings(configfile: Path | None, settings_file: Path | None) -> Settings:
+    """Settings from a config file or from the settings file the workflow gives its jobs,
+    with their folders under the command's --root."""
+    if settings_file:
+        settings = read_settings(settings_file)
     elif configfile is None:
         raise click.UsageError("give --configfile or --settings")
     else:
@@ -48,7 +48,12 @@ def _remember_root(context: click.Context, _param: click.Parameter, value: Path 
 
 config_options = [
     click.option("--configfile", type=click.Path(path_type=Path), help="Campaign YAML."),
-    click.option("--settings", "settings_json", help="Validated settings as JSON (jobs)."),
+    click.option(
+        "--settings",
+        "settings_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Validated settings file the workflow wrote (jobs).",
+    ),
     click.option(
         "--root",
         type=click.Path(path_type=Path, file_okay=False),
@@ -120,27 +125,36 @@ def check_config(configfile: Path) -> None:
     click.echo(f"{configfile}: valid (sha256 {settings.digest()[:12]})")
 
 
+@cli.command("settings")
+@with_config
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def settings_command(configfile: Path | None, settings_file: Path | None, output: Path) -> None:
+    """Write the validated settings file jobs read with --settings (object storage: the
+    copy in the bucket)."""
+    _settings(configfile, settings_file).write(output)
+
+
 @cli.command()
 @with_config
 @click.option("--tile", required=True, help="MGRS tile id.")
 @click.option("--output", type=click.Path(path_type=Path), required=True)
-def search(configfile: Path | None, settings_json: str | None, tile: str, output: Path) -> None:
+def search(configfile: Path | None, settings_file: Path | None, tile: str, output: Path) -> None:
     """Search the archive for one tile and write its inventory."""
     from raw2ready.campaign.inventory import search_inventory
 
-    count, changed = search_inventory(_settings(configfile, settings_json), tile, output)
+    count, changed = search_inventory(_settings(configfile, settings_file), tile, output)
     log.info("inventory %s: %d scene(s)%s", output, count, "" if changed else " (unchanged)")
 
 
 @cli.command("process-scene")
 @with_scene
 def process_scene(
-    configfile: Path | None, settings_json: str | None, inventory: Path, scene_id: str
+    configfile: Path | None, settings_file: Path | None, inventory: Path, scene_id: str
 ) -> None:
     """Download, mask, compute indices, write COGs and the STAC item of one scene."""
     from raw2ready.campaign.reprocess import reprocess_scene
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     reprocess_scene(settings, _inventory_record(inventory, scene_id))
 
 
@@ -174,7 +188,7 @@ def _batch_records(inventory: Path, tile: str, month: str) -> tuple[Any, list[Sc
 @click.option("--output", type=click.Path(path_type=Path, file_okay=False), required=True)
 def download(
     configfile: Path | None,
-    settings_json: str | None,
+    settings_file: Path | None,
     inventory: Path,
     tile: str,
     month: str,
@@ -186,7 +200,7 @@ def download(
     from raw2ready.campaign.downloads import download_batch
     from raw2ready.campaign.reprocess import layout_of
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     batch, records = _batch_records(inventory, tile, month)
     todo = unfinished(layout_of(settings), records, settings.products)
     download_batch(settings, todo, output)
@@ -205,7 +219,7 @@ def download(
 @click.option("--output", type=click.Path(path_type=Path), required=True, help="Batch record.")
 def process_batch(
     configfile: Path | None,
-    settings_json: str | None,
+    settings_file: Path | None,
     inventory: Path,
     tile: str,
     month: str,
@@ -222,7 +236,7 @@ def process_batch(
     from raw2ready.campaign.downloads import download_batch
     from raw2ready.campaign.reprocess import layout_of, reprocess_scene
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     batch, records = _batch_records(inventory, tile, month)
     if fetch:
         download_batch(settings, unfinished(layout_of(settings), records, settings.products),
@@ -243,13 +257,17 @@ def process_batch(
 @with_scene
 @click.option("--output", type=click.Path(path_type=Path, file_okay=False), required=True)
 def download_scene(
-    configfile: Path | None, settings_json: str | None, inventory: Path, scene_id: str, output: Path
+    configfile: Path | None,
+    settings_file: Path | None,
+    inventory: Path,
+    scene_id: str,
+    output: Path,
 ) -> None:
     """Fetch the inputs of one scene (a Sentinel-1 product) into OUTPUT, a folder that
     appears only when they are fetched and verified."""
     from raw2ready.campaign.downloads import download_batch
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     download_batch(settings, [_inventory_record(inventory, scene_id)], output)
 
 
@@ -268,7 +286,7 @@ def _inventory_record(inventory: Path, scene_id: str) -> SceneRecord:
 @downloads_option
 def sen2cor(
     configfile: Path | None,
-    settings_json: str | None,
+    settings_file: Path | None,
     inventory: Path,
     scene_id: str,
     downloads: Path,
@@ -279,7 +297,7 @@ def sen2cor(
     from raw2ready.processors.sen2cor import l2a_of
     from raw2ready.sentinel2.safe import SAFE_ASSET
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     record = _inventory_record(inventory, scene_id)
     inputs = scene_inputs(settings, record, downloads)
     click.echo(l2a_of(settings, record, layout_of(settings), lambda: inputs()[SAFE_ASSET]))
@@ -297,7 +315,7 @@ def sen2cor(
 @family_option
 def tile_catalog(
     configfile: Path | None,
-    settings_json: str | None,
+    settings_file: Path | None,
     tile: str,
     inventory: Path | None,
     batch_records: tuple[Path, ...],
@@ -316,7 +334,7 @@ def tile_catalog(
     from raw2ready.months import months_between
     from raw2ready.stac.catalog import write_tile_catalog
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     layout = layout_of(settings)
     if (family is None) != (inventory is None) or (family is not None and batch_records):
         raise click.UsageError("give BATCH_RECORDS, or --family with --inventory")
@@ -332,13 +350,13 @@ def tile_catalog(
 @cli.command()
 @with_config
 @family_option
-def collection(configfile: Path | None, settings_json: str | None, family: str | None) -> None:
+def collection(configfile: Path | None, settings_file: Path | None, family: str | None) -> None:
     """Write the campaign's root STAC collection (or a family's) and validate its tree."""
     from raw2ready.campaign.reprocess import layout_of
     from raw2ready.layout import SENTINEL1
     from raw2ready.stac.catalog import TileSummary, write_collection
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     layout = layout_of(settings)
     summaries = [
         TileSummary(**json.loads(layout.tile_summary(tile, family).read_text()))
@@ -379,14 +397,14 @@ def inspect(item_file: Path, as_json: bool, bands: str) -> None:
 @with_config
 @click.argument("product", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--tile", required=True, help="MGRS tile to cut the backscatter to.")
-def s1_grd(configfile: Path | None, settings_json: str | None, product: Path, tile: str) -> None:
+def s1_grd(configfile: Path | None, settings_file: Path | None, product: Path, tile: str) -> None:
     """Sentinel-1 GRD zip -> SNAP gpt gamma0 (dB x 1000) COGs and STAC item for one tile."""
     from raw2ready.campaign.reprocess import layout_of, reprocess_s1_scene
     from raw2ready.grid import parse_tile
     from raw2ready.scene import BandAsset
     from raw2ready.sentinel1.grd import S1Product
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     href = str(product.resolve())
     record = S1Product.from_name(product.name).record(parse_tile(tile).id, href, BandAsset(href))
     reprocess_s1_scene(settings, record)
@@ -397,13 +415,13 @@ def s1_grd(configfile: Path | None, settings_json: str | None, product: Path, ti
 @with_config
 @click.option("--tile", required=True, help="MGRS tile id.")
 @click.option("--output", type=click.Path(path_type=Path), required=True)
-def s1_search(configfile: Path | None, settings_json: str | None, tile: str, output: Path) -> None:
+def s1_search(configfile: Path | None, settings_file: Path | None, tile: str, output: Path) -> None:
     """Find the Sentinel-1 GRD products covering one tile; write its Sentinel-1 inventory."""
     from raw2ready.archives.transfer import DownloadOptions
     from raw2ready.campaign.inventory import write_inventory
     from raw2ready.sentinel1.search import search_sentinel1
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     result = search_sentinel1(settings, tile, DownloadOptions.retries_of(settings.download))
     changed = write_inventory(output, result.records)
     log.info("inventory %s: %d Sentinel-1 scene(s)%s", output, len(result.records),
@@ -415,7 +433,7 @@ def s1_search(configfile: Path | None, settings_json: str | None, tile: str, out
 @downloads_option
 def s1_scene(
     configfile: Path | None,
-    settings_json: str | None,
+    settings_file: Path | None,
     inventory: Path,
     scene_id: str,
     downloads: Path,
@@ -424,7 +442,7 @@ def s1_scene(
     job fetched; write its item."""
     from raw2ready.campaign.reprocess import reprocess_s1_scene
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     reprocess_s1_scene(settings, _inventory_record(inventory, scene_id), downloads)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from raw2ready.atomic import write_text
 from raw2ready.errors import ConfigError, GridError
 from raw2ready.grid import parse_tile
 from raw2ready.products.registry import PRODUCTS, Maker, required_bands, scene_products
@@ -255,6 +256,15 @@ class Settings:
         """SHA-256 of the canonical JSON form: identifies the settings a product came from."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()
 
+    def write(self, path: Path) -> bool:
+        """Write the canonical JSON form to `path` (atomically, only when it differs), the
+        file jobs read with `--settings`; return True when it was (re)written."""
+        text = self.to_json() + "\n"
+        if path.is_file() and path.read_text() == text:
+            return False
+        write_text(path, text)
+        return True
+
 
 def _fill_defaults(schema: dict[str, Any], data: dict[str, Any]) -> None:
     """Insert schema defaults for missing keys, recursively (as Snakemake's validate does)."""
@@ -338,6 +348,17 @@ def validate_config(data: dict[str, Any], source: str) -> Settings:
         )
     _check_products(settings)
     return settings
+
+
+def read_settings(path: Path) -> Settings:
+    """Settings from a file written by `Settings.write` (what every workflow job is given)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"settings file {path} does not exist") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"settings file {path} is not readable JSON ({exc})") from exc
+    return validate_config(data, str(path))
 
 
 def load_settings(path: Path, overrides: dict[str, Any] | None = None) -> Settings:

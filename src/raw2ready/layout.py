@@ -36,6 +36,8 @@ DOWNLOADS = "downloads/{tile}/{scene}"
 SCRATCH = "scratch/{scene}"
 TILE_SUMMARY = "tiles/{tile}.summary.json"
 LOGS = "logs"
+#: The validated settings every job reads (`--settings`), one file per settings digest.
+SETTINGS = "settings"
 PRODUCT = "products/{tile}/{year}/{quarter}/{month}/{scene}/{scene}_{product}.tif"
 ITEM = "stac/{tile}/{year}/{quarter}/{month}/{scene}/{scene}.json"
 TILE_CATALOG = "stac/{tile}/catalog.json"

@@ -43,9 +43,11 @@ class Campaign:
     object_storage: bool = False
 
     @property
-    def settings_json(self) -> str:
-        """The settings handed to every job (so jobs need no config file of their own)."""
-        return self.settings.to_json()
+    def settings_file(self) -> str:
+        """The settings file every job is given (`--settings`), named by the settings'
+        digest: a changed config is a new file (which object storage then uploads), and
+        command lines stay short (no settings JSON on them)."""
+        return self.work(f"{patterns.SETTINGS}/{self.settings.digest()[:16]}.json")
 
     def out(self, pattern: str) -> str:
         """An output-folder pattern with Snakemake wildcards left in place."""
@@ -208,7 +210,9 @@ def load_campaign(
             "(or config/config.yaml for a real campaign)"
         )
     settings = validate_config(config, source)
-    return Campaign(settings, Layout(settings.output_dir, settings.work_dir), object_storage)
+    campaign = Campaign(settings, Layout(settings.output_dir, settings.work_dir), object_storage)
+    settings.write(Path(campaign.settings_file))
+    return campaign
 
 
 def storage_root(local: str, declared: str) -> str:
