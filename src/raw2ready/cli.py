@@ -364,6 +364,11 @@ def collection(configfile: Path | None, settings_file: Path | None, family: str 
     ]
     children = (SENTINEL1,) if family is None and settings.sentinel1.enabled else ()
     path = write_collection(settings.campaign, summaries, layout, family, children)
+    if not any(summary.items for summary in summaries):
+        click.echo(
+            f"no scene matched the campaign ({', '.join(settings.tiles)}, {settings.start} to "
+            f"{settings.end}, cloud cover <= {settings.max_cloud_cover}%): the collection is empty"
+        )
     click.echo(f"STAC collection: {path}")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import date
 from importlib.resources import files
@@ -282,6 +283,22 @@ def _dates_as_text(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """YAML loader that keeps an unquoted impossible date (2023-02-30) as its text, so the
+    schema names the key instead of YAML failing with a bare ValueError."""
+
+
+def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    """A YAML timestamp as a date/datetime, or its text when it is no calendar date."""
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_ConfigLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
+
+
 def _key_path(error: jsonschema.ValidationError) -> str:
     """Dotted key of a validation error, e.g. `archive.kind` or `tiles[1]`."""
     parts = ""
@@ -304,6 +321,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "required":
         message = error.message.replace("property", "key")
         return f"key '{where}': {message}" if where else message
+    if error.validator == "format" and error.validator_value == "date":
+        return f"key '{where}': {error.instance!r} is not a calendar date (YYYY-MM-DD)"
     return f"key '{where}': {error.message}"
 
 
@@ -361,14 +380,41 @@ def read_settings(path: Path) -> Settings:
     return validate_config(data, str(path))
 
 
+#: The config keys naming the campaign's folders.
+FOLDER_KEYS = ("output_dir", "work_dir")
+
+
+def check_folders(settings: Settings, folders: tuple[str, ...] = FOLDER_KEYS) -> None:
+    """Fail before any job runs when a campaign folder is a file or cannot be written
+    (instead of after every band was downloaded); a missing folder must be creatable."""
+    for key in folders:
+        folder = settings.root / settings.document[key]
+        existing = next(
+            (candidate for candidate in (folder, *folder.absolute().parents) if candidate.exists()),
+            folder,
+        )
+        where = f"{settings.source}: key '{key}'"
+        if not existing.is_dir():
+            raise ConfigError(f"{where}: {existing} is a file, not a folder")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ConfigError(f"{where}: folder {existing} is not writable")
+
+
 def load_settings(path: Path, overrides: dict[str, Any] | None = None) -> Settings:
     """Read a YAML configuration file (plus optional overrides) and validate it."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"configuration {path} is a folder, not a YAML file")
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_ConfigLoader)
     except FileNotFoundError as exc:
         raise ConfigError(f"configuration file {path} does not exist") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"configuration file {path} is not text (a binary file?)") from exc
+    except OSError as exc:
+        raise ConfigError(f"configuration file {path} cannot be read ({exc.strerror})") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc
     if isinstance(data, dict) and overrides:
         data.update(overrides)
     return validate_config(data, str(path))
