@@ -40,5 +40,6 @@ rule all:
     default_target: True
     input:
         CAMPAIGN.out("stac/collection.json"),
+        CAMPAIGN.work("outcome.json"),
         sentinel1_campaign_scenes,
         campaign_batches,

@@ -172,6 +172,17 @@ def campaign_batches(wildcards):
     return [path for tile in CAMPAIGN.settings.tiles for path in tile_batches_of(tile)]
 
 
+def rejected_lists(wildcards):
+    """With object storage: the searches' lists of rejected items (a job sees only declared
+    files); on a shared file system they are read in place, so a campaign searched before
+    they existed is not searched again for them."""
+    if not CAMPAIGN.object_storage:
+        return []
+    return expand(
+        CAMPAIGN.work("inventories/{tile}.rejected.json"), tile=CAMPAIGN.settings.tiles
+    )
+
+
 def batch_of(wildcards):
     """The batch a scenes job is for."""
     return Batch(wildcards.tile, wildcards.year, wildcards.month)

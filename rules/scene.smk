@@ -15,7 +15,7 @@ rule download:
         DOWNLOADS,
     log:
         CAMPAIGN.log("download/{tile}/{year}/{quarter}/{month}"),
-    retries: 2
+    retries: 0
     localrule: CAMPAIGN.downloads_local
     conda:
         "../envs/processing.yaml"
@@ -28,9 +28,9 @@ rule download:
         **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
     shell:
-        "{params.raw2ready} download --settings {params.settings:q} --root {params.root:q} "
+        "{params.raw2ready} --log {log:q} download --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --tile {wildcards.tile} "
-        "--month {wildcards.year}-{wildcards.month} --output {output:q} 2> {log}"
+        "--month {wildcards.year}-{wildcards.month} --output {output:q}"
 
 
 rule scenes:
@@ -44,7 +44,7 @@ rule scenes:
         record=CAMPAIGN.work("batches/{tile}/{year}/{quarter}/{month}.json"),
     log:
         CAMPAIGN.log("batch/{tile}/{year}/{quarter}/{month}"),
-    retries: 2
+    retries: 0
     conda:
         "../envs/processing.yaml"
     threads: 2
@@ -58,10 +58,10 @@ rule scenes:
         downloads=batch_downloads,
         fetch="--fetch" if CAMPAIGN.object_storage else "",
     shell:
-        "{params.raw2ready} process-batch --settings {params.settings:q} --root {params.root:q} "
+        "{params.raw2ready} --log {log:q} process-batch --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --tile {wildcards.tile} "
         "--month {wildcards.year}-{wildcards.month} --downloads {params.downloads:q} "
-        "{params.fetch} --output {output.record:q} 2> {log}"
+        "{params.fetch} --output {output.record:q}"
 
 
 # A finished batch that lost an output (or gained a scene) is asked for its next repair

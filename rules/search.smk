@@ -7,10 +7,11 @@ checkpoint search:
     input:
         **SETTINGS_INPUT,
     output:
-        CAMPAIGN.work("inventories/{tile}.jsonl"),
+        inventory=CAMPAIGN.work("inventories/{tile}.jsonl"),
+        rejected=CAMPAIGN.work("inventories/{tile}.rejected.json"),
     log:
         CAMPAIGN.log("search/{tile}"),
-    retries: 2
+    retries: 0
     localrule: True
     conda:
         "../envs/search.yaml"
@@ -21,8 +22,8 @@ checkpoint search:
         **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
     shell:
-        "{params.raw2ready} search --settings {params.settings:q} --tile {wildcards.tile} "
-        "--output {output} 2> {log}"
+        "{params.raw2ready} --log {log:q} search --settings {params.settings:q} --tile {wildcards.tile} "
+        "--output {output.inventory:q} --rejected {output.rejected:q}"
 
 
 # The settings file every job reads: written by load_campaign on the machine running
@@ -42,4 +43,4 @@ rule settings:
         raw2ready=RAW2READY,
         written=written_settings,
     shell:
-        "{params.raw2ready} settings --settings {params.written:q} --output {output:q} 2> {log}"
+        "{params.raw2ready} --log {log:q} settings --settings {params.written:q} --output {output:q}"

@@ -15,7 +15,7 @@ rule sen2cor:
         temp(directory(CAMPAIGN.work("l2a/{tile}/{scene}"))),
     log:
         CAMPAIGN.log("sen2cor/{tile}/{scene}"),
-    retries: 1
+    retries: 0
     conda:
         "../envs/processing.yaml"
     envmodules:
@@ -29,6 +29,6 @@ rule sen2cor:
         **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
     shell:
-        "{params.raw2ready} sen2cor --settings {params.settings:q} --root {params.root:q} "
+        "{params.raw2ready} --log {log:q} sen2cor --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --scene {wildcards.scene} "
-        "--downloads {input.downloads:q} 2> {log}"
+        "--downloads {input.downloads:q}"

@@ -16,7 +16,7 @@ checkpoint sentinel1_search:
         CAMPAIGN.work("inventories/sentinel-1/{tile}.jsonl"),
     log:
         CAMPAIGN.log("sentinel1_search/{tile}"),
-    retries: 2
+    retries: 0
     localrule: True
     conda:
         "../envs/search.yaml"
@@ -27,8 +27,8 @@ checkpoint sentinel1_search:
         **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
     shell:
-        "{params.raw2ready} s1-search --settings {params.settings:q} --tile {wildcards.tile} "
-        "--output {output} 2> {log}"
+        "{params.raw2ready} --log {log:q} s1-search --settings {params.settings:q} --tile {wildcards.tile} "
+        "--output {output}"
 
 
 rule sentinel1_download:
@@ -39,7 +39,7 @@ rule sentinel1_download:
         S1_DOWNLOADS,
     log:
         CAMPAIGN.log("sentinel1_download/{tile}/{year}/{quarter}/{month}/{scene}"),
-    retries: 2
+    retries: 0
     localrule: CAMPAIGN.downloads_local
     conda:
         "../envs/processing.yaml"
@@ -52,9 +52,8 @@ rule sentinel1_download:
         **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
     shell:
-        "{params.raw2ready} download-scene --settings {params.settings:q} --root {params.root:q} "
+        "{params.raw2ready} --log {log:q} download-scene --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --scene {wildcards.scene} --output {output:q} "
-        "2> {log}"
 
 
 rule sentinel1_scene:
@@ -75,7 +74,7 @@ rule sentinel1_scene:
         ),
     log:
         CAMPAIGN.log("sentinel1_scene/{tile}/{year}/{quarter}/{month}/{scene}"),
-    retries: 2
+    retries: 0
     conda:
         "../envs/processing.yaml"
     envmodules:
@@ -89,9 +88,9 @@ rule sentinel1_scene:
         **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
     shell:
-        "{params.raw2ready} s1-scene --settings {params.settings:q} --root {params.root:q} "
+        "{params.raw2ready} --log {log:q} s1-scene --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --scene {wildcards.scene} "
-        "--downloads {input.downloads:q} 2> {log}"
+        "--downloads {input.downloads:q}"
 
 
 rule sentinel1_tile_catalog:
@@ -105,6 +104,7 @@ rule sentinel1_tile_catalog:
         tree=CAMPAIGN.tree_catalogs(SENTINEL1_FAMILY, months=True),
     log:
         CAMPAIGN.log("sentinel1_tile_catalog/{tile}"),
+    retries: 0
     localrule: True
     conda:
         "../envs/processing.yaml"
@@ -116,9 +116,8 @@ rule sentinel1_tile_catalog:
         raw2ready=RAW2READY,
         root=root_of_output(CAMPAIGN.out("stac/sentinel-1/{tile}/catalog.json")),
     shell:
-        "{params.raw2ready} tile-catalog --family sentinel-1 --settings {params.settings:q} "
+        "{params.raw2ready} --log {log:q} tile-catalog --family sentinel-1 --settings {params.settings:q} "
         "--root {params.root:q} --tile {wildcards.tile} --inventory {input.inventory:q} "
-        "2> {log}"
 
 
 rule sentinel1_collection:
@@ -137,6 +136,7 @@ rule sentinel1_collection:
         CAMPAIGN.out("stac/sentinel-1/collection.json"),
     log:
         CAMPAIGN.log("sentinel1_collection"),
+    retries: 0
     localrule: True
     conda:
         "../envs/processing.yaml"
@@ -148,5 +148,5 @@ rule sentinel1_collection:
         raw2ready=RAW2READY,
         root=root_of_output(CAMPAIGN.out("stac/sentinel-1/collection.json")),
     shell:
-        "{params.raw2ready} collection --family sentinel-1 --settings {params.settings:q} "
-        "--root {params.root:q} 2> {log}"
+        "{params.raw2ready} --log {log:q} collection --family sentinel-1 --settings {params.settings:q} "
+        "--root {params.root:q}"

@@ -19,12 +19,15 @@ import click
 from raw2ready import __version__
 from raw2ready.config import Settings, load_settings, read_settings
 from raw2ready.errors import ItemError, Raw2ReadyError
+from raw2ready.job_log import EXIT_TRANSIENT, JobLog, subject
 from raw2ready.scene import SceneRecord
 
 log = logging.getLogger("raw2ready")
 
 
 _ROOT = "raw2ready.root"
+#: This process's log file and console (set by --log).
+JOB_LOG = JobLog()
 
 
 def _settings(configfile: Path | None, settings_file: Path | None) -> Settings:
@@ -97,8 +100,14 @@ def with_scene(function: Any) -> Any:
     show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
 )
-def cli(log_level: str) -> None:
+@click.option(
+    "--log", "log_file", type=click.Path(dir_okay=False, path_type=Path),
+    help="Write messages to this file; on failure print only the one-line cause (jobs).",
+)  # fmt: skip
+def cli(log_level: str, log_file: Path | None) -> None:
     """Reprocess Sentinel-2 scenes per MGRS tile into analysis-ready COGs and STAC."""
+    if log_file is not None:
+        JOB_LOG.open(log_file)
     logging.basicConfig(
         level=log_level, stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -138,11 +147,20 @@ def settings_command(configfile: Path | None, settings_file: Path | None, output
 @with_config
 @click.option("--tile", required=True, help="MGRS tile id.")
 @click.option("--output", type=click.Path(path_type=Path), required=True)
-def search(configfile: Path | None, settings_file: Path | None, tile: str, output: Path) -> None:
-    """Search the archive for one tile and write its inventory."""
-    from raw2ready.campaign.inventory import search_inventory
+@click.option(
+    "--rejected", type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to list the rejected items [default: beside OUTPUT, .rejected.json].",
+)  # fmt: skip
+def search(
+    configfile: Path | None, settings_file: Path | None, tile: str, output: Path,
+    rejected: Path | None,
+) -> None:  # fmt: skip
+    """Search the archive for one tile and write its inventory (and its rejected items)."""
+    from raw2ready.campaign.inventory import rejected_of, search_inventory
 
-    count, changed = search_inventory(_settings(configfile, settings_file), tile, output)
+    count, changed = search_inventory(
+        _settings(configfile, settings_file), tile, output, rejected or rejected_of(output)
+    )
     log.info("inventory %s: %d scene(s)%s", output, count, "" if changed else " (unchanged)")
 
 
@@ -370,6 +388,43 @@ def collection(configfile: Path | None, settings_file: Path | None, family: str 
             f"{settings.end}, cloud cover <= {settings.max_cloud_cover}%): the collection is empty"
         )
     click.echo(f"STAC collection: {path}")
+
+
+@cli.command()
+@with_config
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.argument("batch_records", nargs=-1, type=click.Path(path_type=Path))
+def check(
+    configfile: Path | None, settings_file: Path | None, output: Path,
+    batch_records: tuple[Path, ...],
+) -> None:  # fmt: skip
+    """End of a run: list the items the searches rejected and the scenes that failed in
+    BATCH_RECORDS; fail naming the failed scenes (the next run retries only them), else
+    write OUTPUT."""
+    from raw2ready.campaign.inventory import rejected_of
+    from raw2ready.campaign.outcome import (
+        check_failed,
+        read_failed,
+        read_rejected,
+        report,
+        write_outcome,
+    )
+    from raw2ready.layout import Layout
+
+    settings = _settings(configfile, settings_file)
+    layout = Layout(settings.output_dir, settings.work_dir)
+    failed = read_failed(list(batch_records))
+    rejected = list(
+        dict.fromkeys(  # an unreadable item of a static catalog is rejected by every tile
+            problem
+            for tile in settings.tiles
+            for problem in read_rejected(rejected_of(layout.inventory(tile)))
+        )
+    )
+    for line in report(failed, rejected):
+        click.echo(line)
+    check_failed(failed)
+    write_outcome(output, rejected)
 
 
 @cli.command()
@@ -613,17 +668,35 @@ def safe_check(product: Path) -> None:
     click.echo(check_archive(product).summary())
 
 
+def _exit_status(error: Raw2ReadyError) -> int:
+    """EXIT_TRANSIENT when the archive did not answer after every retry, else 1."""
+    from raw2ready.archives.transfer.retries import TransientError
+
+    return EXIT_TRANSIENT if isinstance(error, TransientError) else 1
+
+
 def main() -> None:
-    """Entry point: run the CLI, turning user errors into one line and exit status 1."""
+    """Entry point: run the CLI, turning user errors into one line and exit status 1 (75
+    for transient ones). With --log the line also reaches the console, naming the job, and
+    a bug's traceback stays in the log."""
+    job = subject(sys.argv[1:], set(cli.commands))
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
+        JOB_LOG.tell_console(f"raw2ready {job}: error: {exc.format_message()}")
         sys.exit(exc.exit_code)
     except Raw2ReadyError as exc:
         click.echo(f"raw2ready: error: {exc}", err=True)
+        JOB_LOG.tell_console(f"raw2ready {job}: error: {exc}")
+        sys.exit(_exit_status(exc))
+    except Exception as exc:
+        if JOB_LOG.path is None:
+            raise
+        log.exception("internal error")
+        JOB_LOG.tell_console(f"raw2ready {job}: internal error: {type(exc).__name__}: {exc}")
         sys.exit(1)
 
 

@@ -37,14 +37,23 @@ def read_inventory(path: Path) -> list[SceneRecord]:
     return [SceneRecord.from_json(line) for line in lines if line.strip()]
 
 
-def search_inventory(settings: Settings, tile: str, output: Path) -> tuple[int, bool]:
-    """Search the campaign's archive for a tile and write its inventory.
+def rejected_of(inventory: Path) -> Path:
+    """Where a tile search lists the items it rejected: beside the inventory."""
+    return inventory.with_name(f"{inventory.stem}.rejected.json")
+
+
+def search_inventory(
+    settings: Settings, tile: str, output: Path, rejected: Path
+) -> tuple[int, bool]:
+    """Search the campaign's archive for a tile, write its inventory and the items it
+    rejected (unreadable, unusable, duplicate acquisitions) with the reason.
 
     Returns the number of scenes found and whether the inventory changed.
     """
     from raw2ready.archives.provider import SearchQuery
     from raw2ready.archives.search import search_archive
     from raw2ready.archives.transfer import DownloadOptions
+    from raw2ready.campaign.outcome import write_rejected
 
     query = SearchQuery(
         tile=tile, start=settings.start, end=settings.end,
@@ -53,5 +62,6 @@ def search_inventory(settings: Settings, tile: str, output: Path) -> tuple[int, 
     )  # fmt: skip
     # catalogue requests retry like downloads (CDSE OData)
     options = DownloadOptions.retries_of(settings.download)
-    records = search_archive(settings.archive, query, options).records
-    return len(records), write_inventory(output, records)
+    result = search_archive(settings.archive, query, options)
+    write_rejected(rejected, result.rejected)
+    return len(result.records), write_inventory(output, result.records)
