@@ -18,7 +18,7 @@ import click
 
 from raw2ready import __version__
 from raw2ready.config import Settings, load_settings, read_settings
-from raw2ready.errors import ItemError, Raw2ReadyError
+from raw2ready.errors import ConfigError, ItemError, Raw2ReadyError
 from raw2ready.job_log import EXIT_TRANSIENT, JobLog, subject
 from raw2ready.scene import SceneRecord
 
@@ -376,10 +376,12 @@ def collection(configfile: Path | None, settings_file: Path | None, family: str 
 
     settings = _settings(configfile, settings_file)
     layout = layout_of(settings)
-    summaries = [
-        TileSummary(**json.loads(layout.tile_summary(tile, family).read_text()))
-        for tile in settings.tiles
-    ]
+    summaries = []
+    for tile in settings.tiles:
+        path = layout.tile_summary(tile, family)
+        if not path.is_file():
+            raise ConfigError(f"tile summary {path} is missing: the tile's catalog job makes it")
+        summaries.append(TileSummary(**json.loads(path.read_text())))
     children = (SENTINEL1,) if family is None and settings.sentinel1.enabled else ()
     path = write_collection(settings.campaign, summaries, layout, family, children)
     if not any(summary.items for summary in summaries):

@@ -123,7 +123,13 @@ def write_tile_tree_of_batches(
     """
     months, summaries = [], []
     for path in batch_records:
-        data = json.loads(path.read_text())
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"batch record {path} cannot be read ({type(exc).__name__}): delete it and "
+                "rerun, which redoes that month's catalog"
+            ) from exc
         if data["tile"] != tile:
             raise ConfigError(f"batch record {path} is of tile {data['tile']}, not {tile}")
         if "summary" not in data:

@@ -11,6 +11,7 @@ from pathlib import Path
 from raw2ready.atomic import write_text
 from raw2ready.config import Settings
 from raw2ready.errors import ConfigError
+from raw2ready.grid import parse_tile
 from raw2ready.scene import SceneRecord
 
 
@@ -34,7 +35,18 @@ def read_inventory(path: Path) -> list[SceneRecord]:
         lines = Path(path).read_text().splitlines()
     except FileNotFoundError as exc:
         raise ConfigError(f"inventory {path} does not exist; run the search first") from exc
-    return [SceneRecord.from_json(line) for line in lines if line.strip()]
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(SceneRecord.from_json(line))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"inventory {path}, line {number}: not a scene record ({type(exc).__name__}); "
+                "delete the inventory and rerun, which searches the tile again"
+            ) from exc
+    return records
 
 
 def rejected_of(inventory: Path) -> Path:
@@ -56,7 +68,7 @@ def search_inventory(
     from raw2ready.campaign.outcome import write_rejected
 
     query = SearchQuery(
-        tile=tile, start=settings.start, end=settings.end,
+        tile=parse_tile(tile).id, start=settings.start, end=settings.end,
         max_cloud_cover=settings.max_cloud_cover,
         collection=settings.archive.collection, bands=settings.bands,
     )  # fmt: skip
