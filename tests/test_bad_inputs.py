@@ -133,20 +133,6 @@ CONFIG_VALUES = [
 ]
 
 
-@pytest.mark.parametrize(("case", "key", "value", "culprit"), CONFIG_VALUES,
-                         ids=[case[0] for case in CONFIG_VALUES])  # fmt: skip
-def test_a_bad_config_value_is_named_in_one_line(
-    case: str, key: str, value: Any, culprit: str, tmp_path: Path, capsys: pytest.CaptureFixture
-) -> None:
-    config = tmp_path / "campaign.yaml"
-    config.write_text(yaml.safe_dump(with_key(key, value)))
-    code, out, err = invoke(capsys, "check-config", str(config))
-    assert code == 1
-    line = assert_one_clear_line(out + err, culprit)
-    assert line.startswith(f"raw2ready: error: {config}")
-    assert files_under(tmp_path) == {config}
-
-
 GOOD_YAML = yaml.safe_dump(BASE)
 # (case, how the file is made, what the line must name)
 CONFIG_FILES: list[tuple[str, Callable[[Path], None], str]] = [
@@ -165,9 +151,20 @@ CONFIG_FILES: list[tuple[str, Callable[[Path], None], str]] = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("case", "make", "culprit"), CONFIG_FILES,
-                         ids=[case[0] for case in CONFIG_FILES])  # fmt: skip
-def test_a_bad_config_file_is_named_in_one_line(
+def config_with(key: str, value: Any) -> Callable[[Path], None]:
+    """A maker of a config file: BASE with one key set (or deleted)."""
+    return lambda path: path.write_text(yaml.safe_dump(with_key(key, value)))
+
+
+CONFIG_CASES = [
+    *((case, config_with(key, value), culprit) for case, key, value, culprit in CONFIG_VALUES),
+    *CONFIG_FILES,
+]
+
+
+@pytest.mark.parametrize(("case", "make", "culprit"), CONFIG_CASES,
+                         ids=[case[0] for case in CONFIG_CASES])  # fmt: skip
+def test_a_bad_config_is_named_in_one_line(
     case: str,
     make: Callable[[Path], None],
     culprit: str,
