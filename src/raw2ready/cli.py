@@ -430,6 +430,19 @@ def check(
 
 
 @cli.command()
+@click.option(
+    "--configfile", type=click.Path(dir_okay=False, path_type=Path), required=True,
+    help="Campaign YAML (the one given to snakemake).",
+)  # fmt: skip
+def summary(configfile: Path) -> None:
+    """Count what the campaign has made (scenes, products, items) and say what to try next."""
+    from raw2ready.campaign.summary import summary_lines
+
+    for line in summary_lines(load_settings(configfile), configfile):
+        click.echo(line)
+
+
+@cli.command()
 @click.argument("item_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
 @click.option(
