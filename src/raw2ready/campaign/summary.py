@@ -36,7 +36,7 @@ def summary_lines(settings: Settings, configfile: Path) -> list[str]:
             "try next:",
             f"  rio info {example}",
             f"  rio cogeo validate {example}",
-            f"  raw2ready inspect {layout.item(complete[0])}",
+            f"  raw2ready provenance list --configfile {configfile}",
             f"  raw2ready plan --configfile {configfile}   (nothing left to do)",
         ]
     return lines
