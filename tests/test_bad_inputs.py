@@ -27,6 +27,7 @@ from raw2ready.campaign.workflow import load_campaign
 from raw2ready.cli import main
 from raw2ready.demo import archive as demo_archive
 from raw2ready.errors import ConfigError
+from raw2ready.stac.validation import validate_stac_tree
 
 from .conftest import PROJECT
 
@@ -407,3 +408,26 @@ def test_a_bad_command_line_is_named_in_one_line(
     assert code == status
     assert_one_clear_line(out + err, culprit)
     assert files_under(files) == before  # nothing written, nothing half-written
+
+
+def test_a_campaign_where_no_scene_matches_ends_cleanly_with_a_valid_empty_collection(
+    sample_archive: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "campaign.yaml"
+    config.write_text(yaml.safe_dump(dict(
+        BASE, start="2010-01-01", end="2010-03-31", output_dir=str(tmp_path / "results"),
+        work_dir=str(tmp_path / "work"),
+        archive={"kind": "static_catalog", "url": str(sample_archive / "catalog.json")},
+    )))  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(PROJECT / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(config), "--cores", "1"],
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert_one_clear_line(result.stdout + result.stderr, "no scene matched the campaign")
+    collection = tmp_path / "results/stac/collection.json"
+    assert validate_stac_tree(collection) >= 1  # the collection and its empty tile tree
+    summaries = json.loads(collection.read_text())["summaries"]
+    assert summaries and all(summaries.values())  # STAC: no empty summary
+    assert not list((tmp_path / "results").rglob("*.tif"))
