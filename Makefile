@@ -25,9 +25,7 @@ demo: install
 	$(BIN)/raw2ready demo-archive $(DEMO_ARCHIVE)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --configfile config/demo.yaml --profile profiles/local
 	@echo
-	@echo "Products:      results/demo/products/<tile>/<year>/<quarter>/<month>/<scene>/"
-	@echo "STAC catalog:  results/demo/stac/collection.json"
-	@echo "Logs:          work/demo/logs/"
+	@$(BIN)/raw2ready summary --configfile config/demo.yaml
 
 # System packages of the system tests, from Debian: a real single-node Slurm with munge
 # (tests/test_slurm.py), PostgreSQL with PostGIS for pgstac (tests/test_pgstac.py) and headless

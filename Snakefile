@@ -44,6 +44,7 @@ rule all:
     input:
         CAMPAIGN.out("stac/collection.json"),
         CAMPAIGN.out("report.html"),
+        CAMPAIGN.work("outcome.json"),
         sentinel1_campaign_scenes,
         campaign_batches,
         PUBLISHED,

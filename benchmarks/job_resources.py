@@ -114,18 +114,19 @@ def run_jobs(root: Path, settings: dict[str, Any], scene: demo_archive.DemoScene
     """Each rule's command once, in the order the workflow runs them (the campaign is the
     one scene, so its batch is that scene)."""
     cli = [str(Path(sys.executable).parent / "raw2ready")]
-    settings_json = json.dumps(settings)
+    settings_json = root / "settings.json"  # the settings file the workflow's jobs read
+    settings_json.write_text(json.dumps(settings))
     inventory = root / "work" / "inventories" / f"{scene.tile}.jsonl"
     record = root / "work" / "batches" / f"{scene.tile}-{scene.date[:7]}.json"
     commands = {
-        "search": [*cli, "search", "--settings", settings_json, "--tile", scene.tile,
+        "search": [*cli, "search", "--settings", str(settings_json), "--tile", scene.tile,
                    "--output", str(inventory)],
-        "scenes": [*cli, "process-batch", "--settings", settings_json, "--inventory",
+        "scenes": [*cli, "process-batch", "--settings", str(settings_json), "--inventory",
                    str(inventory), "--tile", scene.tile, "--month", scene.date[:7],
                    "--output", str(record)],
-        "tile_catalog": [*cli, "tile-catalog", "--settings", settings_json, "--tile",
+        "tile_catalog": [*cli, "tile-catalog", "--settings", str(settings_json), "--tile",
                          scene.tile, str(record)],
-        "collection": [*cli, "collection", "--settings", settings_json],
+        "collection": [*cli, "collection", "--settings", str(settings_json)],
     }  # fmt: skip
     return {rule: measure(command) for rule, command in commands.items()}
 

@@ -5,6 +5,7 @@
 
 rule tile_catalog:
     input:
+        **SETTINGS_INPUT,
         batches=tile_batches,
     output:
         catalog=CAMPAIGN.out("stac/{tile}/catalog.json"),
@@ -12,6 +13,7 @@ rule tile_catalog:
         tree=CAMPAIGN.tree_catalogs(),
     log:
         CAMPAIGN.log("tile_catalog/{tile}"),
+    retries: 0
     localrule: True
     conda:
         "../envs/processing.yaml"
@@ -19,12 +21,12 @@ rule tile_catalog:
         mem_mb=1000,
         runtime=30,
     params:
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.out("stac/{tile}/catalog.json")),
     shell:
-        "{params.raw2ready} tile-catalog --settings {params.settings:q} --root {params.root:q} "
-        "--tile {wildcards.tile} {input.batches:q} 2> {log}"
+        "{params.raw2ready} --log {log:q} tile-catalog --settings {params.settings:q} --root {params.root:q} "
+        "--tile {wildcards.tile} {input.batches:q}"
 
 
 rule collection:
@@ -40,10 +42,12 @@ rule collection:
         stac_tree_below_tiles,
         SENTINEL1_COLLECTION,
         COMPOSITES_COLLECTION,
+        **SETTINGS_INPUT,
     output:
         CAMPAIGN.out("stac/collection.json"),
     log:
         CAMPAIGN.log("collection"),
+    retries: 0
     localrule: True
     conda:
         "../envs/processing.yaml"
@@ -51,8 +55,37 @@ rule collection:
         mem_mb=2000,
         runtime=60,
     params:
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.out("stac/collection.json")),
     shell:
-        "{params.raw2ready} collection --settings {params.settings:q} --root {params.root:q} 2> {log}"
+        "{params.raw2ready} --log {log:q} collection --settings {params.settings:q} --root {params.root:q}"
+
+
+# The end of every run: the items the searches rejected and the scenes that failed are listed
+# on the console; failed scenes end the run non-zero, naming them, after the catalogs and the
+# collection of everything else are written (the next run retries only them).
+rule check:
+    input:
+        CAMPAIGN.out("stac/collection.json"),
+        rejected_lists,
+        **SETTINGS_INPUT,
+        batches=campaign_batches,
+    output:
+        CAMPAIGN.work("outcome.json"),
+    log:
+        CAMPAIGN.log("check"),
+    retries: 0
+    localrule: True
+    conda:
+        "../envs/search.yaml"
+    resources:
+        mem_mb=500,
+        runtime=10,
+    params:
+        **SETTINGS_PARAMS,
+        raw2ready=RAW2READY,
+        root=root_of_output(CAMPAIGN.work("outcome.json")),
+    shell:
+        "{params.raw2ready} --log {log:q} check --settings {params.settings:q} "
+        "--root {params.root:q} --output {output:q} {input.batches:q}"

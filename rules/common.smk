@@ -80,6 +80,30 @@ def inventory_io(pattern):
 INVENTORY_INPUT, INVENTORY_PARAMS = inventory_io(INVENTORY)
 
 
+def settings_io():
+    """The `input` and `params` entries giving a job the settings file (`--settings`).
+
+    On a shared file system the file load_campaign wrote is read in place (no input: a
+    changed config must not rerun finished jobs, docs/reruns.md); with object storage it
+    is a declared input (ancient: its date never reruns anything), which the `settings`
+    rule puts in the bucket under its digest's name.
+    """
+    if not CAMPAIGN.object_storage:
+        return {}, {"settings": CAMPAIGN.settings_file}
+    return {"settings": ancient(CAMPAIGN.settings_file)}, {
+        "settings": lambda wildcards, input: input.settings
+    }
+
+
+SETTINGS_INPUT, SETTINGS_PARAMS = settings_io()
+
+
+def written_settings(wildcards):
+    """The settings file load_campaign wrote on this machine (with object storage the
+    `settings` rule's source: its output is the bucket's copy)."""
+    return CAMPAIGN.settings_file
+
+
 def fetched(inventory):
     """A checkpoint's inventory, with object storage fetched from the bucket when this
     machine has no copy (IOFile.open asks Snakemake for it, which then makes the job again).
@@ -146,6 +170,17 @@ def campaign_batches(wildcards):
     runs, so a batch whose record is missing (or who needs a repair) is found.
     """
     return [path for tile in CAMPAIGN.settings.tiles for path in tile_batches_of(tile)]
+
+
+def rejected_lists(wildcards):
+    """With object storage: the searches' lists of rejected items (a job sees only declared
+    files); on a shared file system they are read in place, so a campaign searched before
+    they existed is not searched again for them."""
+    if not CAMPAIGN.object_storage:
+        return []
+    return expand(
+        CAMPAIGN.work("inventories/{tile}.rejected.json"), tile=CAMPAIGN.settings.tiles
+    )
 
 
 def batch_of(wildcards):

@@ -22,6 +22,7 @@ CUBES = (
 rule composite:
     input:
         **INVENTORY_INPUT,
+        **SETTINGS_INPUT,
         batch=composite_batch,
     output:
         products=expand(
@@ -36,7 +37,7 @@ rule composite:
         ),
     log:
         CAMPAIGN.log("composite/{tile}/{year}/{quarter}/{month}"),
-    retries: 1
+    retries: 0
     conda:
         "../envs/processing.yaml"
     threads: 2
@@ -44,17 +45,18 @@ rule composite:
         mem_mb=2000,
         runtime=30,
     params:
+        **SETTINGS_PARAMS,
         **INVENTORY_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
     shell:
-        "{params.raw2ready} composite --settings {params.settings:q} --root {params.root:q} "
+        "{params.raw2ready} --log {log:q} composite --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --tile {wildcards.tile} "
-        "--month {wildcards.year}-{wildcards.month} 2> {log}"
+        "--month {wildcards.year}-{wildcards.month}"
 
 
 rule composites_tile_catalog:
     input:
+        **SETTINGS_INPUT,
         composites=tile_composite_items,
     output:
         catalog=CAMPAIGN.out("stac/composites/{tile}/catalog.json"),
@@ -68,12 +70,12 @@ rule composites_tile_catalog:
         mem_mb=1000,
         runtime=30,
     params:
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.out("stac/composites/{tile}/catalog.json")),
     shell:
-        "{params.raw2ready} tile-catalog --family composites --settings {params.settings:q} "
-        "--root {params.root:q} --tile {wildcards.tile} {input.composites:q} 2> {log}"
+        "{params.raw2ready} --log {log:q} tile-catalog --family composites --settings {params.settings:q} "
+        "--root {params.root:q} --tile {wildcards.tile} {input.composites:q}"
 
 
 rule composites_collection:
@@ -86,6 +88,7 @@ rule composites_collection:
             CAMPAIGN.work("tiles/composites/{tile}.summary.json"),
             tile=CAMPAIGN.settings.tiles,
         ),
+        **SETTINGS_INPUT,
     output:
         CAMPAIGN.out("stac/composites/collection.json"),
     log:
@@ -97,17 +100,18 @@ rule composites_collection:
         mem_mb=1000,
         runtime=30,
     params:
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.out("stac/composites/collection.json")),
     shell:
-        "{params.raw2ready} collection --family composites --settings {params.settings:q} "
-        "--root {params.root:q} 2> {log}"
+        "{params.raw2ready} --log {log:q} collection --family composites --settings {params.settings:q} "
+        "--root {params.root:q}"
 
 
 rule cube:
     input:
         cube_inputs,
+        **SETTINGS_INPUT,
     output:
         CAMPAIGN.work("cubes/{tile}.json"),
     log:
@@ -119,9 +123,9 @@ rule cube:
         mem_mb=1000,
         runtime=60,
     params:
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.work("cubes/{tile}.json")),
     shell:
-        "{params.raw2ready} cube --settings {params.settings:q} --root {params.root:q} "
-        "--tile {wildcards.tile} --output {output:q} 2> {log}"
+        "{params.raw2ready} --log {log:q} cube --settings {params.settings:q} --root {params.root:q} "
+        "--tile {wildcards.tile} --output {output:q}"

@@ -29,5 +29,5 @@ onerror:
     if not CAMPAIGN.object_storage:
         shell(
             "{RAW2READY} report --settings {settings:q} || true",
-            settings=CAMPAIGN.settings_json,
+            settings=CAMPAIGN.settings_file,
         )

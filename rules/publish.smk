@@ -9,6 +9,7 @@ PUBLISHED = (
 rule publish:
     input:
         CAMPAIGN.out("stac/collection.json"),
+        **SETTINGS_INPUT,
     output:
         CAMPAIGN.work("published/pgstac.json"),
     log:
@@ -20,9 +21,9 @@ rule publish:
         mem_mb=2000,
         runtime=60,
     params:
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.work("published/pgstac.json")),
     shell:
-        "{params.raw2ready} publish --settings {params.settings:q} --root {params.root:q} "
-        "--record {output:q} 2> {log}"
+        "{params.raw2ready} --log {log:q} publish --settings {params.settings:q} --root {params.root:q} "
+        "--record {output:q}"

@@ -6,6 +6,7 @@
 rule report:
     input:
         CAMPAIGN.out("stac/collection.json"),
+        **SETTINGS_INPUT,
     output:
         report(CAMPAIGN.out("report.html"), category="Campaign"),
     log:
@@ -17,8 +18,8 @@ rule report:
         mem_mb=1000,
         runtime=10,
     params:
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.out("report.html")),
     shell:
-        "{params.raw2ready} report --settings {params.settings:q} --root {params.root:q} 2> {log}"
+        "{params.raw2ready} --log {log:q} report --settings {params.settings:q} --root {params.root:q}"

@@ -10,11 +10,12 @@
 rule download:
     input:
         **INVENTORY_INPUT,
+        **SETTINGS_INPUT,
     output:
         DOWNLOADS,
     log:
         CAMPAIGN.log("download/{tile}/{year}/{quarter}/{month}"),
-    retries: 2
+    retries: 0
     localrule: CAMPAIGN.downloads_local
     conda:
         "../envs/processing.yaml"
@@ -24,25 +25,26 @@ rule download:
         runtime=per_unfinished_scene(minutes=10),
     params:
         **INVENTORY_PARAMS,
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
     shell:
-        "{params.raw2ready} download --settings {params.settings:q} --root {params.root:q} "
+        "{params.raw2ready} --log {log:q} download --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --tile {wildcards.tile} "
-        "--month {wildcards.year}-{wildcards.month} --output {output:q} 2> {log}"
+        "--month {wildcards.year}-{wildcards.month} --output {output:q}"
 
 
 rule scenes:
     input:
         **INVENTORY_INPUT,
         **BATCH_DOWNLOADS,
+        **SETTINGS_INPUT,
         l2a=batch_l2a if CAMPAIGN.uses_sen2cor else [],
     output:
         **BATCH_FOLDERS,
         record=CAMPAIGN.work("batches/{tile}/{year}/{quarter}/{month}.json"),
     log:
         CAMPAIGN.log("batch/{tile}/{year}/{quarter}/{month}"),
-    retries: 2
+    retries: 0
     conda:
         "../envs/processing.yaml"
     threads: 2
@@ -51,15 +53,15 @@ rule scenes:
         runtime=per_unfinished_scene(minutes=20),
     params:
         **INVENTORY_PARAMS,
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
         downloads=batch_downloads,
         fetch="--fetch" if CAMPAIGN.object_storage else "",
     shell:
-        "{params.raw2ready} process-batch --settings {params.settings:q} --root {params.root:q} "
+        "{params.raw2ready} --log {log:q} process-batch --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --tile {wildcards.tile} "
         "--month {wildcards.year}-{wildcards.month} --downloads {params.downloads:q} "
-        "{params.fetch} --output {output.record:q} 2> {log}"
+        "{params.fetch} --output {output.record:q}"
 
 
 # A finished batch that lost an output (or gained a scene) is asked for its next repair

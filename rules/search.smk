@@ -4,11 +4,14 @@
 
 
 checkpoint search:
+    input:
+        **SETTINGS_INPUT,
     output:
-        CAMPAIGN.work("inventories/{tile}.jsonl"),
+        inventory=CAMPAIGN.work("inventories/{tile}.jsonl"),
+        rejected=CAMPAIGN.work("inventories/{tile}.rejected.json"),
     log:
         CAMPAIGN.log("search/{tile}"),
-    retries: 2
+    retries: 0
     localrule: True
     conda:
         "../envs/search.yaml"
@@ -16,8 +19,28 @@ checkpoint search:
         mem_mb=500,
         runtime=30,
     params:
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
     shell:
-        "{params.raw2ready} search --settings {params.settings:q} --tile {wildcards.tile} "
-        "--output {output} 2> {log}"
+        "{params.raw2ready} --log {log:q} search --settings {params.settings:q} --tile {wildcards.tile} "
+        "--output {output.inventory:q} --rejected {output.rejected:q}"
+
+
+# The settings file every job reads: written by load_campaign on the machine running
+# snakemake; with object storage this rule copies it into the bucket, where pods find it.
+rule settings:
+    output:
+        CAMPAIGN.settings_file,
+    log:
+        CAMPAIGN.log("settings"),
+    localrule: True
+    conda:
+        "../envs/search.yaml"
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        raw2ready=RAW2READY,
+        written=written_settings,
+    shell:
+        "{params.raw2ready} --log {log:q} settings --settings {params.written:q} --output {output:q}"

@@ -9,12 +9,13 @@
 rule sen2cor:
     input:
         **INVENTORY_INPUT,
+        **SETTINGS_INPUT,
         downloads=scene_downloads,
     output:
         temp(directory(CAMPAIGN.work("l2a/{tile}/{scene}"))),
     log:
         CAMPAIGN.log("sen2cor/{tile}/{scene}"),
-    retries: 1
+    retries: 0
     conda:
         "../envs/processing.yaml"
     envmodules:
@@ -25,9 +26,9 @@ rule sen2cor:
         runtime=180,
     params:
         **INVENTORY_PARAMS,
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
     shell:
-        "{params.raw2ready} sen2cor --settings {params.settings:q} --root {params.root:q} "
+        "{params.raw2ready} --log {log:q} sen2cor --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --scene {wildcards.scene} "
-        "--downloads {input.downloads:q} 2> {log}"
+        "--downloads {input.downloads:q}"

@@ -10,11 +10,13 @@
 
 
 checkpoint sentinel1_search:
+    input:
+        **SETTINGS_INPUT,
     output:
         CAMPAIGN.work("inventories/sentinel-1/{tile}.jsonl"),
     log:
         CAMPAIGN.log("sentinel1_search/{tile}"),
-    retries: 2
+    retries: 0
     localrule: True
     conda:
         "../envs/search.yaml"
@@ -22,21 +24,22 @@ checkpoint sentinel1_search:
         mem_mb=500,
         runtime=30,
     params:
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
     shell:
-        "{params.raw2ready} s1-search --settings {params.settings:q} --tile {wildcards.tile} "
-        "--output {output} 2> {log}"
+        "{params.raw2ready} --log {log:q} s1-search --settings {params.settings:q} --tile {wildcards.tile} "
+        "--output {output}"
 
 
 rule sentinel1_download:
     input:
         **S1_INVENTORY_INPUT,
+        **SETTINGS_INPUT,
     output:
         S1_DOWNLOADS,
     log:
         CAMPAIGN.log("sentinel1_download/{tile}/{year}/{quarter}/{month}/{scene}"),
-    retries: 2
+    retries: 0
     localrule: CAMPAIGN.downloads_local
     conda:
         "../envs/processing.yaml"
@@ -46,17 +49,17 @@ rule sentinel1_download:
         runtime=30,
     params:
         **S1_INVENTORY_PARAMS,
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
     shell:
-        "{params.raw2ready} download-scene --settings {params.settings:q} --root {params.root:q} "
+        "{params.raw2ready} --log {log:q} download-scene --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --scene {wildcards.scene} --output {output:q} "
-        "2> {log}"
 
 
 rule sentinel1_scene:
     input:
         **S1_INVENTORY_INPUT,
+        **SETTINGS_INPUT,
         downloads=S1_DOWNLOAD_FOLDER,
     output:
         products=expand(
@@ -71,7 +74,7 @@ rule sentinel1_scene:
         ),
     log:
         CAMPAIGN.log("sentinel1_scene/{tile}/{year}/{quarter}/{month}/{scene}"),
-    retries: 2
+    retries: 0
     conda:
         "../envs/processing.yaml"
     envmodules:
@@ -82,16 +85,17 @@ rule sentinel1_scene:
         runtime=90,
     params:
         **S1_INVENTORY_PARAMS,
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
     shell:
-        "{params.raw2ready} s1-scene --settings {params.settings:q} --root {params.root:q} "
+        "{params.raw2ready} --log {log:q} s1-scene --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --scene {wildcards.scene} "
-        "--downloads {input.downloads:q} 2> {log}"
+        "--downloads {input.downloads:q}"
 
 
 rule sentinel1_tile_catalog:
     input:
+        **SETTINGS_INPUT,
         inventory=CAMPAIGN.work("inventories/sentinel-1/{tile}.jsonl"),
         scenes=sentinel1_scenes,
     output:
@@ -100,6 +104,7 @@ rule sentinel1_tile_catalog:
         tree=CAMPAIGN.tree_catalogs(SENTINEL1_FAMILY, months=True),
     log:
         CAMPAIGN.log("sentinel1_tile_catalog/{tile}"),
+    retries: 0
     localrule: True
     conda:
         "../envs/processing.yaml"
@@ -107,13 +112,12 @@ rule sentinel1_tile_catalog:
         mem_mb=1000,
         runtime=30,
     params:
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.out("stac/sentinel-1/{tile}/catalog.json")),
     shell:
-        "{params.raw2ready} tile-catalog --family sentinel-1 --settings {params.settings:q} "
+        "{params.raw2ready} --log {log:q} tile-catalog --family sentinel-1 --settings {params.settings:q} "
         "--root {params.root:q} --tile {wildcards.tile} --inventory {input.inventory:q} "
-        "2> {log}"
 
 
 rule sentinel1_collection:
@@ -127,10 +131,12 @@ rule sentinel1_collection:
             tile=CAMPAIGN.settings.tiles,
         ),
         sentinel1_stac_below_tiles,
+        **SETTINGS_INPUT,
     output:
         CAMPAIGN.out("stac/sentinel-1/collection.json"),
     log:
         CAMPAIGN.log("sentinel1_collection"),
+    retries: 0
     localrule: True
     conda:
         "../envs/processing.yaml"
@@ -138,9 +144,9 @@ rule sentinel1_collection:
         mem_mb=2000,
         runtime=60,
     params:
+        **SETTINGS_PARAMS,
         raw2ready=RAW2READY,
-        settings=CAMPAIGN.settings_json,
         root=root_of_output(CAMPAIGN.out("stac/sentinel-1/collection.json")),
     shell:
-        "{params.raw2ready} collection --family sentinel-1 --settings {params.settings:q} "
-        "--root {params.root:q} 2> {log}"
+        "{params.raw2ready} --log {log:q} collection --family sentinel-1 --settings {params.settings:q} "
+        "--root {params.root:q}"

@@ -41,6 +41,13 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return validate_config(data, "test config")
 
 
+def settings_file(settings: Settings, folder: Path) -> str:
+    """The settings file a workflow job is given (`--settings`), written into folder."""
+    path = folder / "settings.json"
+    settings.write(path)
+    return str(path)
+
+
 def write_demo_campaign(root: Path, size: int) -> Path:
     """The sample archive in root/archive and root/demo.yaml (config/demo.yaml pointing at it)."""
     write_demo_archive(root / "archive", seed=42, size=size)

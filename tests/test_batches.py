@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from raw2ready.campaign.batch_job import process_batch
-from raw2ready.campaign.batches import Batch, group, is_complete, target
+from raw2ready.campaign.batches import Batch, group, is_complete, target, unfinished
 from raw2ready.campaign.downloads import downloaded
 from raw2ready.campaign.inventory import read_inventory, write_inventory
 from raw2ready.config import Settings
@@ -24,7 +24,7 @@ from raw2ready.errors import ConfigError, DownloadError, ProcessingError
 from raw2ready.layout import Layout
 from raw2ready.scene import BandAsset, SceneRecord
 
-from .conftest import make_settings, run_cli
+from .conftest import make_settings, run_cli, settings_file
 from .rasters import geotiff_bytes
 
 
@@ -119,28 +119,39 @@ def test_the_batch_job_processes_only_unfinished_scenes_and_records_them(campaig
     )
 
 
-def test_a_failed_scene_fails_its_batch_after_the_others_and_leaves_no_record(
-    campaign,
-) -> None:
+def test_a_failed_scene_costs_only_itself_and_is_recorded_with_its_cause(campaign) -> None:
     settings, layout, batches = campaign
     batch, records = next(iter(batches.items()))
     broken = records[1].id
+    cause = f"{broken}/B08.tif: HTTP 503 (gave up after 3 attempts)"
 
     def process(_settings: Settings, record: SceneRecord) -> None:
         if record.id == broken:
-            raise DownloadError(f"{record.id}/B08.tif: HTTP 503 (gave up after 3 attempts)")
+            raise DownloadError(cause)
         finish(layout, record, settings.products)
 
-    with pytest.raises(ProcessingError, match=f"1 of {len(records)} scene.*{broken}.*HTTP 503"):
-        process_batch(settings, layout, batch, records, batch.record(layout), process)
+    outcomes = process_batch(settings, layout, batch, records, batch.record(layout), process)
 
-    assert not batch.record(layout).exists()
-    assert not (layout.item(records[0]).parent.parent / "catalog.json").exists()
+    assert [o.status for o in outcomes] == [
+        "failed" if r.id == broken else "processed" for r in records
+    ]
+    written = json.loads(batch.record(layout).read_text())
+    assert [(s["id"], s["status"], s["error"]) for s in written["scenes"]] == [
+        (r.id, "failed", cause) if r.id == broken else (r.id, "processed", None) for r in records
+    ]
+    assert written["summary"]["items"] == len(records) - 1
+    month = json.loads((layout.item(records[0]).parent.parent / "catalog.json").read_text())
+    assert sorted(link["href"] for link in month["links"] if link["rel"] == "item") == sorted(
+        f"{r.id}/{r.id}.json" for r in records if r.id != broken
+    )
     assert [is_complete(layout, r, settings.products) for r in records] == [
         r.id != broken for r in records
     ]
+    # the workflow asks for a repair record: the next run redoes the failed scene only
+    assert target(layout, batch, records, list(settings.products)) == batch.repair(layout, 1)
+    assert unfinished(layout, records, settings.products) == [records[1]]
     log = layout.scene_log(records[1]).read_text().strip().splitlines()
-    assert log[-1] == f"raw2ready: error: {broken}/B08.tif: HTTP 503 (gave up after 3 attempts)"
+    assert log[-1] == f"raw2ready: error: {cause}"
 
 
 def test_an_empty_batch_is_an_error(campaign) -> None:
@@ -166,7 +177,8 @@ def download_job(
 ) -> subprocess.CompletedProcess[str]:
     """`raw2ready download` for one batch, as the workflow's download job runs it."""
     return run_cli(
-        "download", "--settings", settings.to_json(), "--inventory", str(inventory),
+        "download", "--settings", settings_file(settings, inventory.parent),
+        "--inventory", str(inventory),
         "--tile", batch.tile, "--month", f"{batch.year}-{batch.month}", "--output", str(folder),
     )  # fmt: skip
 
@@ -193,7 +205,7 @@ def test_the_download_job_fetches_only_the_unfinished_scenes(campaign, tmp_path:
         downloaded(records[0], folder)
 
 
-def test_a_failed_download_leaves_no_folder_under_its_final_name(campaign, tmp_path: Path) -> None:
+def test_a_scene_that_cannot_be_fetched_costs_only_itself(campaign, tmp_path: Path) -> None:
     settings, layout, batches = campaign
     batch, records = next(iter(batches.items()))
     records = [local_bands(record, tmp_path / "archive") for record in records]
@@ -203,11 +215,10 @@ def test_a_failed_download_leaves_no_folder_under_its_final_name(campaign, tmp_p
 
     result = download_job(settings, tmp_path / "batch.jsonl", batch, folder)
 
-    assert result.returncode == 1
-    assert result.stderr.splitlines()[-1].startswith("raw2ready: error: ")
-    assert "B08.tif: no such file" in result.stderr.splitlines()[-1]
-    assert not folder.exists()
-    kept = folder.with_name(f".{folder.name}.partial")
-    assert (kept / records[0].id / "B04.tif").read_bytes() == Path(
+    assert result.returncode == 0, result.stderr
+    assert (folder / records[0].id / "B04.tif").read_bytes() == Path(
         records[0].bands["B04"].href
     ).read_bytes()
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # nothing partial left
+    with pytest.raises(DownloadError, match=rf"{records[2].id} was not fetched: .*B08.tif: no"):
+        downloaded(records[2], folder)

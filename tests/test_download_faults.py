@@ -27,7 +27,7 @@ from raw2ready.archives.transfer.retries import MAX_WAIT_SECONDS, retry_after_se
 from raw2ready.errors import CorruptDownloadError, DownloadError
 from raw2ready.scene import BandAsset, SceneRecord
 
-from .conftest import make_settings, run_cli
+from .conftest import make_settings, run_cli, settings_file
 from .rasters import geotiff_bytes
 from .servers import FAULT_AFTER, FaultyFileServer, flipped
 
@@ -230,7 +230,7 @@ def process_scene_job(tmp_path: Path, record: SceneRecord) -> subprocess.Complet
     inventory = tmp_path / "inventory.jsonl"
     inventory.write_text(record.to_json() + "\n")
     return run_cli(
-        "process-scene", "--settings", settings.to_json(),
+        "process-scene", "--settings", settings_file(settings, tmp_path),
         "--inventory", str(inventory), "--scene", record.id,
     )  # fmt: skip
 

@@ -27,7 +27,8 @@ RULE_FILES = [PROJECT / "Snakefile", *sorted((PROJECT / "rules").glob("*.smk"))]
 RULE_HEADER = re.compile(r"^(?:rule|checkpoint) (\w+):", re.MULTILINE)
 USE_RULE = re.compile(r"^use rule (\w+) as (\w+)", re.MULTILINE)
 CONDA = re.compile(r"^    conda:\s*\n\s+\"([^\"]+)\"", re.MULTILINE)
-COMMAND = re.compile(r"\{params\.raw2ready\} ([a-z][\w-]*)")  # the shell command's subcommand
+# the shell command's subcommand (after the global --log option every rule gives)
+COMMAND = re.compile(r"\{params\.raw2ready\} (?:--log \{log:q\} )?([a-z][\w-]*)")
 DIRECTIVE_RUNS = re.compile(r"^    (shell|run|script|notebook|wrapper):", re.MULTILINE)
 
 

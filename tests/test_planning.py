@@ -91,7 +91,7 @@ def test_synth_inventory_command_writes_a_campaign_the_plan_reads(
     assert all(245 <= count <= 255 for count in scenes["per_year"].values())
     assert plan["jobs"] == {
         "download": 4 * 24, "scenes": 4 * 24, "tile_catalog": 4, "collection": 1, "report": 1,
-        "all": 1, "total": 2 * 4 * 24 + 7,
+        "check": 1, "all": 1, "total": 2 * 4 * 24 + 8,
     }  # fmt: skip
     assert sum(tile["scenes"] for tile in plan["tiles"].values()) == 500
     estimate = plan["estimate"]
@@ -124,7 +124,8 @@ def test_a_tile_without_inventory_is_planned_as_a_search(
     monkeypatch.chdir(tmp_path)
     plan = make_plan(settings, snakemake_jobs(tmp_path / "c.json", SNAKEFILE, LOCAL), FIGURES)
     assert plan["jobs"] == {
-        "search": 1, "tile_catalog": 1, "collection": 1, "report": 1, "all": 1, "total": 5,
+        "search": 1, "tile_catalog": 1, "collection": 1, "report": 1, "check": 1, "all": 1,
+        "total": 6,
     }  # fmt: skip
     assert plan["tiles"]["47PPR"]["searched"] is False
     assert "not searched yet" in render(plan)
@@ -189,7 +190,7 @@ def test_plan_before_a_run_searches_and_counts_what_snakemake_would_run(demo: Pa
     months = {(s.tile, s.date[:7]) for s in demo_archive.DEMO_SCENES}
     assert plan["jobs"] == {
         "download": len(months), "scenes": len(months), "tile_catalog": 2, "collection": 1,
-        "report": 1, "all": 1, "total": 2 * len(months) + 5,
+        "report": 1, "check": 1, "all": 1, "total": 2 * len(months) + 6,
     }  # fmt: skip
     assert plan["jobs"] == dry_run_jobs(demo)
 
@@ -230,7 +231,7 @@ def test_plan_after_a_full_run_then_a_lost_product(demo: Path) -> None:
     assert plan["tiles"]["48PUB"]["to_process"] == 1
     assert plan["jobs"] == {
         "download": 1, "repair_scenes": 1, "tile_catalog": 1, "collection": 1, "report": 1,
-        "all": 1, "total": 6,
+        "check": 1, "all": 1, "total": 7,
     }  # fmt: skip
     assert plan["jobs"] == dry_run_jobs(demo)
     assert "repair_scenes" in render(plan)

@@ -41,7 +41,7 @@ from raw2ready.sentinel1.grd import S1Product
 from raw2ready.sentinel2.safe import extract_safe
 from raw2ready.stac.catalog import write_collection, write_tile_catalog
 
-from .conftest import PROJECT, make_settings, run_cli
+from .conftest import PROJECT, make_settings, run_cli, settings_file
 from .safe_factory import (
     S1_NAME,
     SafeSpec,
@@ -173,7 +173,7 @@ def test_missing_sen2cor_stops_the_scene_with_one_clear_line(tmp_path: Path) -> 
     inventory = tmp_path / "inventory.jsonl"
     inventory.write_text(record.to_json() + "\n")
     result = run_cli(
-        "process-scene", "--settings", settings.to_json(),
+        "process-scene", "--settings", settings_file(settings, tmp_path),
         "--inventory", str(inventory), "--scene", record.id, env=env, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 1

@@ -3,9 +3,9 @@
 The sample archive's items are loaded into `rustac serve` on 127.0.0.1 with their band
 hrefs pointing at the fault-injecting file server, which serves the archive's COGs. Some
 bands meet transient faults (503, 429 + Retry-After, reset, truncated body) and one band
-fails for good: the run finishes every other scene, the broken scene's job fails with one
-clear line and leaves no file under a final name, and the rerun after the server recovers
-fetches only that scene's missing bands.
+fails for good: the run finishes every other scene and the collection, records the broken
+scene failed with its cause and ends non-zero naming it, leaving no file of it under a final
+name; the rerun after the server recovers fetches only that scene's bands.
 """
 
 from __future__ import annotations
@@ -88,14 +88,17 @@ def test_chain_runs_through_a_stac_api_with_faults_and_reruns_only_what_failed(
             assert {r.id for r in inventory} == scenes
             assert all(b.href.startswith(cogs.url) for r in inventory for b in r.bands.values())
 
-            # the download job of the broken scene's batch failed, with the error last in its
-            # log, and left no download folder under its final name
+            # the broken scene cost only itself: its batch record names it failed with the
+            # download's cause, the catalog and the collection hold every other scene, the
+            # console names it, and no file of it is under a final name
             (record,) = [r for r in inventory if r.id == BROKEN]
             month = f"{record.tile}/{record.year}/{record.quarter}/{record.month}"
-            log = (tmp_path / f"work/demo/logs/download/{month}.log").read_text()
-            last = log.strip().splitlines()[-1]
-            assert last.startswith("raw2ready: error: ")
-            assert "B08.tif: HTTP 503 (gave up after 3 attempts" in last
+            batch = json.loads((tmp_path / f"work/demo/batches/{month}.json").read_text())
+            (failed,) = [s for s in batch["scenes"] if s["status"] == "failed"]
+            assert failed["id"] == BROKEN
+            assert "B08.tif: HTTP 503 (gave up after 3 attempts" in failed["error"]
+            assert f"failed scene {BROKEN}: " in first.stdout + first.stderr
+            assert (tmp_path / "results/demo/stac/collection.json").exists()
             assert not (tmp_path / f"work/demo/downloads/{month}").exists()
             assert not list((tmp_path / "results/demo/products").rglob(f"{BROKEN}_*.tif"))
 

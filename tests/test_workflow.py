@@ -277,3 +277,22 @@ def test_removing_one_product_recomputes_only_that_scene(run: Path) -> None:
     ]
     assert changed == []
     assert job_counts(result)["composite"] == 1
+
+
+def test_the_summary_counts_what_the_run_made(run: Path) -> None:
+    products = list((run / "results/demo/products").rglob("*.tif"))
+    items = [p for p in (run / "results/demo/stac").rglob("*_L2A.json")]
+    result = subprocess.run(
+        [sys.executable, "-m", "raw2ready.cli", "summary", "--configfile", "demo.yaml"],
+        cwd=run, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    first = result.stdout.splitlines()[0]
+    scenes = len(demo_archive.DEMO_SCENES)
+    assert first == (
+        f"campaign demo: {scenes} of {scenes} scene(s) complete in 2 tile(s): "
+        f"{len(products)} product(s) (COG), {len(items)} STAC item(s)"
+    )
+    assert "<" not in result.stdout  # real paths, no placeholders
+    assert json.loads((run / "work/demo/outcome.json").read_text()) == {
+        "rejected": [], "failed": [],
+    }  # fmt: skip

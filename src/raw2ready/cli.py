@@ -17,21 +17,24 @@ from typing import Any
 import click
 
 from raw2ready import __version__
-from raw2ready.config import Settings, load_settings, validate_config
+from raw2ready.config import Settings, load_settings, read_settings
 from raw2ready.errors import ConfigError, ItemError, Raw2ReadyError
+from raw2ready.job_log import EXIT_TRANSIENT, JobLog, subject
 from raw2ready.scene import SceneRecord
 
 log = logging.getLogger("raw2ready")
 
 
 _ROOT = "raw2ready.root"
+#: This process's log file and console (set by --log).
+JOB_LOG = JobLog()
 
 
-def _settings(configfile: Path | None, settings_json: str | None) -> Settings:
-    """Settings from a config file or from the JSON the workflow passes to its jobs, with
-    their folders under the command's --root."""
-    if settings_json:
-        settings = validate_config(json.loads(settings_json), "--settings")
+def _settings(configfile: Path | None, settings_file: Path | None) -> Settings:
+    """Settings from a config file or from the settings file the workflow gives its jobs,
+    with their folders under the command's --root."""
+    if settings_file:
+        settings = read_settings(settings_file)
     elif configfile is None:
         raise click.UsageError("give --configfile or --settings")
     else:
@@ -48,7 +51,12 @@ def _remember_root(context: click.Context, _param: click.Parameter, value: Path 
 
 config_options = [
     click.option("--configfile", type=click.Path(path_type=Path), help="Campaign YAML."),
-    click.option("--settings", "settings_json", help="Validated settings as JSON (jobs)."),
+    click.option(
+        "--settings",
+        "settings_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Validated settings file the workflow wrote (jobs).",
+    ),
     click.option(
         "--root",
         type=click.Path(path_type=Path, file_okay=False),
@@ -92,8 +100,14 @@ def with_scene(function: Any) -> Any:
     show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
 )
-def cli(log_level: str) -> None:
+@click.option(
+    "--log", "log_file", type=click.Path(dir_okay=False, path_type=Path),
+    help="Write messages to this file; on failure print only the one-line cause (jobs).",
+)  # fmt: skip
+def cli(log_level: str, log_file: Path | None) -> None:
     """Reprocess Sentinel-2 scenes per MGRS tile into analysis-ready COGs and STAC."""
+    if log_file is not None:
+        JOB_LOG.open(log_file)
     logging.basicConfig(
         level=log_level, stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -120,27 +134,45 @@ def check_config(configfile: Path) -> None:
     click.echo(f"{configfile}: valid (sha256 {settings.digest()[:12]})")
 
 
+@cli.command("settings")
+@with_config
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def settings_command(configfile: Path | None, settings_file: Path | None, output: Path) -> None:
+    """Write the validated settings file jobs read with --settings (object storage: the
+    copy in the bucket)."""
+    _settings(configfile, settings_file).write(output)
+
+
 @cli.command()
 @with_config
 @click.option("--tile", required=True, help="MGRS tile id.")
 @click.option("--output", type=click.Path(path_type=Path), required=True)
-def search(configfile: Path | None, settings_json: str | None, tile: str, output: Path) -> None:
-    """Search the archive for one tile and write its inventory."""
-    from raw2ready.campaign.inventory import search_inventory
+@click.option(
+    "--rejected", type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to list the rejected items [default: beside OUTPUT, .rejected.json].",
+)  # fmt: skip
+def search(
+    configfile: Path | None, settings_file: Path | None, tile: str, output: Path,
+    rejected: Path | None,
+) -> None:  # fmt: skip
+    """Search the archive for one tile and write its inventory (and its rejected items)."""
+    from raw2ready.campaign.inventory import rejected_of, search_inventory
 
-    count, changed = search_inventory(_settings(configfile, settings_json), tile, output)
+    count, changed = search_inventory(
+        _settings(configfile, settings_file), tile, output, rejected or rejected_of(output)
+    )
     log.info("inventory %s: %d scene(s)%s", output, count, "" if changed else " (unchanged)")
 
 
 @cli.command("process-scene")
 @with_scene
 def process_scene(
-    configfile: Path | None, settings_json: str | None, inventory: Path, scene_id: str
+    configfile: Path | None, settings_file: Path | None, inventory: Path, scene_id: str
 ) -> None:
     """Download, mask, compute indices, write COGs and the STAC item of one scene."""
     from raw2ready.campaign.reprocess import reprocess_scene
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     reprocess_scene(settings, _inventory_record(inventory, scene_id))
 
 
@@ -174,7 +206,7 @@ def _batch_records(inventory: Path, tile: str, month: str) -> tuple[Any, list[Sc
 @click.option("--output", type=click.Path(path_type=Path, file_okay=False), required=True)
 def download(
     configfile: Path | None,
-    settings_json: str | None,
+    settings_file: Path | None,
     inventory: Path,
     tile: str,
     month: str,
@@ -186,7 +218,7 @@ def download(
     from raw2ready.campaign.downloads import download_batch
     from raw2ready.campaign.reprocess import layout_of
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     batch, records = _batch_records(inventory, tile, month)
     todo = unfinished(layout_of(settings), records, settings.products)
     download_batch(settings, todo, output)
@@ -205,7 +237,7 @@ def download(
 @click.option("--output", type=click.Path(path_type=Path), required=True, help="Batch record.")
 def process_batch(
     configfile: Path | None,
-    settings_json: str | None,
+    settings_file: Path | None,
     inventory: Path,
     tile: str,
     month: str,
@@ -222,7 +254,7 @@ def process_batch(
     from raw2ready.campaign.downloads import download_batch
     from raw2ready.campaign.reprocess import layout_of, reprocess_scene
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     batch, records = _batch_records(inventory, tile, month)
     if fetch:
         download_batch(settings, unfinished(layout_of(settings), records, settings.products),
@@ -243,13 +275,17 @@ def process_batch(
 @with_scene
 @click.option("--output", type=click.Path(path_type=Path, file_okay=False), required=True)
 def download_scene(
-    configfile: Path | None, settings_json: str | None, inventory: Path, scene_id: str, output: Path
+    configfile: Path | None,
+    settings_file: Path | None,
+    inventory: Path,
+    scene_id: str,
+    output: Path,
 ) -> None:
     """Fetch the inputs of one scene (a Sentinel-1 product) into OUTPUT, a folder that
     appears only when they are fetched and verified."""
     from raw2ready.campaign.downloads import download_batch
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     download_batch(settings, [_inventory_record(inventory, scene_id)], output)
 
 
@@ -268,7 +304,7 @@ def _inventory_record(inventory: Path, scene_id: str) -> SceneRecord:
 @downloads_option
 def sen2cor(
     configfile: Path | None,
-    settings_json: str | None,
+    settings_file: Path | None,
     inventory: Path,
     scene_id: str,
     downloads: Path,
@@ -279,7 +315,7 @@ def sen2cor(
     from raw2ready.processors.sen2cor import l2a_of
     from raw2ready.sentinel2.safe import SAFE_ASSET
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     record = _inventory_record(inventory, scene_id)
     inputs = scene_inputs(settings, record, downloads)
     click.echo(l2a_of(settings, record, layout_of(settings), lambda: inputs()[SAFE_ASSET]))
@@ -297,7 +333,7 @@ def sen2cor(
 @family_option
 def tile_catalog(
     configfile: Path | None,
-    settings_json: str | None,
+    settings_file: Path | None,
     tile: str,
     inventory: Path | None,
     batch_records: tuple[Path, ...],
@@ -318,7 +354,7 @@ def tile_catalog(
     from raw2ready.months import months_between
     from raw2ready.stac.catalog import write_tile_catalog
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     layout = layout_of(settings)
     if family == COMPOSITES:  # the composites' tree: over the items given as arguments
         summary = write_tile_catalog(tile, list(batch_records), layout, family)
@@ -337,14 +373,14 @@ def tile_catalog(
 @with_config
 @batch_option
 def composite(
-    configfile: Path | None, settings_json: str | None, inventory: Path, tile: str, month: str
+    configfile: Path | None, settings_file: Path | None, inventory: Path, tile: str, month: str
 ) -> None:
     """Make the monthly composite of one tile and month from its finished scenes (the
     median or greenest clear observation, and their count) and write its STAC item."""
     from raw2ready.campaign.composite_job import composite_month
     from raw2ready.campaign.reprocess import layout_of
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     batch, records = _batch_records(inventory, tile, month)
     composite_month(settings, layout_of(settings), batch, records)
 
@@ -356,7 +392,7 @@ def composite(
     "--output", type=click.Path(path_type=Path), help="Record of the months the cube holds."
 )
 def cube(
-    configfile: Path | None, settings_json: str | None, tile: str, output: Path | None
+    configfile: Path | None, settings_file: Path | None, tile: str, output: Path | None
 ) -> None:
     """Commit to the tile's datacube every month it lacks or whose inputs were redone (one
     atomic Icechunk commit per month)."""
@@ -364,7 +400,7 @@ def cube(
     from raw2ready.campaign.reprocess import layout_of
     from raw2ready.cube.datacube import update_cube
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     layout = layout_of(settings)
     months = update_cube(settings, layout, tile)
     if output is not None:
@@ -375,22 +411,29 @@ def cube(
 @cli.command()
 @with_config
 @family_option
-def collection(configfile: Path | None, settings_json: str | None, family: str | None) -> None:
+def collection(configfile: Path | None, settings_file: Path | None, family: str | None) -> None:
     """Write the campaign's root STAC collection (or a family's) and validate its tree."""
     from raw2ready.campaign.reprocess import layout_of
     from raw2ready.layout import COMPOSITES, SENTINEL1
     from raw2ready.stac.catalog import TileSummary, write_collection
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     layout = layout_of(settings)
-    summaries = [
-        TileSummary(**json.loads(layout.tile_summary(tile, family).read_text()))
-        for tile in settings.tiles
-    ]
+    summaries = []
+    for tile in settings.tiles:
+        path = layout.tile_summary(tile, family)
+        if not path.is_file():
+            raise ConfigError(f"tile summary {path} is missing: the tile's catalog job makes it")
+        summaries.append(TileSummary(**json.loads(path.read_text())))
     enabled = {SENTINEL1: settings.sentinel1.enabled, COMPOSITES: settings.composites.enabled}
     children = tuple(child for child, on in enabled.items() if on) if family is None else ()
     products = settings.products if family is None else ()
     path = write_collection(settings.campaign, summaries, layout, family, children, products)
+    if not any(summary.items for summary in summaries):
+        click.echo(
+            f"no scene matched the campaign ({', '.join(settings.tiles)}, {settings.start} to "
+            f"{settings.end}, cloud cover <= {settings.max_cloud_cover}%): the collection is empty"
+        )
     click.echo(f"STAC collection: {path}")
 
 
@@ -401,12 +444,12 @@ def collection(configfile: Path | None, settings_json: str | None, family: str |
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write what was published here as JSON (the workflow's marker of the publication).",
 )
-def publish(configfile: Path | None, settings_json: str | None, record: Path | None) -> None:
+def publish(configfile: Path | None, settings_file: Path | None, record: Path | None) -> None:
     """Upsert the campaign's STAC collection and items into the `publish.pgstac` database."""
     from raw2ready.campaign.reprocess import layout_of
     from raw2ready.stac.publish import publish_tree
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     if settings.publish is None:
         raise ConfigError(f"{settings.source}: add a `publish` section to publish the catalog")
     published = publish_tree(layout_of(settings).collection(), settings.publish.pgstac)
@@ -418,13 +461,63 @@ def publish(configfile: Path | None, settings_json: str | None, record: Path | N
 
 @cli.command()
 @with_config
-def report(configfile: Path | None, settings_json: str | None) -> None:
+def report(configfile: Path | None, settings_file: Path | None) -> None:
     """Write the campaign's HTML report (tiles map, counts, failures, quicklooks)."""
     from raw2ready.campaign.report import write_report
     from raw2ready.campaign.reprocess import layout_of
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     click.echo(f"campaign report: {write_report(settings, layout_of(settings))}")
+
+
+@cli.command()
+@with_config
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.argument("batch_records", nargs=-1, type=click.Path(path_type=Path))
+def check(
+    configfile: Path | None, settings_file: Path | None, output: Path,
+    batch_records: tuple[Path, ...],
+) -> None:  # fmt: skip
+    """End of a run: list the items the searches rejected and the scenes that failed in
+    BATCH_RECORDS; fail naming the failed scenes (the next run retries only them), else
+    write OUTPUT."""
+    from raw2ready.campaign.inventory import rejected_of
+    from raw2ready.campaign.outcome import (
+        check_failed,
+        read_failed,
+        read_rejected,
+        report,
+        write_outcome,
+    )
+    from raw2ready.layout import Layout
+
+    settings = _settings(configfile, settings_file)
+    layout = Layout(settings.output_dir, settings.work_dir)
+    failed = read_failed(list(batch_records))
+    rejected = list(
+        dict.fromkeys(  # an unreadable item of a static catalog is rejected by every tile
+            problem
+            for tile in settings.tiles
+            for problem in read_rejected(rejected_of(layout.inventory(tile)))
+        )
+    )
+    for line in report(failed, rejected):
+        click.echo(line)
+    check_failed(failed)
+    write_outcome(output, rejected)
+
+
+@cli.command()
+@click.option(
+    "--configfile", type=click.Path(dir_okay=False, path_type=Path), required=True,
+    help="Campaign YAML (the one given to snakemake).",
+)  # fmt: skip
+def summary(configfile: Path) -> None:
+    """Count what the campaign has made (scenes, products, items) and say what to try next."""
+    from raw2ready.campaign.summary import summary_lines
+
+    for line in summary_lines(load_settings(configfile), configfile):
+        click.echo(line)
 
 
 @cli.command()
@@ -457,14 +550,14 @@ def inspect(item_file: Path, as_json: bool, bands: str) -> None:
 @with_config
 @click.argument("product", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--tile", required=True, help="MGRS tile to cut the backscatter to.")
-def s1_grd(configfile: Path | None, settings_json: str | None, product: Path, tile: str) -> None:
+def s1_grd(configfile: Path | None, settings_file: Path | None, product: Path, tile: str) -> None:
     """Sentinel-1 GRD zip -> SNAP gpt gamma0 (dB x 1000) COGs and STAC item for one tile."""
     from raw2ready.campaign.reprocess import layout_of, reprocess_s1_scene
     from raw2ready.grid import parse_tile
     from raw2ready.scene import BandAsset
     from raw2ready.sentinel1.grd import S1Product
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     href = str(product.resolve())
     record = S1Product.from_name(product.name).record(parse_tile(tile).id, href, BandAsset(href))
     reprocess_s1_scene(settings, record)
@@ -475,13 +568,13 @@ def s1_grd(configfile: Path | None, settings_json: str | None, product: Path, ti
 @with_config
 @click.option("--tile", required=True, help="MGRS tile id.")
 @click.option("--output", type=click.Path(path_type=Path), required=True)
-def s1_search(configfile: Path | None, settings_json: str | None, tile: str, output: Path) -> None:
+def s1_search(configfile: Path | None, settings_file: Path | None, tile: str, output: Path) -> None:
     """Find the Sentinel-1 GRD products covering one tile; write its Sentinel-1 inventory."""
     from raw2ready.archives.transfer import DownloadOptions
     from raw2ready.campaign.inventory import write_inventory
     from raw2ready.sentinel1.search import search_sentinel1
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     result = search_sentinel1(settings, tile, DownloadOptions.retries_of(settings.download))
     changed = write_inventory(output, result.records)
     log.info("inventory %s: %d Sentinel-1 scene(s)%s", output, len(result.records),
@@ -493,7 +586,7 @@ def s1_search(configfile: Path | None, settings_json: str | None, tile: str, out
 @downloads_option
 def s1_scene(
     configfile: Path | None,
-    settings_json: str | None,
+    settings_file: Path | None,
     inventory: Path,
     scene_id: str,
     downloads: Path,
@@ -502,7 +595,7 @@ def s1_scene(
     job fetched; write its item."""
     from raw2ready.campaign.reprocess import reprocess_s1_scene
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     reprocess_s1_scene(settings, _inventory_record(inventory, scene_id), downloads)
 
 
@@ -668,17 +761,35 @@ def safe_check(product: Path) -> None:
     click.echo(check_archive(product).summary())
 
 
+def _exit_status(error: Raw2ReadyError) -> int:
+    """EXIT_TRANSIENT when the archive did not answer after every retry, else 1."""
+    from raw2ready.archives.transfer.retries import TransientError
+
+    return EXIT_TRANSIENT if isinstance(error, TransientError) else 1
+
+
 def main() -> None:
-    """Entry point: run the CLI, turning user errors into one line and exit status 1."""
+    """Entry point: run the CLI, turning user errors into one line and exit status 1 (75
+    for transient ones). With --log the line also reaches the console, naming the job, and
+    a bug's traceback stays in the log."""
+    job = subject(sys.argv[1:], set(cli.commands))
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
+        JOB_LOG.tell_console(f"raw2ready {job}: error: {exc.format_message()}")
         sys.exit(exc.exit_code)
     except Raw2ReadyError as exc:
         click.echo(f"raw2ready: error: {exc}", err=True)
+        JOB_LOG.tell_console(f"raw2ready {job}: error: {exc}")
+        sys.exit(_exit_status(exc))
+    except Exception as exc:
+        if JOB_LOG.path is None:
+            raise
+        log.exception("internal error")
+        JOB_LOG.tell_console(f"raw2ready {job}: internal error: {type(exc).__name__}: {exc}")
         sys.exit(1)
 
 

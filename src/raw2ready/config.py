@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import date
 from importlib.resources import files
@@ -19,6 +20,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from raw2ready.atomic import write_text
 from raw2ready.errors import ConfigError, GridError
 from raw2ready.grid import parse_tile
 from raw2ready.products import ml_mask
@@ -355,6 +357,15 @@ class Settings:
         """SHA-256 of the canonical JSON form: identifies the settings a product came from."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()
 
+    def write(self, path: Path) -> bool:
+        """Write the canonical JSON form to `path` (atomically, only when it differs), the
+        file jobs read with `--settings`; return True when it was (re)written."""
+        text = self.to_json() + "\n"
+        if path.is_file() and path.read_text() == text:
+            return False
+        write_text(path, text)
+        return True
+
 
 def _fill_defaults(schema: dict[str, Any], data: dict[str, Any]) -> None:
     """Insert schema defaults for missing keys, recursively (as Snakemake's validate does)."""
@@ -370,6 +381,22 @@ def _dates_as_text(data: dict[str, Any]) -> dict[str, Any]:
     return {
         key: value.isoformat() if isinstance(value, date) else value for key, value in data.items()
     }
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """YAML loader that keeps an unquoted impossible date (2023-02-30) as its text, so the
+    schema names the key instead of YAML failing with a bare ValueError."""
+
+
+def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    """A YAML timestamp as a date/datetime, or its text when it is no calendar date."""
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_ConfigLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
 
 
 def _key_path(error: jsonschema.ValidationError) -> str:
@@ -394,6 +421,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "required":
         message = error.message.replace("property", "key")
         return f"key '{where}': {message}" if where else message
+    if error.validator == "format" and error.validator_value == "date":
+        return f"key '{where}': {error.instance!r} is not a calendar date (YYYY-MM-DD)"
     return f"key '{where}': {error.message}"
 
 
@@ -467,14 +496,52 @@ def validate_config(data: dict[str, Any], source: str) -> Settings:
     return settings
 
 
+def read_settings(path: Path) -> Settings:
+    """Settings from a file written by `Settings.write` (what every workflow job is given)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"settings file {path} does not exist") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"settings file {path} is not readable JSON ({exc})") from exc
+    return validate_config(data, str(path))
+
+
+#: The config keys naming the campaign's folders.
+FOLDER_KEYS = ("output_dir", "work_dir")
+
+
+def check_folders(settings: Settings, folders: tuple[str, ...] = FOLDER_KEYS) -> None:
+    """Fail before any job runs when a campaign folder is a file or cannot be written
+    (instead of after every band was downloaded); a missing folder must be creatable."""
+    for key in folders:
+        folder = settings.root / settings.document[key]
+        existing = next(
+            (candidate for candidate in (folder, *folder.absolute().parents) if candidate.exists()),
+            folder,
+        )
+        where = f"{settings.source}: key '{key}'"
+        if not existing.is_dir():
+            raise ConfigError(f"{where}: {existing} is a file, not a folder")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ConfigError(f"{where}: folder {existing} is not writable")
+
+
 def load_settings(path: Path, overrides: dict[str, Any] | None = None) -> Settings:
     """Read a YAML configuration file (plus optional overrides) and validate it."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"configuration {path} is a folder, not a YAML file")
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_ConfigLoader)
     except FileNotFoundError as exc:
         raise ConfigError(f"configuration file {path} does not exist") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"configuration file {path} is not text (a binary file?)") from exc
+    except OSError as exc:
+        raise ConfigError(f"configuration file {path} cannot be read ({exc.strerror})") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc
     if isinstance(data, dict) and overrides:
         data.update(overrides)
     return validate_config(data, str(path))

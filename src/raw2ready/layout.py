@@ -48,6 +48,8 @@ DOWNLOADS = "downloads/{tile}/{scene}"
 SCRATCH = "scratch/{scene}"
 TILE_SUMMARY = "tiles/{tile}.summary.json"
 LOGS = "logs"
+#: The validated settings every job reads (`--settings`), one file per settings digest.
+SETTINGS = "settings"
 PRODUCT = "products/{tile}/{year}/{quarter}/{month}/{scene}/{scene}_{product}.tif"
 QUICKLOOK = "products/{tile}/{year}/{quarter}/{month}/{scene}/{scene}_{look}.png"
 REPORT = "report.html"

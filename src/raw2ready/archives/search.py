@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from raw2ready.archives.duplicates import newest_per_acquisition
 from raw2ready.archives.provider import SearchQuery, SearchResult
 from raw2ready.archives.registry import provider_for
 from raw2ready.archives.transfer.options import DownloadOptions
@@ -19,9 +20,14 @@ def search_archive(
     """Search the configured archive (the validated `archive` section) for one tile.
 
     `options` sets the retries of archives whose search requests use the transport's retry
-    policy (CDSE OData); defaults otherwise.
+    policy (CDSE OData); defaults otherwise. Duplicate acquisitions are resolved here, for
+    every provider (duplicates.py), and reported among the rejected items.
     """
-    result = provider_for(archive.kind).search(archive, query, options or DownloadOptions())
+    found = provider_for(archive.kind).search(archive, query, options or DownloadOptions())
+    records, duplicates = newest_per_acquisition(found.records)
+    for scene, reason in duplicates:
+        log.warning("skipping %s: %s", scene, reason)
+    result = SearchResult(records, [*found.rejected, *duplicates])
     log.info(
         "tile %s: %d scene(s), %d rejected, %s..%s",
         query.tile, len(result.records), len(result.rejected), query.start, query.end,

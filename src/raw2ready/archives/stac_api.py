@@ -24,7 +24,7 @@ from urllib3.util.retry import Retry
 
 from raw2ready.archives.footprint import tile_geometry
 from raw2ready.archives.provider import SearchQuery, SearchResult
-from raw2ready.archives.stac_items import normalize_all
+from raw2ready.archives.stac_items import ITEM_READ_ERRORS, UnreadableItem, normalize_all
 from raw2ready.archives.transfer.options import AssetSource, DownloadOptions
 from raw2ready.config import ArchiveSection
 from raw2ready.errors import ConfigError, SearchError
@@ -106,9 +106,18 @@ def open_api(url: str) -> pystac_client.Client:
         raise SearchError(f"STAC API {url} cannot be opened: {exc}") from exc
 
 
+def _item(feature: Any) -> pystac.Item | UnreadableItem:
+    """A feature of a search page as an item, or why it is not one."""
+    try:
+        return pystac.Item.from_dict(feature, migrate=False, preserve_dict=False)
+    except ITEM_READ_ERRORS as exc:
+        name = feature.get("id", "an item without id") if isinstance(feature, dict) else "?"
+        return UnreadableItem(str(name), f"unreadable: {type(exc).__name__}: {exc}")
+
+
 def stac_api_items(
     url: str, query: SearchQuery, page_size: int, tile_filter: str = "auto"
-) -> Iterator[pystac.Item]:
+) -> Iterator[pystac.Item | UnreadableItem]:
     """Items of a STAC API search for the query, page by page (the next links, no offsets)."""
     client = open_api(url)
     params = search_parameters(client, query, resolve_tile_filter(tile_filter, url), page_size)
@@ -118,7 +127,7 @@ def stac_api_items(
             features = page.get("features", [])
             log.debug("%s: page %d, %d item(s)", url, number, len(features))
             for feature in features:
-                yield pystac.Item.from_dict(feature, migrate=False, preserve_dict=False)
+                yield _item(feature)
     except APIError as exc:
         raise SearchError(f"STAC API {url} refused the search: {exc}") from exc
     except (OSError, ConnectionError) as exc:

@@ -1,8 +1,11 @@
 """The processing job of a batch: its unfinished scenes made into products and items, then
 the month's STAC catalog and the batch record, written last.
 
-Every scene is tried even when one fails, each with its own log; the record is written only
-when all are complete, so a failed batch is rerun and redoes only its unfinished scenes.
+Every scene is tried even when one fails, each with its own log. A scene that fails costs
+only itself: the month's catalog links the scenes that are complete, and the record lists
+each scene's outcome, a failed one with its one-line cause. The workflow then asks for the
+batch's next repair record (batches.target), so the next run redoes only the failed scenes,
+and its final check (`raw2ready check`) ends the run non-zero naming them.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from raw2ready.atomic import write_json
-from raw2ready.campaign.batches import Batch, is_complete
+from raw2ready.campaign.batches import FAILED, Batch, is_complete
 from raw2ready.campaign.provenance import software_versions
 from raw2ready.config import Settings
 from raw2ready.errors import ConfigError, ProcessingError, Raw2ReadyError
@@ -36,7 +39,7 @@ class SceneOutcome:
     """What the batch job did with one scene."""
 
     id: str
-    status: str  # "complete" (outputs existed), "processed" or "failed"
+    status: str  # "complete" (outputs existed), "processed" or FAILED
     seconds: float = 0.0
     error: str | None = None
 
@@ -59,7 +62,7 @@ def _run_scene(
     except Raw2ReadyError as exc:
         log.error("scene %s failed: %s", record.id, exc)
         handler.stream.write(_ERROR_FORMAT % exc + "\n")  # the last line, as the CLI prints it
-        return SceneOutcome(record.id, "failed", time.monotonic() - started, str(exc))
+        return SceneOutcome(record.id, FAILED, time.monotonic() - started, str(exc))
     finally:
         root.removeHandler(handler)
         handler.close()
@@ -74,12 +77,9 @@ def process_batch(
     output: Path,
     process: Callable[[Settings, SceneRecord], None],
 ) -> list[SceneOutcome]:
-    """Process the batch's scenes that lack outputs, then write the month's STAC catalog and
-    the batch record (with the month's summary, which the tile catalog job reads).
-
-    Every scene is tried even when one fails; catalog and record are written only when all
-    are complete, so a failed batch is rerun and redoes only its unfinished scenes.
-    """
+    """Process the batch's scenes that lack outputs, then write the month's STAC catalog of
+    the complete ones and the batch record (each scene's outcome, a failed one with its
+    cause, and the month's summary, which the tile catalog job reads)."""
     if not records:
         raise ProcessingError(f"batch {batch}: no scene of the inventory falls in it")
     outcomes: list[SceneOutcome] = []
@@ -89,16 +89,14 @@ def process_batch(
             outcomes.append(SceneOutcome(record.id, "complete"))
         else:
             outcomes.append(_run_scene(process, settings, record, layout.scene_log(record)))
-    failed = [outcome for outcome in outcomes if outcome.status == "failed"]
+    failed = {outcome.id for outcome in outcomes if outcome.status == FAILED}
     if failed:
-        raise ProcessingError(
-            f"batch {batch}: {len(failed)} of {len(records)} scene(s) failed "
-            f"(logs under {layout.scene_log(records[0]).parent}); first: "
-            f"{failed[0].id}: {failed[0].error}"
-        )
-    summary = write_month_catalog(
-        batch.tile, batch.month_of_tree, [layout.item(record) for record in records], layout
-    )
+        log.error(
+            "batch %s: %d of %d scene(s) failed (logs under %s); the next run retries them",
+            batch, len(failed), len(records), layout.scene_log(records[0]).parent,
+        )  # fmt: skip
+    items = [layout.item(record) for record in records if record.id not in failed]
+    summary = write_month_catalog(batch.tile, batch.month_of_tree, items, layout)
     write_json(
         output,
         {
@@ -125,7 +123,13 @@ def write_tile_tree_of_batches(
     """
     months, summaries = [], []
     for path in batch_records:
-        data = json.loads(path.read_text())
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"batch record {path} cannot be read ({type(exc).__name__}): delete it and "
+                "rerun, which redoes that month's catalog"
+            ) from exc
         if data["tile"] != tile:
             raise ConfigError(f"batch record {path} is of tile {data['tile']}, not {tile}")
         if "summary" not in data:

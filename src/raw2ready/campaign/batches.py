@@ -21,6 +21,8 @@ from raw2ready.months import Month
 from raw2ready.scene import SceneRecord
 
 _MONTHS = frozenset(f"{month:02d}" for month in range(1, 13))
+#: The status of a scene that failed, in batch records (with its one-line `error`).
+FAILED = "failed"
 #: Where a batch's download job puts its scenes' input files (a folder per scene).
 DOWNLOADS = "downloads/{tile}/{year}/{quarter}/{month}"
 

@@ -5,9 +5,11 @@ nodes have no internet it runs on the login node (`download.where: local`), and
 `snakemake --until download` stages a campaign's inputs before an allocation starts. Its
 output is one folder per batch with a subfolder per scene (band files, or the SAFE zip) and
 a manifest naming them. The folder is filled under a hidden `.partial` name and renamed into
-place once every file is fetched and verified (size, checksum), so a killed job never leaves
-a half folder under its final name, and the next try resumes from the verified files. The
-processing job uses a fetched file only while its proof holds (archives/transfer/proof.py).
+place once every scene was tried (a killed job never leaves a half folder under its final
+name, and the next try resumes from the verified files). A scene that cannot be fetched
+costs only itself: its cause is listed in the folder (`not-fetched.json`), and the batch's
+processing job records that scene as failed, so the next run fetches it again.
+The processing job uses a fetched file only while its proof holds (archives/transfer/proof.py).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 
 #: The file in each scene's folder that maps its assets (band names, `SAFE`) to file names.
 MANIFEST = "inputs.json"
+#: The file in a batch's folder naming the scenes that could not be fetched, with the cause.
+FAILED = "not-fetched.json"
 
 
 def download_options(settings: Settings) -> DownloadOptions:
@@ -51,7 +55,8 @@ def fetch_scene(settings: Settings, record: SceneRecord, folder: Path) -> dict[s
 
 
 def download_batch(settings: Settings, records: list[SceneRecord], folder: Path) -> None:
-    """Fetch the inputs of `records` into `folder`, which appears only once all are there."""
+    """Fetch the inputs of `records` into `folder`, which appears once every scene was tried
+    (those not fetched are listed in it with the cause)."""
     staging = folder.with_name(f".{folder.name}{PARTIAL_SUFFIX}")
     staging.mkdir(parents=True, exist_ok=True)
     failed: list[DownloadError] = []
@@ -64,18 +69,22 @@ def download_batch(settings: Settings, records: list[SceneRecord], folder: Path)
             continue
         write_json(staging / record.id / MANIFEST, {name: p.name for name, p in files.items()})
         log.info("scene %s: %d file(s) fetched", record.id, len(files))
-    if failed:
-        raise DownloadError(
-            f"{len(failed)} of {len(records)} scene(s) not fetched (the rest is kept for the "
-            f"rerun); first: {failed[0]}"
-        )
+    if failed:  # the scenes job records them failed; the next run fetches them again
+        log.error("%d of %d scene(s) not fetched; first: %s: %s", len(failed), len(records),
+                  *failed[0])  # fmt: skip
+        write_json(staging / FAILED, {scene: str(error) for scene, error in failed})
     if folder.exists():
         shutil.rmtree(folder)
     os.replace(staging, folder)
 
 
 def downloaded(record: SceneRecord, folder: Path) -> dict[str, Path]:
-    """The input files a download job fetched for a scene, by asset name."""
+    """The input files a download job fetched for a scene, by asset name; a scene it could
+    not fetch fails with the download's cause."""
+    not_fetched = folder / FAILED
+    causes = json.loads(not_fetched.read_text()) if not_fetched.is_file() else {}
+    if record.id in causes:
+        raise DownloadError(f"scene {record.id} was not fetched: {causes[record.id]}")
     manifest = folder / record.id / MANIFEST
     names = json.loads(manifest.read_text()) if manifest.is_file() else {}
     files = {name: folder / record.id / file_name for name, file_name in names.items()}

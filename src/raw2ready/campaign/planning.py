@@ -16,14 +16,20 @@ import re
 import subprocess
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from raw2ready.campaign.batches import group, unfinished
-from raw2ready.campaign.inventory import read_inventory, search_inventory, write_inventory
+from raw2ready.campaign.inventory import (
+    read_inventory,
+    rejected_of,
+    search_inventory,
+    write_inventory,
+)
+from raw2ready.campaign.outcome import read_rejected
 from raw2ready.config import Settings
 from raw2ready.errors import ConfigError, ExternalToolError
 from raw2ready.layout import SENTINEL1, Layout
@@ -35,7 +41,7 @@ log = logging.getLogger(__name__)
 RULES = (
     "search", "sentinel1_search", "download", "sen2cor", "scenes", "repair_scenes",
     "sentinel1_download", "sentinel1_scene", "tile_catalog", "sentinel1_tile_catalog",
-    "sentinel1_collection", "collection", "report", "all",
+    "sentinel1_collection", "collection", "report", "check", "all",
 )  # fmt: skip
 #: Rules whose jobs process Sentinel-2 scenes (costed per scene, not per job).
 SCENE_RULES = ("scenes", "repair_scenes")
@@ -93,7 +99,9 @@ def search_missing(settings: Settings, layout: Layout) -> list[str]:
     searched = []
     for tile in settings.tiles:
         if not layout.inventory(tile).exists():
-            count, _changed = search_inventory(settings, tile, layout.inventory(tile))
+            count, _changed = search_inventory(
+                settings, tile, layout.inventory(tile), rejected_of(layout.inventory(tile))
+            )
             log.info("searched tile %s: %d scene(s)", tile, count)
             searched.append(tile)
         if settings.sentinel1.enabled and not layout.inventory(tile, SENTINEL1).exists():
@@ -249,6 +257,11 @@ def make_plan(
         "existing": _existing(settings, layout, tiles),
         "estimate": _estimate(settings, jobs, tiles, figures or JobFigures.load()),
         "tiles": {plan.tile: plan.to_dict() for plan in tiles},
+        "rejected": [
+            {"tile": tile, **asdict(problem)}
+            for tile in settings.tiles
+            for problem in read_rejected(rejected_of(layout.inventory(tile)))
+        ],
     }
     if settings.sentinel1.enabled:
         summary["sentinel1"] = _sentinel1(settings, layout, jobs)
@@ -290,4 +303,9 @@ def render(plan: dict[str, Any]) -> str:
             continue
         counts = " ".join(f"{entry['scenes_per_year'].get(y, 0):>6}" for y in years)
         lines.append(f"{tile:<6} {counts}  {entry['complete']:>8}  {entry['to_process']:>5}")
+    if plan["rejected"]:
+        lines += ["", f"rejected by the search: {len(plan['rejected'])} item(s)"]
+        lines += [
+            f"  {entry['tile']} {entry['name']}: {entry['cause']}" for entry in plan["rejected"]
+        ]
     return "\n".join(lines)

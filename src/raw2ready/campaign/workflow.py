@@ -24,7 +24,7 @@ from raw2ready.campaign.batches import (
     unfinished,
 )
 from raw2ready.campaign.inventory import read_inventory
-from raw2ready.config import Settings, validate_config
+from raw2ready.config import FOLDER_KEYS, Settings, check_folders, validate_config
 from raw2ready.errors import ConfigError
 from raw2ready.layout import Layout
 from raw2ready.months import Month, month_folder, months_between, quarters_between
@@ -44,9 +44,11 @@ class Campaign:
     object_storage: bool = False
 
     @property
-    def settings_json(self) -> str:
-        """The settings handed to every job (so jobs need no config file of their own)."""
-        return self.settings.to_json()
+    def settings_file(self) -> str:
+        """The settings file every job is given (`--settings`), named by the settings'
+        digest: a changed config is a new file (which object storage then uploads), and
+        command lines stay short (no settings JSON on them)."""
+        return self.work(f"{patterns.SETTINGS}/{self.settings.digest()[:16]}.json")
 
     def out(self, pattern: str) -> str:
         """An output-folder pattern with Snakemake wildcards left in place."""
@@ -223,7 +225,8 @@ def _targets(layout: Layout, products: tuple[str, ...], path: str, mtime_ns: int
 def load_campaign(
     config: dict[str, Any], configfiles: list[Any], object_storage: bool = False
 ) -> Campaign:
-    """Validate Snakemake's config; the message names the key and the config file(s)."""
+    """Validate Snakemake's config and check its folders, before any job runs; write the
+    settings file jobs read. The message names the key and the config file(s)."""
     source = ", ".join(str(path) for path in configfiles) or "the configuration"
     if not config:
         raise ConfigError(
@@ -231,7 +234,11 @@ def load_campaign(
             "(or config/config.yaml for a real campaign)"
         )
     settings = validate_config(config, source)
-    return Campaign(settings, Layout(settings.output_dir, settings.work_dir), object_storage)
+    # with object storage only the work folder is on this machine (the bucket holds outputs)
+    check_folders(settings, ("work_dir",) if object_storage else FOLDER_KEYS)
+    campaign = Campaign(settings, Layout(settings.output_dir, settings.work_dir), object_storage)
+    settings.write(Path(campaign.settings_file))
+    return campaign
 
 
 def storage_root(local: str, declared: str) -> str:

@@ -520,17 +520,21 @@ def write_collection(
             pystac.Provider("raw2ready", roles=[pystac.ProviderRole.PROCESSOR]),
         ],
         summaries=pystac.Summaries(
-            {
-                "platform": sorted({p for s in present for p in s.platforms}),
-                "constellation": [text.constellation],
-                "instruments": list(text.instruments),
-                "proj:code": sorted({p for s in present for p in s.projections}),
-                "grid:code": [f"MGRS-{s.tile}" for s in present],
+            {  # STAC wants no empty summary: an empty campaign leaves the lists out
+                key: values
+                for key, values in {
+                    "platform": sorted({p for s in present for p in s.platforms}),
+                    "constellation": [text.constellation],
+                    "instruments": list(text.instruments),
+                    "proj:code": sorted({p for s in present for p in s.projections}),
+                    "grid:code": [f"MGRS-{s.tile}" for s in present],
+                }.items()
+                if values
             }
         ),
     )
-    if family is None:
-        baselines = sorted({b for s in present for b in s.baselines})
+    baselines = sorted({b for s in present for b in s.baselines})
+    if family is None and baselines:
         collection.summaries.add("s2:processing_baseline", baselines)
     clouds = [c for s in present for c in s.cloud_cover]
     if clouds:
