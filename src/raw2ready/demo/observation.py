@@ -218,7 +218,7 @@ def scl_statistics(scl: np.ndarray) -> dict[str, float]:
     total = scl.size
     counts = np.bincount(scl.ravel(), minlength=len(CLASSES))
     valid = max(int(total - counts[SceneClass.NODATA]), 1)
-    stats = {"s2:nodata_pixel_percentage": round(100 * counts[SceneClass.NODATA] / total, 6)}
+    stats = {"s2:nodata_pixel_percentage": round(100 * float(counts[SceneClass.NODATA]) / total, 6)}
     for key, code in PERCENTAGE_PROPERTIES.items():
         stats[key] = round(100 * float(counts[code]) / valid, 6)
     stats["s2:degraded_msi_data_percentage"] = 0.0
