@@ -280,7 +280,9 @@ def _collection(items: Sequence[pystac.Item]) -> pystac.Collection:
     boxes = np.array([item.bbox for item in items])
     times = sorted(item.datetime for item in items if item.datetime is not None)
     extent = pystac.Extent(
-        pystac.SpatialExtent([[*boxes[:, :2].min(axis=0).tolist(), *boxes[:, 2:].max(axis=0).tolist()]]),
+        pystac.SpatialExtent(
+            [[*boxes[:, :2].min(axis=0).tolist(), *boxes[:, 2:].max(axis=0).tolist()]]
+        ),
         pystac.TemporalExtent([[times[0], times[-1]]]),
     )
     collection = pystac.Collection(
