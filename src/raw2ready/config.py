@@ -172,6 +172,13 @@ class COGOptions:
 
 
 @dataclass(frozen=True)
+class PublishSection:
+    """`publish`: where the output folder is published (None: relative hrefs only)."""
+
+    base_url: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """A validated campaign configuration: typed sections, built once from the YAML."""
 
@@ -191,6 +198,7 @@ class Settings:
     sentinel1: Sentinel1Section
     download: DownloadSection
     cog: COGOptions
+    publish: PublishSection
     #: Folder that relative output_dir/work_dir are under: "." (the workflow's folder), or a
     #: job's local copy of Snakemake's default storage. Not part of the settings' digest.
     root: Path = field(default=Path("."))
@@ -230,6 +238,7 @@ class Settings:
             ),
             download=DownloadSection(**values["download"]),
             cog=COGOptions(**values["cog"]),
+            publish=PublishSection(**values["publish"]),
         )
 
     @property

@@ -45,3 +45,7 @@ class ArchiveError(Raw2ReadyError):
 
 class ExternalToolError(Raw2ReadyError):
     """An external processor (Sen2Cor, SNAP gpt) is missing or failed."""
+
+
+class CatalogSearchError(Raw2ReadyError):
+    """A search of the campaign's own index cannot run (bad filter, no index)."""

@@ -23,7 +23,7 @@ import numpy as np
 
 from raw2ready.errors import ConfigError
 from raw2ready.products import indices
-from raw2ready.products.masking import MASK_CLASSES, MASK_NODATA
+from raw2ready.products.masking import MASK_CLASSES, MASK_COLOURS, MASK_NODATA
 
 INT16_NODATA = -32768
 
@@ -114,8 +114,10 @@ class ProductSpec:
     made_by: tuple[Maker, ...] = (Maker.TILE_CHAIN,)
     #: Bands read other than through a recipe (the mask's SCL, an external processor's).
     reads: frozenset[str] = frozenset()
-    #: Code -> meaning, for class products (STAC raw2ready:classes).
+    #: Code -> meaning, for class products (STAC classification:classes).
     classes: Mapping[int, str] | None = None
+    #: Code -> RGBA, for class products: the COG's colour table.
+    colours: Mapping[int, tuple[int, int, int, int]] | None = None
 
     @property
     def encoding(self) -> Encoding:
@@ -201,6 +203,7 @@ MASK = ProductSpec(
     "Sentinel-2. Proc. SPIE 10427, 1042704, doi:10.1117/12.2278218.",
     reads=frozenset({"SCL"}),
     classes=MASK_CLASSES,
+    colours=MASK_COLOURS,
 )
 
 _PRODUCTS = (
