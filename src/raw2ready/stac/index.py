@@ -193,7 +193,8 @@ def search_index(
     products: tuple[str, ...] = (),
     cql2_filter: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The items of the index matching every given criterion, by datetime then id.
+    """The items of the index matching every given criterion, by datetime then id, with
+    absolute hrefs (so stackstac, odc-stac or rasterio read them from anywhere).
 
     bbox: W,S,E,N degrees; datetime_range: inclusive ends, None for open; tiles: MGRS ids
     (any of them); products: asset names (items having all of them); cql2_filter: CQL2 text
@@ -226,7 +227,8 @@ def search_index(
     for product in products:
         if product not in known_assets:
             raise CatalogSearchError(
-                f"no product '{product}' in the index; its products: {', '.join(known_assets)}"
+                f"no product '{product}' in the index; its products: "
+                + ", ".join(sorted(known_assets))
             )
         clauses.append(f'assets."{product}" IS NOT NULL')
     if cql2_filter:
@@ -237,13 +239,26 @@ def search_index(
         table = duckdb.connect().sql(query, params=[str(index), *values]).to_arrow_table()
     except duckdb.Error as exc:
         raise _refused_filter(exc, cql2_filter) from None
-    return [_without_null_link_fields(item) for item in stac_table_to_items(table.cast(schema))]
+    folder = index.parent.absolute()
+    return [_as_found(item, folder) for item in stac_table_to_items(table.cast(schema))]
 
 
-def _without_null_link_fields(item: dict[str, Any]) -> dict[str, Any]:
-    """An item read back from the index without the null fields Arrow's common schema gave
-    the links that lack them (STAC wants them absent, not null)."""
+def _absolute(href: str, folder: Path) -> str:
+    """A relative href of the index as an absolute path; URLs and absolute paths as they are."""
+    if urlparse(href).scheme or href.startswith("/"):
+        return href
+    return os.path.normpath(folder / href)
+
+
+def _as_found(item: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """An item read back from the index, ready for any client: hrefs absolute (they were
+    relative to the index's `folder`), and no null link fields (Arrow's common schema gave
+    them to the links that lack them; STAC wants them absent)."""
+    for asset in item["assets"].values():
+        asset["href"] = _absolute(asset["href"], folder)
     item["links"] = [
         {key: value for key, value in link.items() if value is not None} for link in item["links"]
     ]
+    for link in item["links"]:
+        link["href"] = _absolute(link["href"], folder)
     return item
