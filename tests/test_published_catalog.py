@@ -24,7 +24,7 @@ import shapely
 from raw2ready.demo import archive as demo_archive
 from raw2ready.errors import ConfigError
 from raw2ready.layout import Layout
-from raw2ready.stac.index import search_index
+from raw2ready.stac.index import SearchCriteria, search_index
 
 from .conftest import make_settings, run_cli, write_demo_campaign
 from .test_catalog import publish, record
@@ -252,10 +252,10 @@ def test_stackstac_loads_the_items_with_no_extra_arguments(run: Path) -> None:
     stackstac = pytest.importorskip("stackstac")
     _item, cog = _one_scene(run)
     epsg, transform, values = _rasterio_grid(cog)
-    (found,) = search_index(
-        output(run) / "stac" / "items.parquet", tiles=(_item.properties["grid:code"][5:],),
-        datetime_range=(_item.datetime, _item.datetime),
-    )  # fmt: skip
+    criteria = SearchCriteria(
+        tiles=(_item.properties["grid:code"][5:],), datetime_range=(_item.datetime, _item.datetime)
+    )
+    (found,) = search_index(output(run) / "stac" / "items.parquet", criteria)
     stack = stackstac.stack([found], assets=["ndvi"])
     assert stack.attrs["crs"] == f"epsg:{epsg}"
     assert tuple(stack.attrs["transform"])[:6] == transform
@@ -291,6 +291,6 @@ def test_a_repaired_scene_updates_the_index(run: Path) -> None:
     (indexed,) = [json.loads(line) for line in lines if json.loads(line)["id"] == after["id"]]
     assert indexed["properties"] == after["properties"]
     (found,) = search_index(
-        output(run) / "stac" / "items.parquet", cql2_filter=f"id = '{after['id']}'"
+        output(run) / "stac" / "items.parquet", SearchCriteria(cql2_filter=f"id = '{after['id']}'")
     )
     assert parse_time(found["properties"]["created"]) == parse_time(after["properties"]["created"])

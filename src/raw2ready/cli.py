@@ -527,20 +527,30 @@ def products_search(
     """Print the ids (or items) of the campaign's items matching every criterion given."""
     from raw2ready.grid import parse_tile
     from raw2ready.layout import Layout
-    from raw2ready.stac.index import IndexPaths, parse_bbox, parse_datetime, search_index
+    from raw2ready.stac.index import (
+        IndexPaths,
+        SearchCriteria,
+        parse_bbox,
+        parse_datetime,
+        search_ids,
+        search_index,
+    )
 
     settings = load_settings(configfile)
-    collection = Layout(settings.output_dir, settings.work_dir).collection()
-    items = search_index(
-        IndexPaths.beside(collection).parquet,
+    index = IndexPaths.beside(Layout(settings.output_dir, settings.work_dir).collection()).parquet
+    criteria = SearchCriteria(
         bbox=parse_bbox(bbox) if bbox else None,
         datetime_range=parse_datetime(when) if when else None,
         tiles=tuple(parse_tile(tile).id for tile in tiles),
         products=product_names,
         cql2_filter=cql2_filter,
     )
-    for item in items:
-        click.echo(json.dumps(item) if as_json else item["id"])
+    if as_json:
+        for item in search_index(index, criteria):
+            click.echo(json.dumps(item))
+    else:
+        for scene_id in search_ids(index, criteria):
+            click.echo(scene_id)
 
 
 @cli.group()

@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 
 import cql2
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 from stac_geoparquet.arrow import parse_stac_items_to_parquet, stac_table_to_items
 
@@ -184,63 +185,84 @@ def _refused_filter(exc: duckdb.Error, text: str | None) -> CatalogSearchError:
     return CatalogSearchError(f"filter '{text}' cannot run on the index: {first}")
 
 
-def search_index(
-    index: Path,
-    *,
-    bbox: tuple[float, float, float, float] | None = None,
-    datetime_range: tuple[datetime | None, datetime | None] | None = None,
-    tiles: tuple[str, ...] = (),
-    products: tuple[str, ...] = (),
-    cql2_filter: str | None = None,
-) -> list[dict[str, Any]]:
-    """The items of the index matching every given criterion, by datetime then id, with
-    absolute hrefs (so stackstac, odc-stac or rasterio read them from anywhere).
+@dataclass(frozen=True)
+class SearchCriteria:
+    """What a search asks; items must match every criterion given.
 
     bbox: W,S,E,N degrees; datetime_range: inclusive ends, None for open; tiles: MGRS ids
     (any of them); products: asset names (items having all of them); cql2_filter: CQL2 text
     over item properties, e.g. `eo:cloud_cover < 10`.
     """
+
+    bbox: tuple[float, float, float, float] | None = None
+    datetime_range: tuple[datetime | None, datetime | None] | None = None
+    tiles: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
+    cql2_filter: str | None = None
+
+    def where(self, schema: pa.Schema) -> tuple[str, list[Any]]:
+        """The SQL condition over an index of this Arrow schema, and its parameters."""
+        clauses: list[str] = []
+        values: list[Any] = []
+        if self.bbox is not None:
+            clause, params = _bbox_clause(self.bbox)
+            clauses.append(clause)
+            values.extend(params)
+        start, end = self.datetime_range or (None, None)
+        if start is not None:
+            clauses.append('"datetime" >= ?')
+            values.append(start)
+        if end is not None:
+            clauses.append('"datetime" <= ?')
+            values.append(end)
+        if self.tiles:
+            clauses.append(f'"grid:code" IN ({", ".join("?" for _ in self.tiles)})')
+            values.extend(f"MGRS-{tile}" for tile in self.tiles)
+        known_assets = sorted(field.name for field in schema.field("assets").type)
+        for product in self.products:
+            if product not in known_assets:
+                raise CatalogSearchError(
+                    f"no product '{product}' in the index; its products: " + ", ".join(known_assets)
+                )
+            clauses.append(f'assets."{product}" IS NOT NULL')
+        if self.cql2_filter:
+            clauses.append(f"({_filter_sql(self.cql2_filter)})")
+        return " AND ".join(clauses) or "TRUE", values
+
+
+def _matching(index: Path, columns: str, criteria: SearchCriteria) -> pa.Table | None:
+    """`columns` of the index's matching rows, by datetime then id (None: an empty index)."""
     if not index.is_file():
         raise CatalogSearchError(
             f"search index {index} does not exist: run the workflow (its collection step writes it)"
         )
     if index.stat().st_size == 0:
-        return []
+        return None
     schema = pq.read_schema(index)
-    clauses: list[str] = []
-    values: list[Any] = []
-    if bbox is not None:
-        clause, params = _bbox_clause(bbox)
-        clauses.append(clause)
-        values.extend(params)
-    start, end = datetime_range or (None, None)
-    if start is not None:
-        clauses.append('"datetime" >= ?')
-        values.append(start)
-    if end is not None:
-        clauses.append('"datetime" <= ?')
-        values.append(end)
-    if tiles:
-        clauses.append(f'"grid:code" IN ({", ".join("?" for _ in tiles)})')
-        values.extend(f"MGRS-{tile}" for tile in tiles)
-    known_assets = [field.name for field in schema.field("assets").type]
-    for product in products:
-        if product not in known_assets:
-            raise CatalogSearchError(
-                f"no product '{product}' in the index; its products: "
-                + ", ".join(sorted(known_assets))
-            )
-        clauses.append(f'assets."{product}" IS NOT NULL')
-    if cql2_filter:
-        clauses.append(f"({_filter_sql(cql2_filter)})")
-    where = " AND ".join(clauses) or "TRUE"
-    query = f'SELECT * FROM read_parquet(?) WHERE {where} ORDER BY "datetime", id'
+    where, values = criteria.where(schema)
+    query = f'SELECT {columns} FROM read_parquet(?) WHERE {where} ORDER BY "datetime", id'
     try:
         table = duckdb.connect().sql(query, params=[str(index), *values]).to_arrow_table()
     except duckdb.Error as exc:
-        raise _refused_filter(exc, cql2_filter) from None
+        raise _refused_filter(exc, criteria.cql2_filter) from None
+    return table.cast(schema) if columns == "*" else table
+
+
+def search_ids(index: Path, criteria: SearchCriteria) -> list[str]:
+    """The ids of the index's items matching `criteria`, by datetime then id (fast: no item
+    is rebuilt)."""
+    table = _matching(index, "id", criteria)
+    return [] if table is None else table.column("id").to_pylist()
+
+
+def search_index(index: Path, criteria: SearchCriteria) -> list[dict[str, Any]]:
+    """The index's items matching `criteria`, by datetime then id, with absolute hrefs (so
+    stackstac, odc-stac or rasterio read them from anywhere)."""
+    table = _matching(index, "*", criteria)
+    if table is None:
+        return []
     folder = index.parent.absolute()
-    return [_as_found(item, folder) for item in stac_table_to_items(table.cast(schema))]
+    return [_as_found(item, folder) for item in stac_table_to_items(table)]
 
 
 def _absolute(href: str, folder: Path) -> str:
