@@ -1,5 +1,7 @@
 # STAC: each batch wrote its month's catalog; per tile a catalog with a catalog per year and
-# quarter of the campaign (Year -> Quarter -> Month), then the campaign's root collection.
+# quarter of the campaign (Year -> Quarter -> Month), then the campaign's root collection
+# and, beside it, the search index of every item of the tree (stac-geoparquet and ndjson;
+# rewritten whole whenever the collection is, so a repaired scene's item replaces the old).
 # Local rules: seconds of JSON work each, not worth a cluster submission.
 
 
@@ -44,7 +46,9 @@ rule collection:
         COMPOSITES_COLLECTION,
         **SETTINGS_INPUT,
     output:
-        CAMPAIGN.out("stac/collection.json"),
+        collection=CAMPAIGN.out("stac/collection.json"),
+        parquet=CAMPAIGN.out("stac/items.parquet"),
+        ndjson=CAMPAIGN.out("stac/items.ndjson"),
     log:
         CAMPAIGN.log("collection"),
     retries: 0

@@ -2,7 +2,7 @@
 # database (docs/publish.md). A rerun after a repaired scene rewrites the collection, which
 # reruns this job; the upsert updates the changed items and never duplicates one.
 PUBLISHED = (
-    [CAMPAIGN.work("published/pgstac.json")] if CAMPAIGN.settings.publish else []
+    [CAMPAIGN.work("published/pgstac.json")] if CAMPAIGN.settings.publish.pgstac else []
 )
 
 

@@ -46,6 +46,7 @@ def finish(layout: Layout, record: SceneRecord, products: list[str]) -> None:
         "bbox": [99.0, 14.0, 100.0, 15.0],
         "properties": {"datetime": record.datetime, "platform": record.platform,
                        "proj:code": "EPSG:32647", "eo:cloud_cover": 12.5},
+        "assets": {p: {"href": str(layout.product(record, p))} for p in products},
     }  # fmt: skip
     layout.item(record).parent.mkdir(parents=True, exist_ok=True)
     layout.item(record).write_text(json.dumps(item))

@@ -27,7 +27,7 @@ from raw2ready.stac.validation import SCHEMA_FOLDER, SCHEMA_INDEX, validate_stac
 
 from .test_catalog import publish, record
 
-PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
+PROJECTION = "https://stac-extensions.github.io/projection/v1.2.0/schema.json"
 RASTER = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
 ITEM = "https://schemas.stacspec.org/v1.1.0/item-spec/json-schema/item.json"
 SAT = "https://stac-extensions.github.io/sat/v1.0.0/schema.json"

@@ -435,6 +435,11 @@ def collection(configfile: Path | None, settings_file: Path | None, family: str 
             f"{settings.end}, cloud cover <= {settings.max_cloud_cover}%): the collection is empty"
         )
     click.echo(f"STAC collection: {path}")
+    if family is None:
+        from raw2ready.stac.index import write_index
+
+        index = write_index(path)
+        click.echo(f"search index: {index.parquet} and {index.ndjson}")
 
 
 @cli.command()
@@ -450,8 +455,10 @@ def publish(configfile: Path | None, settings_file: Path | None, record: Path | 
     from raw2ready.stac.publish import publish_tree
 
     settings = _settings(configfile, settings_file)
-    if settings.publish is None:
-        raise ConfigError(f"{settings.source}: add a `publish` section to publish the catalog")
+    if settings.publish.pgstac is None:
+        raise ConfigError(
+            f"{settings.source}: add a `publish.pgstac` section to publish the catalog"
+        )
     published = publish_tree(layout_of(settings).collection(), settings.publish.pgstac)
     if record is not None:
         record.parent.mkdir(parents=True, exist_ok=True)
@@ -661,6 +668,62 @@ def plan(
     summary = make_plan(settings, snakemake_jobs(configfile, snakefile, profile))
     write_json(output or layout.plan(), summary)
     click.echo(json.dumps(summary, indent=2) if as_json else render(summary))
+
+
+@cli.group()
+def products() -> None:
+    """The campaign's products: search its STAC index offline."""
+
+
+@products.command("search")
+@click.option(
+    "--configfile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Campaign YAML (the one given to snakemake).",
+)
+@click.option("--bbox", help="W,S,E,N in degrees (W > E crosses the antimeridian).")
+@click.option("--datetime", "when", help="A time, a date, or A/B with '..' for an open end.")
+@click.option("--tile", "tiles", multiple=True, help="MGRS tile (repeat for several).")
+@click.option("--product", "product_names", multiple=True, help="Product the item must have.")
+@click.option("--filter", "cql2_filter", help="CQL2 text on properties: 'eo:cloud_cover < 10'.")
+@click.option("--json", "as_json", is_flag=True, help="Print the items as JSON lines.")
+def products_search(
+    configfile: Path,
+    bbox: str | None,
+    when: str | None,
+    tiles: tuple[str, ...],
+    product_names: tuple[str, ...],
+    cql2_filter: str | None,
+    as_json: bool,
+) -> None:
+    """Print the ids (or items) of the campaign's items matching every criterion given."""
+    from raw2ready.grid import parse_tile
+    from raw2ready.layout import Layout
+    from raw2ready.stac.index import (
+        IndexPaths,
+        SearchCriteria,
+        parse_bbox,
+        parse_datetime,
+        search_ids,
+        search_index,
+    )
+
+    settings = load_settings(configfile)
+    index = IndexPaths.beside(Layout(settings.output_dir, settings.work_dir).collection()).parquet
+    criteria = SearchCriteria(
+        bbox=parse_bbox(bbox) if bbox else None,
+        datetime_range=parse_datetime(when) if when else None,
+        tiles=tuple(parse_tile(tile).id for tile in tiles),
+        products=product_names,
+        cql2_filter=cql2_filter,
+    )
+    if as_json:
+        for item in search_index(index, criteria):
+            click.echo(json.dumps(item))
+    else:
+        for scene_id in search_ids(index, criteria):
+            click.echo(scene_id)
 
 
 @cli.group()

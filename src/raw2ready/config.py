@@ -222,9 +222,11 @@ class PgstacSection:
 
 @dataclass(frozen=True)
 class PublishSection:
-    """`publish`: where the finished STAC catalog is published (docs/publish.md)."""
+    """`publish`: where the output folder is published (base_url; None: relative hrefs
+    only) and the pgstac database the catalog is upserted into (None: none)."""
 
-    pgstac: PgstacSection
+    base_url: str | None = None
+    pgstac: PgstacSection | None = None
 
 
 @dataclass(frozen=True)
@@ -264,8 +266,7 @@ class Settings:
     sentinel1: Sentinel1Section
     download: DownloadSection
     cog: COGOptions
-    #: None when the config has no `publish` section: nothing is published.
-    publish: PublishSection | None = None
+    publish: PublishSection = field(default_factory=PublishSection)
     composites: CompositesSection = field(default_factory=CompositesSection)
     cube: CubeSection = field(default_factory=CubeSection)
     #: Folder that relative output_dir/work_dir are under: "." (the workflow's folder), or a
@@ -312,10 +313,13 @@ class Settings:
             ),
             download=DownloadSection(**values["download"]),
             cog=COGOptions(**values["cog"]),
-            publish=(
-                PublishSection(pgstac=PgstacSection(**values["publish"]["pgstac"]))
-                if "publish" in values
-                else None
+            publish=PublishSection(
+                base_url=values["publish"].get("base_url"),
+                pgstac=(
+                    PgstacSection(**values["publish"]["pgstac"])
+                    if "pgstac" in values["publish"]
+                    else None
+                ),
             ),
             composites=CompositesSection(
                 **{**values["composites"], "products": tuple(values["composites"]["products"])}

@@ -63,3 +63,7 @@ class SceneDataError(ProcessingError):
 
 class PublishError(Raw2ReadyError):
     """The STAC API database (pgstac) could not be reached or refused the catalog."""
+
+
+class CatalogSearchError(Raw2ReadyError):
+    """A search of the campaign's own index cannot run (bad filter, no index)."""

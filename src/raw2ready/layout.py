@@ -8,6 +8,7 @@ live in their own subfolder of inventories/, tiles/, products/ and stac/.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,10 +72,19 @@ INVENTORY_SNAPSHOT = "provenance/inventories/{digest}.jsonl.gz"
 
 @dataclass(frozen=True)
 class Layout:
-    """The folders of one campaign: outputs (products, STAC) and work (inventories, caches)."""
+    """The folders of one campaign: outputs (products, STAC) and work (inventories, caches),
+    and the URL the output folder is published under (None: hrefs stay relative)."""
 
     output_dir: Path
     work_dir: Path
+    base_url: str | None = None
+
+    def href(self, target: Path, start: Path) -> str:
+        """How a STAC file in folder `start` refers to the output file `target`: absolute under
+        the base URL when published there, else relative (inside the output folder)."""
+        if self.base_url:
+            return f"{self.base_url}/{target.relative_to(self.output_dir).as_posix()}"
+        return Path(os.path.relpath(target, start)).as_posix()
 
     def inventory(self, tile: str, family: str | None = None) -> Path:
         """Inventory of scene records found for a tile (one JSON record per line)."""

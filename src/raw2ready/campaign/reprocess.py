@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 def layout_of(settings: Settings) -> Layout:
     """The campaign's file layout."""
-    return Layout(settings.output_dir, settings.work_dir)
+    return Layout(settings.output_dir, settings.work_dir, settings.publish.base_url)
 
 
 def numpy_biophysical_products(settings: Settings) -> tuple[str, ...]:

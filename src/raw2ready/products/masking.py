@@ -41,6 +41,19 @@ MASK_CLASSES: dict[int, str] = {
     MASK_SHADOW_BUFFER: "cloud shadow buffer",
     MASK_NODATA: "no data",
 }
+#: Mask product code -> RGBA, the colour table written into the mask COG (and STAC's
+#: classification color_hint) so viewers draw the classes without a style of their own.
+MASK_COLOURS: dict[int, tuple[int, int, int, int]] = {
+    MASK_CLEAR: (46, 160, 67, 255),
+    MASK_CLOUD: (240, 240, 240, 255),
+    MASK_CIRRUS: (137, 207, 240, 255),
+    MASK_SHADOW: (64, 64, 64, 255),
+    MASK_OTHER: (214, 140, 30, 255),
+    MASK_CLOUD_BUFFER: (200, 200, 200, 255),
+    MASK_CIRRUS_BUFFER: (190, 225, 245, 255),
+    MASK_SHADOW_BUFFER: (140, 140, 140, 255),
+    MASK_NODATA: (0, 0, 0, 0),
+}
 
 
 @dataclass(frozen=True)

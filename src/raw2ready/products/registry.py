@@ -24,16 +24,10 @@ import numpy as np
 from raw2ready.errors import ConfigError
 from raw2ready.products import indices
 from raw2ready.products.masking import (
-    MASK_CIRRUS,
-    MASK_CIRRUS_BUFFER,
     MASK_CLASSES,
     MASK_CLEAR,
-    MASK_CLOUD,
-    MASK_CLOUD_BUFFER,
+    MASK_COLOURS,
     MASK_NODATA,
-    MASK_OTHER,
-    MASK_SHADOW,
-    MASK_SHADOW_BUFFER,
 )
 
 INT16_NODATA = -32768
@@ -138,10 +132,12 @@ class ProductSpec:
     made_by: tuple[Maker, ...] = (Maker.TILE_CHAIN,)
     #: Bands read other than through a recipe (the mask's SCL, an external processor's).
     reads: frozenset[str] = frozenset()
-    #: Code -> meaning, for class products (STAC raw2ready:classes).
+    #: Code -> meaning, for class products (STAC classification:classes).
     classes: Mapping[int, str] | None = None
     #: How viewers draw it by default (None: no hint).
     render: Render | None = None
+    #: Code -> RGBA, for class products: the COG's colour table.
+    colours: Mapping[int, tuple[int, int, int, int]] | None = None
 
     @property
     def encoding(self) -> Encoding:
@@ -234,20 +230,9 @@ MASK = ProductSpec(
     "Sentinel-2. Proc. SPIE 10427, 1042704, doi:10.1117/12.2278218.",
     reads=frozenset({"SCL"}),
     classes=MASK_CLASSES,
-    # Clear pixels transparent, so the mask draws over any other layer.
-    render=Render(
-        colormap={
-            MASK_CLEAR: (0, 0, 0, 0),
-            MASK_CLOUD: (255, 255, 255, 255),
-            MASK_CIRRUS: (166, 206, 227, 255),
-            MASK_SHADOW: (64, 64, 64, 255),
-            MASK_OTHER: (255, 127, 0, 255),
-            MASK_CLOUD_BUFFER: (217, 217, 217, 255),
-            MASK_CIRRUS_BUFFER: (207, 226, 240, 255),
-            MASK_SHADOW_BUFFER: (150, 150, 150, 255),
-            MASK_NODATA: (0, 0, 0, 0),
-        }
-    ),
+    colours=MASK_COLOURS,
+    # The COG's colour table, clear pixels transparent: the mask draws over any other layer.
+    render=Render(colormap={**MASK_COLOURS, MASK_CLEAR: (0, 0, 0, 0)}),
 )
 
 #: Clear observations per pixel of a monthly composite (0: none, the products are nodata).

@@ -101,8 +101,9 @@ def tile_compressor(options: COGOptions) -> Callable[[bytes], bytes]:
     return zstd
 
 
-def georeferencing_tags(spec: ProductSpec, grid: dict[str, Any], scratch: Path) -> dict:
-    """GeoTIFF keys and GDAL metadata tags, as GDAL writes them for the product's grid."""
+def gdal_tags(spec: ProductSpec, grid: dict[str, Any], scratch: Path) -> dict:
+    """GeoTIFF keys, GDAL metadata tags and a class product's colour table (with its
+    palette photometric), as GDAL writes them for the product's grid."""
     template = scratch / f".{spec.name}.template.tif"
     profile = {"driver": "GTiff", "width": 1, "height": 1, "count": 1, "dtype": spec.dtype}
     with rasterio.open(
@@ -112,11 +113,14 @@ def georeferencing_tags(spec: ProductSpec, grid: dict[str, Any], scratch: Path) 
         dst.set_band_description(1, spec.title)
         if spec.unit:
             dst.units = (spec.unit,)
+        if spec.colours:
+            dst.write_colormap(1, dict(spec.colours))
     try:
         tags = tiff.read_ifd(template)
     finally:
         template.unlink(missing_ok=True)
-    return {code: tag for code, tag in tags.items() if code in tiff.GEOREFERENCING_TAGS}
+    kept = tiff.GEOREFERENCING_TAGS | (tiff.PALETTE_TAGS if spec.colours else frozenset())
+    return {code: tag for code, tag in tags.items() if code in kept}
 
 
 class COGWriter:
@@ -223,7 +227,7 @@ class COGWriter:
             raise ProcessingError(
                 f"{self.final.name}: got {self.rows} rows per level, expected {expected}"
             )
-        geo = georeferencing_tags(self.spec, self.grid, self.scratch)
+        geo = gdal_tags(self.spec, self.grid, self.scratch)
         images = []
         for level, (width, height) in enumerate(self.shapes):
             tags = tiff.structural_tags(
@@ -232,8 +236,8 @@ class COGWriter:
             )  # fmt: skip
             if level == 0:
                 tags.update(geo)
-            elif tiff.GDAL_NODATA in geo:
-                tags[tiff.GDAL_NODATA] = geo[tiff.GDAL_NODATA]
+            else:
+                tags.update({code: geo[code] for code in tiff.OVERVIEW_TAGS if code in geo})
             offsets, sizes = zip(*self.tiles[level], strict=True)
             images.append(tiff.Image(tags, self.data_path, offsets, sizes))
         with atomic_path(self.final) as temporary:

@@ -35,6 +35,10 @@ COMPRESSION = {"DEFLATE": 8, "ZSTD": 50000}
 #: Tags taken from GDAL's one-pixel GeoTIFF: the GeoTIFF grid and GDAL's metadata.
 GEOREFERENCING_TAGS = frozenset({33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113})
 GDAL_NODATA = 42113
+#: PhotometricInterpretation (3: palette) and ColorMap, of a class product with colours.
+PALETTE_TAGS = frozenset({262, 320})
+#: What overviews repeat of the full-resolution level's GDAL tags.
+OVERVIEW_TAGS = PALETTE_TAGS | {GDAL_NODATA}
 #: SampleFormat per numpy kind: unsigned, signed integer, floating point.
 SAMPLE_FORMATS = {"u": 1, "i": 2, "f": 3}
 

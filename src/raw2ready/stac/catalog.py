@@ -18,13 +18,14 @@ import json
 import logging
 import os
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import pystac
+from pystac.extensions.classification import Classification, ClassificationExtension
 from pystac.extensions.eo import EOExtension
 from pystac.extensions.file import FileExtension
 from pystac.extensions.grid import GridExtension
@@ -32,13 +33,15 @@ from pystac.extensions.processing import ProcessingExtension
 from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import DataType, RasterBand, RasterExtension, Statistics
 from rasterio.warp import transform_geom
+from shapely.geometry import mapping, shape
+from shapely.geometry.polygon import orient
 
 from raw2ready.atomic import write_json
 from raw2ready.checksums import file_checksum
 from raw2ready.errors import ProductValidationError
 from raw2ready.layout import COMPOSITES, SENTINEL1, Layout, family_of
 from raw2ready.months import Month, month_folder
-from raw2ready.products.registry import PRODUCTS
+from raw2ready.products.registry import PRODUCTS, ProductSpec
 from raw2ready.raster.tile_chain import ProductResult
 from raw2ready.scene import SceneRecord
 from raw2ready.stac.render import add_render_hints, quicklook_definitions
@@ -49,6 +52,9 @@ log = logging.getLogger(__name__)
 COG_MEDIA_TYPE = str(pystac.MediaType.COG)
 JSON_MEDIA_TYPE = str(pystac.MediaType.JSON)
 GEOJSON_MEDIA_TYPE = str(pystac.MediaType.GEOJSON)
+#: Projection v1.2.0: the one version with both proj:code and proj:epsg (v2.0.0 forbids
+#: proj:epsg, which stackstac and GDAL 3.6's STACIT need to know an item's CRS).
+PROJECTION_BOTH_CODES = "https://stac-extensions.github.io/projection/v1.2.0/schema.json"
 LICENSE_URL = "https://sentinel.esa.int/documents/247904/690755/Sentinel_Data_Legal_Notice"
 
 
@@ -108,18 +114,30 @@ def _relative(target: Path, start: Path) -> str:
     return Path(os.path.relpath(target, start)).as_posix()
 
 
+def counter_clockwise(geometry: dict[str, Any]) -> dict[str, Any]:
+    """A (multi)polygon with exterior rings counter-clockwise and holes clockwise (RFC 7946)."""
+    polygon = shape(geometry)
+    parts = getattr(polygon, "geoms", [polygon])
+    wound = [mapping(orient(part, sign=1.0))["coordinates"] for part in parts]
+    coordinates = wound if geometry["type"] == "MultiPolygon" else wound[0]
+    return {"type": geometry["type"], "coordinates": json.loads(json.dumps(coordinates))}
+
+
 def footprint(result: ProductResult) -> dict[str, Any]:
-    """WGS 84 footprint of a product grid, cut at the antimeridian where it crosses it."""
+    """WGS 84 footprint of a product grid, cut at the antimeridian where it crosses it,
+    wound counter-clockwise."""
     a, _b, c, _d, e, f = result.transform
     height, width = result.shape
     left, top, right, bottom = c, f, c + a * width, f + e * height
     ring = [[left, top], [right, top], [right, bottom], [left, bottom], [left, top]]
-    return transform_geom(
-        f"EPSG:{result.epsg}",
-        "EPSG:4326",
-        {"type": "Polygon", "coordinates": [ring]},
-        antimeridian_cutting=True,
-        precision=7,
+    return counter_clockwise(
+        transform_geom(
+            f"EPSG:{result.epsg}",
+            "EPSG:4326",
+            {"type": "Polygon", "coordinates": [ring]},
+            antimeridian_cutting=True,
+            precision=7,
+        )
     )
 
 
@@ -142,39 +160,65 @@ def geometry_bbox(geometry: dict[str, Any]) -> list[float]:
     return [min(lo for lo, _ in spans), min(lats), max(hi for _, hi in spans), max(lats)]
 
 
-def _source_link(record: SceneRecord, item_dir: Path) -> str:
-    """The lineage link to the source item: relative when it is a local file."""
+def _source_link(record: SceneRecord) -> pystac.Link:
+    """The lineage link to the source item: its archive's own URL; a source read from a
+    local copy is linked by its absolute file URI (never a path climbing out of the tree)."""
     parsed = urlparse(record.source_href)
-    if parsed.scheme in ("", "file") and Path(parsed.path).is_absolute():
-        return _relative(Path(parsed.path), item_dir)
-    return record.source_href
+    local = parsed.scheme in ("", "file")
+    href = Path(parsed.path).absolute().as_uri() if local else record.source_href
+    title = f"{'Local copy of source' if local else 'Source'} scene {record.id}"
+    return pystac.Link("derived_from", href, GEOJSON_MEDIA_TYPE, title=title)
 
 
-def _product_asset(item: pystac.Item, result: ProductResult, item_dir: Path) -> None:
+def _raster_band(spec: ProductSpec, resolution: float | None = None) -> RasterBand:
+    """The raster extension's band of a product: encoding, unit and pixel size."""
+    return RasterBand.create(
+        nodata=spec.nodata,
+        data_type=DataType(spec.dtype),
+        scale=spec.scale,
+        offset=spec.offset,
+        unit=spec.unit,
+        spatial_resolution=resolution,
+    )
+
+
+def _classes(spec: ProductSpec) -> list[Classification]:
+    """A class product's codes as classification:classes (names are slugs of the titles)."""
+    colours = spec.colours or {}
+    return [
+        Classification.create(
+            value=code,
+            name=title.replace(" ", "_"),
+            description=title,
+            color_hint=(
+                "{:02X}{:02X}{:02X}".format(*colours[code][:3]) if code in colours else None
+            ),
+            nodata=code == spec.nodata or None,
+        )
+        for code, title in (spec.classes or {}).items()
+    ]
+
+
+def _product_asset(
+    item: pystac.Item, result: ProductResult, layout: Layout, item_dir: Path
+) -> None:
     """Add one product as an asset with projection, raster and file fields."""
     spec = PRODUCTS[result.name]
     asset = pystac.Asset(
-        href=_relative(result.path, item_dir),
+        href=layout.href(result.path, item_dir),
         title=spec.title,
         media_type=COG_MEDIA_TYPE,
         roles=["data"],
     )
     item.add_asset(result.name, asset)
     stats = result.statistics
-    band = RasterBand.create(
-        nodata=spec.nodata,
-        data_type=DataType(spec.dtype),
-        scale=spec.scale,
-        offset=spec.offset,
-        unit=spec.unit,
-        spatial_resolution=abs(result.transform[0]),
-        statistics=Statistics.create(
-            minimum=stats.get("minimum"),
-            maximum=stats.get("maximum"),
-            mean=stats.get("mean"),
-            stddev=stats.get("stddev"),
-            valid_percent=stats.get("valid_percent"),
-        ),
+    band = _raster_band(spec, abs(result.transform[0]))
+    band.statistics = Statistics.create(
+        minimum=stats.get("minimum"),
+        maximum=stats.get("maximum"),
+        mean=stats.get("mean"),
+        stddev=stats.get("stddev"),
+        valid_percent=stats.get("valid_percent"),
     )
     RasterExtension.ext(asset, add_if_missing=True).apply([band])
     projection = ProjectionExtension.ext(asset, add_if_missing=True)
@@ -184,7 +228,7 @@ def _product_asset(item: pystac.Item, result: ProductResult, item_dir: Path) -> 
     files.size = result.path.stat().st_size
     files.checksum = file_checksum(result.path)
     if spec.classes:
-        asset.extra_fields["raw2ready:classes"] = {str(k): v for k, v in spec.classes.items()}
+        ClassificationExtension.ext(asset, add_if_missing=True).classes = _classes(spec)
 
 
 def scene_item(
@@ -204,6 +248,7 @@ def scene_item(
     item_path = layout.item(record)
     item_dir = item_path.parent
     family = family_of(record)
+    written = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     item = pystac.Item(
         id=record.id,
         geometry=geometry,
@@ -211,6 +256,9 @@ def scene_item(
         datetime=record.acquired,
         properties={
             "platform": record.platform,
+            "gsd": abs(first.transform[0]),
+            "created": written,
+            "updated": written,
             **properties,
             "raw2ready:config_sha256": config_digest,
         },
@@ -219,27 +267,25 @@ def scene_item(
     if record.cloud_cover is not None:
         EOExtension.ext(item, add_if_missing=True).cloud_cover = record.cloud_cover
     ProjectionExtension.ext(item, add_if_missing=True).code = f"EPSG:{first.epsg}"
+    item.properties["proj:epsg"] = first.epsg
     GridExtension.ext(item, add_if_missing=True).code = f"MGRS-{record.tile}"
     processing = ProcessingExtension.ext(item, add_if_missing=True)
     processing.level = "L3"
     processing.lineage = lineage
     processing.software = software
     for result in results.values():
-        _product_asset(item, result, item_dir)
+        _product_asset(item, result, layout, item_dir)
+    item.stac_extensions = [
+        PROJECTION_BOTH_CODES if uri == ProjectionExtension.get_schema_uri() else uri
+        for uri in item.stac_extensions
+    ]
     item.clear_links()
     root_href = _relative(layout.collection(), item_dir)
     collection_href = _relative(layout.collection(family), item_dir)
     item.add_link(pystac.Link("root", root_href, JSON_MEDIA_TYPE))
     item.add_link(pystac.Link("collection", collection_href, JSON_MEDIA_TYPE))
     item.add_link(pystac.Link("parent", "../catalog.json", JSON_MEDIA_TYPE))
-    item.add_link(
-        pystac.Link(
-            "derived_from",
-            _source_link(record, item_dir),
-            GEOJSON_MEDIA_TYPE,
-            title=f"Source scene {record.id}",
-        )
-    )
+    item.add_link(_source_link(record))
     item.add_link(
         pystac.Link(
             "license", LICENSE_URL, "text/html", title="Copernicus Sentinel data legal notice"
@@ -292,6 +338,8 @@ class TileSummary:
     baselines: list[str]
     projections: list[str]
     cloud_cover: list[float]
+    #: Asset (product) names the items have, for the collection's item_assets.
+    assets: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -317,6 +365,7 @@ class TileSummary:
                 for data in items
                 if "eo:cloud_cover" in data["properties"]
             ],
+            assets=sorted({name for data in items for name in data["assets"]}),
         )
 
     @classmethod
@@ -333,6 +382,7 @@ class TileSummary:
             baselines=sorted({b for part in present for b in part.baselines}),
             projections=sorted({p for part in present for p in part.projections}),
             cloud_cover=[c for part in present for c in part.cloud_cover],
+            assets=sorted({a for part in present for a in part.assets}),
         )
 
 
@@ -483,6 +533,29 @@ def write_tile_catalog(
     return TileSummary.merge(tile, summaries)
 
 
+def _add_item_assets(collection: pystac.Collection, products: list[str]) -> None:
+    """Describe the items' product assets once (item_assets) so clients such as odc-stac
+    know every band's type, scale and nodata before reading an item."""
+    definitions: dict[str, dict[str, Any]] = {}
+    for name in products:
+        spec = PRODUCTS[name]
+        definitions[name] = {
+            "title": spec.title,
+            "type": COG_MEDIA_TYPE,
+            "roles": ["data"],
+            "raster:bands": [_raster_band(spec).to_dict()],
+        }
+        if spec.classes:
+            definitions[name]["classification:classes"] = [c.to_dict() for c in _classes(spec)]
+    if not definitions:
+        return
+    collection.item_assets = definitions
+    extensions = [RasterExtension.get_schema_uri()]
+    if any(PRODUCTS[name].classes for name in products):
+        extensions.append(ClassificationExtension.get_schema_uri())
+    collection.stac_extensions.extend(extensions)
+
+
 def write_collection(
     campaign: str,
     summaries: list[TileSummary],
@@ -539,8 +612,11 @@ def write_collection(
     clouds = [c for s in present for c in s.cloud_cover]
     if clouds:
         collection.summaries.add("eo:cloud_cover", pystac.RangeSummary(min(clouds), max(clouds)))
+    _add_item_assets(collection, sorted({a for s in present for a in s.assets}))
     if products:
-        collection.item_assets = quicklook_definitions()
+        looks = {name: look.to_dict() for name, look in quicklook_definitions().items()}
+        described = {name: d.to_dict() for name, d in (collection.item_assets or {}).items()}
+        collection.item_assets = {**described, **looks}
         add_render_hints(collection, products)
     path = layout.collection(family)
     root_href = f"./{_relative(layout.collection(), path.parent)}"
