@@ -30,6 +30,8 @@ BAD_CONFIGS = [
     ({"mask": {"scl_classes": [3, 12]}}, "key 'mask.scl_classes[1]'"),
     ({"mask": {"buffers": {"cloud": -10}}}, "key 'mask.buffers.cloud'"),
     ({"mask": {"buffers": {"haze": 30}}}, "unknown key 'mask.buffers.haze'"),
+    ({"nbar": {"sun_zenith": 80}}, "key 'nbar.sun_zenith'"),
+    ({"nbar": {"enabled": "yes"}}, "key 'nbar.enabled'"),
 ]
 
 
@@ -46,6 +48,7 @@ def test_defaults_are_filled_in() -> None:
     assert settings.scl_classes == frozenset({0, 1, 3, 8, 9, 10})
     assert (settings.mask.buffers.cloud, settings.mask.buffers.shadow) == (300, 90)
     assert settings.mask.buffers.cirrus == 0
+    assert (settings.nbar.enabled, settings.nbar.sun_zenith) == (False, None)
 
 
 @pytest.mark.parametrize(("change", "message"), BAD_CONFIGS)

@@ -29,6 +29,7 @@ from raw2ready.products.registry import (
     required_bands,
     scene_products,
 )
+from raw2ready.sentinel2.nbar import NbarOptions
 
 
 def config_schema() -> dict[str, Any]:
@@ -241,6 +242,7 @@ class Settings:
     sentinel1: Sentinel1Section
     download: DownloadSection
     cog: COGOptions
+    nbar: NbarOptions
     #: None when the config has no `publish` section: nothing is published.
     publish: PublishSection | None = None
     #: Folder that relative output_dir/work_dir are under: "." (the workflow's folder), or a
@@ -286,6 +288,7 @@ class Settings:
             ),
             download=DownloadSection(**values["download"]),
             cog=COGOptions(**values["cog"]),
+            nbar=NbarOptions(**values["nbar"]),
             publish=(
                 PublishSection(pgstac=PgstacSection(**values["publish"]["pgstac"]))
                 if "publish" in values

@@ -30,7 +30,12 @@ from raw2ready.processors.snap import lineage_note as snap_lineage_note
 from raw2ready.products.biophysical import INPUT_BANDS, VARIABLES, NetworkSource, load_networks
 from raw2ready.products.registry import required_bands
 from raw2ready.raster.biophysical_chain import biophysical_products as numpy_biophysical
-from raw2ready.raster.tile_chain import ProcessingOptions, ProductResult, process_scene
+from raw2ready.raster.tile_chain import (
+    ProcessingOptions,
+    ProductResult,
+    normalisation,
+    process_scene,
+)
 from raw2ready.scene import SceneRecord
 from raw2ready.sentinel1.backscatter import gamma0_products
 from raw2ready.sentinel2.plausibility import check_offset
@@ -62,6 +67,7 @@ def processing_options(settings: Settings) -> ProcessingOptions:
         buffers=settings.mask.buffers,
         lai_model=settings.lai_model,
         cog=settings.cog,
+        nbar=settings.nbar,
     )
 
 
@@ -128,6 +134,9 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
     if snap_products(settings):
         results.update(biophysical_products(settings, record, l2a, layout))
         note += snap_lineage_note(settings)
+    nbar = normalisation(record, options, list(chain_paths))
+    if nbar is not None:
+        note += nbar.described()
     software = software_versions()
     flags: dict[str, dict[str, int]] = {}
     if numpy_biophysical_products(settings):
@@ -150,6 +159,8 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
     )
     if flags:
         item.properties[FLAGS_PROPERTY] = flags
+    if nbar is not None:
+        item.properties[NBAR_PROPERTY] = nbar.metadata()
     write_item(item, layout.item(record))
     shutil.rmtree(layout.scratch(record), ignore_errors=True)
     if fetched is None and not settings.download.keep:
@@ -161,6 +172,8 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
 #: definition-domain flags (clear pixels per product and flag).
 NETWORKS_SOFTWARE = "ESA S2 Toolbox biophysical networks"
 FLAGS_PROPERTY = "raw2ready:biophysical_flags"
+#: Item property recording the NBAR normalisation of the reflectance (docs/nbar.md).
+NBAR_PROPERTY = "raw2ready:nbar"
 
 
 def _numpy_biophysical(

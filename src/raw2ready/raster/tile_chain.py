@@ -29,6 +29,7 @@ from raw2ready.products import masking
 from raw2ready.products.registry import MASK, PRODUCTS, Kind, ProductSpec, Recipe
 from raw2ready.raster.cog import COGOptions, COGWriter
 from raw2ready.scene import BOA_QUANTIFICATION, SceneRecord
+from raw2ready.sentinel2.nbar import NbarOptions, Normalisation, scene_normalisation
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class ProcessingOptions:
     buffers: masking.BufferDistances = field(default_factory=masking.BufferDistances)
     lai_model: str = "savi_metric"
     cog: COGOptions = field(default_factory=COGOptions)
+    nbar: NbarOptions = field(default_factory=NbarOptions)
 
 
 @dataclass
@@ -233,6 +235,16 @@ def recipes(record: SceneRecord, options: ProcessingOptions, bands: set[str]) ->
     return found
 
 
+def normalisation(
+    record: SceneRecord, options: ProcessingOptions, bands: list[str]
+) -> Normalisation | None:
+    """The scene's NBAR normalisation of `bands` when the options ask for it and a product
+    is computed from reflectance; None otherwise (the mask alone needs no angles)."""
+    if not options.nbar.enabled or not recipes(record, options, set(bands)):
+        return None
+    return scene_normalisation(record.id, record.tile, record.angles, bands, options.nbar)
+
+
 @dataclass(frozen=True)
 class _SCLRows:
     """SCL rows of a strip and a halo of up to `halo` rows on each side (fewer at the scene's
@@ -308,6 +320,7 @@ class _Chain:
     lookup: np.ndarray  # SCL class -> mask code
     radii: dict[int, int]  # buffered mask code -> squared radius in SCL pixels
     recipes: dict[str, Recipe]  # the products computed from reflectance, by name
+    c_factors: dict[str, np.float32]  # band -> NBAR multiplier (empty: NBAR off)
 
     @property
     def factor(self) -> int:
@@ -363,6 +376,8 @@ def _process_part(
         clear = chunk_codes == masking.MASK_CLEAR
         offset = chain.record.boa_add_offset
         surface = {band: reflectance(values, offset) for band, values in dn.items()}
+        for band, c_factor in chain.c_factors.items():
+            surface[band] *= c_factor
         for name, recipe in chain.recipes.items():
             spec = PRODUCTS[name]
             values = recipe.compute(surface)
@@ -478,6 +493,8 @@ def process_scene(
     reflective = sorted(band for band in band_paths if band != "SCL")
     specs = {name: PRODUCTS[name] for name in options.products}
     computed = recipes(record, options, set(reflective))
+    nbar = normalisation(record, options, reflective)
+    c_factors = {band: np.float32(value) for band, value in nbar.c_factors.items()} if nbar else {}
     # Decoding threads as an open option of the inputs only: set globally
     # (GDAL_NUM_THREADS), they would also split every other GDAL read into thread jobs.
     threads = str(options.cog.threads)
@@ -504,7 +521,7 @@ def process_scene(
             stack.callback(writers[name].discard)
         lookup = masking.mask_lookup(options.masked_classes)
         radii = options.buffers.radii(abs(datasets["SCL"].transform.a))
-        chain = _Chain(record, options, factors, lookup, radii, computed)
+        chain = _Chain(record, options, factors, lookup, radii, computed, c_factors)
         stats = _stream(chain, datasets, reflective, writers)
         _write_all(writers, options.cog.threads)
         results = product_results({name: outputs[name] for name in specs}, stats, reference)
