@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import math
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
 from scipy import ndimage
+from scipy.interpolate import RegularGridInterpolator
 
 from raw2ready.errors import ProcessingError
 from raw2ready.grid import parse_tile
@@ -20,10 +22,11 @@ from raw2ready.raster.cog import COGOptions
 from raw2ready.raster.tile_chain import ProcessingOptions, process_scene
 from raw2ready.scene import SceneRecord
 from raw2ready.sentinel2 import nbar
-from raw2ready.sentinel2.angles import SunView
+from raw2ready.sentinel2.angles import AngleGrids, SunView
+from raw2ready.sentinel2.safe import parse_metadata
 from raw2ready.stac.validation import validate_stac_object
 
-from .conftest import process_demo_scene
+from .conftest import REAL_S2, process_demo_scene, requires_real_s2
 from .test_processing import _record, _scene
 
 #: Roy et al. 2016, Table 1 (f_iso, f_vol, f_geo), typed in from the paper's table.
@@ -205,3 +208,99 @@ def test_demo_item_records_the_normalisation(demo_run: tuple[Path, SceneRecord])
         stored = src.read(1) * 1e-4
     assert clear.mean() > 0.2
     np.testing.assert_allclose(stored[clear], ((nir - red) / (nir + red))[clear], atol=0.6e-4)
+
+
+# ------------------------------------------------------------------ per-pixel angle grids
+
+
+def _grids(step: float) -> AngleGrids:
+    """Angle grids that vary across the scene: view zenith 2 to 11 deg from west to east,
+    view azimuth across the 0/360 line, the sun a little higher to the north."""
+    rows, cols = np.mgrid[0:23, 0:23].astype(float)
+    sun = (40.0 - 0.2 * (22 - rows), 140.0 + 0.3 * cols)
+    views = {
+        band: (2.0 + 9.0 * cols / 22 + shift, (350.0 + 2.0 * rows + shift) % 360.0)
+        for band, shift in (("B04", 0.0), ("B08", 0.3))
+    }
+    return AngleGrids(step, sun, views)
+
+
+def _c_factor_field(band: str, grids: AngleGrids, target: float, shape: tuple[int, int]):
+    """c-factors at every 10 m pixel centre: the test's kernels at each grid point, then
+    scipy's bilinear interpolation (clamped at the grid's last point)."""
+    sun_zenith, sun_azimuth = grids.sun
+    view_zenith, view_azimuth = grids.views[band]
+    iso, vol, geo = ROY_2016[band]
+    factors = np.empty(sun_zenith.shape)
+    nadir = _kernels((target, 0.0), (0.0, 0.0))
+    for index in np.ndindex(factors.shape):
+        seen = _kernels(
+            (sun_zenith[index], sun_azimuth[index]), (view_zenith[index], view_azimuth[index])
+        )
+        factors[index] = (iso + vol * nadir[0] + geo * nadir[1]) / (
+            iso + vol * seen[0] + geo * seen[1]
+        )
+    axis = np.arange(23) * grids.step
+    interpolate = RegularGridInterpolator((axis, axis), factors)
+    rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]]
+    points = np.stack([(rows.ravel() + 0.5) * 10, (cols.ravel() + 0.5) * 10], axis=1)
+    return interpolate(np.clip(points, 0, axis[-1])).reshape(shape)
+
+
+def test_ndvi_with_angle_grids_equals_numpy(tmp_path: Path) -> None:
+    paths = _scene(tmp_path / "in", 520, 400)
+    grids = _grids(step=250.0)  # 23 points over 5.5 km: the scene spans 20 x 16 cells
+    record = SceneRecord(**{**_record().to_dict(), "bands": {}, "angles": ANGLES})
+    options = ProcessingOptions(
+        ("ndvi", "mask"), cog=COGOptions(blocksize=256), nbar=nbar.NbarOptions(True, 33.0)
+    )
+    outputs = {name: tmp_path / "out" / f"{name}.tif" for name in options.products}
+    process_scene(record, paths, outputs, options, tmp_path / "scratch", grids)
+
+    red, nir = (
+        (rasterio.open(paths[band]).read(1).astype(float) - 1000)
+        / 10000
+        * _c_factor_field(band, grids, 33.0, (400, 520))
+        for band in ("B04", "B08")
+    )
+    with rasterio.open(outputs["mask"]) as src:
+        clear = src.read(1) == MASK_CLEAR
+    with rasterio.open(outputs["ndvi"]) as src:
+        stored = src.read(1) * 1e-4
+    np.testing.assert_allclose(stored[clear], ((nir - red) / (nir + red))[clear], atol=0.6e-4)
+
+
+@requires_real_s2
+def test_real_angle_grids_merge_the_detectors() -> None:
+    folder = REAL_S2 / "safe_metadata"
+    checked = 0
+    for tile_xml in sorted(folder.glob("*/MTD_TL.xml")):
+        products = list(tile_xml.parent.glob("MTD_MSIL*.xml"))
+        if not products:
+            continue
+        meta = parse_metadata(products[0].read_bytes(), tile_xml.read_bytes(), tile_xml.name)
+        grids = meta.angle_grids
+        assert grids is not None and grids.step == 5000
+        assert meta.sun_angles is not None
+        sun_zenith = grids.sun[0]
+        assert sun_zenith.shape == (23, 23) and np.isfinite(sun_zenith).all()
+        assert sun_zenith.mean() == pytest.approx(meta.sun_angles.zenith, abs=0.05)
+        # Where one detector alone sees a point, the merged grid holds its value.
+        root = ET.fromstring(tile_xml.read_bytes())
+        detectors = [
+            np.array(
+                [row.text.split() for row in element.iter() if row.tag.endswith("VALUES")][:23],
+                float,
+            )
+            for element in root.iter()
+            if element.tag.endswith("Viewing_Incidence_Angles_Grids")
+            and element.get("bandId") == "3"
+        ]
+        seen = np.stack([~np.isnan(detector) for detector in detectors])
+        alone = seen.sum(axis=0) == 1
+        expected = np.nansum(np.where(seen, np.stack(detectors), 0.0), axis=0)
+        zenith = grids.views["B04"][0]
+        np.testing.assert_allclose(zenith[alone], expected[alone], atol=1e-9)
+        assert np.isfinite(zenith).all() and zenith.min() >= 0 and zenith.max() < 13
+        checked += 1
+    assert checked >= 5

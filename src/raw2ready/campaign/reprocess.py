@@ -39,7 +39,7 @@ from raw2ready.raster.tile_chain import (
 from raw2ready.scene import SceneRecord
 from raw2ready.sentinel1.backscatter import gamma0_products
 from raw2ready.sentinel2.plausibility import check_offset
-from raw2ready.sentinel2.safe import SAFE_ASSET
+from raw2ready.sentinel2.safe import SAFE_ASSET, read_product_metadata
 from raw2ready.stac.catalog import create_item, scene_item, write_item
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,7 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
     options = processing_options(settings)
     inputs = scene_inputs(settings, record, fetched)
     note = ""
+    angle_grids = None
     if is_safe_scene(record):
         l2a = l2a_of(settings, record, layout, lambda: inputs()[SAFE_ASSET])
         needed = required_bands(list(options.products), options.lai_model)
@@ -111,6 +112,7 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
             needed |= {*INPUT_BANDS, "SCL"}
         note = safe_lineage_note(record, l2a)
         record, band_paths = l2a_inputs(record, l2a, needed)
+        angle_grids = read_product_metadata(l2a).angle_grids
     elif snap_products(settings):
         raise ConfigError(
             "processors.lai: snap needs SAFE input (archive.kind: safe_folder); "
@@ -125,7 +127,9 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
     chain_paths = {band: path for band, path in band_paths.items() if band in chain_bands}
     try:
         results = (
-            process_scene(record, chain_paths, outputs, options, layout.scratch(record))
+            process_scene(
+                record, chain_paths, outputs, options, layout.scratch(record), angle_grids
+            )
             if options.products
             else {}
         )
@@ -134,7 +138,7 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
     if snap_products(settings):
         results.update(biophysical_products(settings, record, l2a, layout))
         note += snap_lineage_note(settings)
-    nbar = normalisation(record, options, list(chain_paths))
+    nbar = normalisation(record, options, list(chain_paths), angle_grids)
     if nbar is not None:
         note += nbar.described()
     software = software_versions()

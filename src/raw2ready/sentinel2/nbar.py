@@ -12,7 +12,7 @@ latitude (or a fixed one from the config). Angles in degrees, azimuths clockwise
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from pyproj import Transformer
 
 from raw2ready.errors import ProcessingError
 from raw2ready.grid import parse_tile
-from raw2ready.sentinel2.angles import SunView
+from raw2ready.sentinel2.angles import AngleGrids, SunView
 
 #: LiSparse-R crown shape (MODIS): crown height over vertical radius, and vertical over
 #: horizontal radius.
@@ -57,6 +57,7 @@ COEFFICIENTS_SOURCE = (
 )
 METHOD = "c-factor, RossThick/LiSparse-R kernels (h/b 2, b/r 1), nadir view"
 ANGLES_SOURCE = "the scene's mean sun and view angles (STAC view:* properties or MTD_TL.xml)"
+GRID_ANGLES_SOURCE = "MTD_TL.xml's sun and per-band view angle grids, interpolated bilinearly"
 
 
 @dataclass(frozen=True)
@@ -106,13 +107,27 @@ def reflectance_model(
     )
 
 
+def _c_factor_at(
+    coefficients: BrdfCoefficients,
+    sun_zenith: Any,
+    view_zenith: Any,
+    relative_azimuth: Any,
+    target_sun_zenith: float,
+) -> Any:
+    """c-factor at a geometry given angle by angle (degrees; scalars or arrays)."""
+    target = reflectance_model(coefficients, target_sun_zenith, 0.0, 0.0)
+    return target / reflectance_model(coefficients, sun_zenith, view_zenith, relative_azimuth)
+
+
 def c_factor(coefficients: BrdfCoefficients, observed: SunView, target_sun_zenith: float) -> Any:
     """Multiplier taking reflectance seen at `observed` to nadir view and the target sun."""
-    target = reflectance_model(coefficients, target_sun_zenith, 0.0, 0.0)
-    seen = reflectance_model(
-        coefficients, observed.sun_zenith, observed.view_zenith, observed.relative_azimuth
+    return _c_factor_at(
+        coefficients,
+        observed.sun_zenith,
+        observed.view_zenith,
+        observed.relative_azimuth,
+        target_sun_zenith,
     )
-    return target / seen
 
 
 def hls_sun_zenith(latitude: float) -> float:
@@ -131,20 +146,65 @@ def tile_centre_latitude(tile: str) -> float:
 
 
 @dataclass(frozen=True)
+class CFactors:
+    """Each band's c-factor on the products' pixel grid, rows at a time: one number per
+    band (mean angles), or rows interpolated from the angle grid."""
+
+    scalars: dict[str, np.float32]
+    #: band -> its c-factors along each angle-grid row, at every pixel column.
+    columns: dict[str, np.ndarray]
+    pixels_per_step: float
+
+    def rows(self, band: str, top: int, count: int) -> np.ndarray | np.float32:
+        """The c-factors of `band` for product rows top to top + count."""
+        table = self.columns.get(band)
+        if table is None:
+            return self.scalars[band]
+        position = (np.arange(top, top + count) + 0.5) / self.pixels_per_step
+        index = np.clip(position.astype(np.intp), 0, table.shape[0] - 2)
+        weight = np.clip(position - index, 0.0, 1.0).astype(np.float32)[:, None]
+        return table[index] * (1 - weight) + table[index + 1] * weight
+
+
+@dataclass(frozen=True)
 class Normalisation:
     """How one scene's reflectance is normalised: the target and each band's c-factor."""
 
     target_sun_zenith: float
     target_source: str
     observed: SunView
+    #: Each band's c-factor at the scene's mean angles.
     c_factors: dict[str, float]
+    #: Each band's c-factor on the angle grid (points `grid_step` m apart from the tile's
+    #: upper-left corner); empty when the scene has no angle grids.
+    grids: dict[str, np.ndarray] = field(default_factory=dict)
+    grid_step: float = 5000.0
+
+    @property
+    def angles_source(self) -> str:
+        """Which angles the c-factors come from."""
+        return GRID_ANGLES_SOURCE if self.grids else ANGLES_SOURCE
+
+    def on_grid(self, pixel: float, width: int) -> CFactors:
+        """The c-factors on a product grid of `pixel` metres and `width` columns whose
+        origin is the tile's upper-left corner."""
+        per_step = self.grid_step / pixel
+        positions = (np.arange(width) + 0.5) / per_step
+        columns = {
+            band: np.array(
+                [np.interp(positions, np.arange(grid.shape[1]), row) for row in grid], np.float32
+            )
+            for band, grid in self.grids.items()
+        }
+        scalars = {band: np.float32(value) for band, value in self.c_factors.items()}
+        return CFactors(scalars, columns, per_step)
 
     def metadata(self) -> dict[str, Any]:
         """The item's record of the normalisation (method, sources, geometry, factors)."""
         return {
             "method": METHOD,
             "coefficients": COEFFICIENTS_SOURCE,
-            "angles": ANGLES_SOURCE,
+            "angles": self.angles_source,
             "observed": {
                 "sun_zenith": round(self.observed.sun_zenith, 4),
                 "view_zenith": round(self.observed.view_zenith, 4),
@@ -156,7 +216,16 @@ class Normalisation:
                 "sun_zenith_from": self.target_source,
             },
             "c_factors": {band: round(value, 6) for band, value in self.c_factors.items()},
-        }
+        } | (
+            {
+                "c_factor_range": {
+                    band: [round(float(grid.min()), 6), round(float(grid.max()), 6)]
+                    for band, grid in self.grids.items()
+                }
+            }
+            if self.grids
+            else {}
+        )
 
     def described(self) -> str:
         """One clause for the item's processing:lineage."""
@@ -164,7 +233,7 @@ class Normalisation:
         return (
             f"reflectance normalised to nadir view and sun zenith {self.target_sun_zenith:.2f} "
             f"deg ({self.target_source}) by the c-factor method with {COEFFICIENTS_SOURCE} "
-            f"from {ANGLES_SOURCE} (c-factors {factors}); "
+            f"from {self.angles_source} (c-factors at the mean angles {factors}); "
         )
 
 
@@ -174,9 +243,11 @@ def scene_normalisation(
     angles: SunView | None,
     bands: Iterable[str],
     options: NbarOptions,
+    angle_grids: AngleGrids | None = None,
 ) -> Normalisation:
-    """The normalisation of a scene's `bands` (those with coefficients); ProcessingError when
-    the scene's metadata gives no angles."""
+    """The normalisation of a scene's `bands` (those with coefficients), per pixel where
+    `angle_grids` has the band's view angles; ProcessingError when the scene's metadata
+    gives no angles."""
     if angles is None:
         raise ProcessingError(
             f"scene {scene_id}: its metadata gives no sun/view angles, which NBAR needs; "
@@ -188,9 +259,20 @@ def scene_normalisation(
         source = f"HLS v2 model at the tile centre's latitude {latitude:.3f}"
     else:
         target, source = options.sun_zenith, "nbar.sun_zenith"
-    factors = {
-        band: float(c_factor(COEFFICIENTS[band], angles, target))
-        for band in sorted(set(bands))
-        if band in COEFFICIENTS
+    corrected = [band for band in sorted(set(bands)) if band in COEFFICIENTS]
+    factors = {band: float(c_factor(COEFFICIENTS[band], angles, target)) for band in corrected}
+    if angle_grids is None:
+        return Normalisation(target, source, angles, factors)
+    sun_zenith, sun_azimuth = angle_grids.sun
+    grids = {
+        band: _c_factor_at(
+            COEFFICIENTS[band],
+            sun_zenith,
+            angle_grids.views[band][0],
+            sun_azimuth - angle_grids.views[band][1],
+            target,
+        )
+        for band in corrected
+        if band in angle_grids.views
     }
-    return Normalisation(target, source, angles, factors)
+    return Normalisation(target, source, angles, factors, grids, angle_grids.step)
