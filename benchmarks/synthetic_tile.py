@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -220,6 +222,16 @@ def _write_cog(scratch: Path, final: Path) -> None:
     tmp.replace(final)
 
 
+def _publish(
+    scratch: dict[str, Path], paths: dict[str, Path], stamp_path: Path, stamp: dict[str, Any]
+) -> None:
+    """Turn each band's scratch GeoTIFF into its COG, then write the cache's stamp."""
+    for band, path in scratch.items():
+        _write_cog(path, paths[band])
+        path.unlink()
+    stamp_path.write_text(json.dumps(stamp))
+
+
 def generate_tile(folder: Path, size: int, seed: int = 0) -> dict[str, Path]:
     """Write (or reuse) the tile's B04, B08 and SCL COGs in `folder`; return their paths."""
     if size % 2:
@@ -267,8 +279,60 @@ def generate_tile(folder: Path, size: int, seed: int = 0) -> dict[str, Path]:
     finally:
         for writer in writers.values():
             writer.close()
-    for band in BANDS:
-        _write_cog(scratch[band], paths[band])
-        scratch[band].unlink()
-    stamp_path.write_text(json.dumps(stamp))
+    _publish(scratch, paths, stamp_path, stamp)
+    return paths
+
+
+#: The other bands ESA's biophysical networks read, as linear mixtures of the tile's red and
+#: NIR reflectance (offset, red weight, NIR weight) that keep vegetation and water apart.
+BIOPHYSICAL_MIXTURES = {
+    "B03": (0.03, 0.5, 0.08), "B05": (0.01, 0.6, 0.15), "B06": (0.0, 0.3, 0.55),
+    "B07": (0.0, 0.15, 0.8), "B8A": (0.0, 0.0, 1.02), "B11": (0.02, 0.5, 0.4),
+    "B12": (0.01, 0.6, 0.2),
+}  # fmt: skip
+#: Bands at 20 m (averaged 2 x 2 from the 10 m mixture); B03 stays at 10 m.
+BANDS_20M = ("B05", "B06", "B07", "B8A", "B11", "B12")
+
+
+def generate_biophysical_bands(folder: Path, inputs: dict[str, Path]) -> dict[str, Path]:
+    """Write (or reuse) B03, B05-B07, B8A, B11 and B12 derived from the tile's B04 and B08
+    (in `folder`, next to them), for the biophysical networks; return their paths."""
+    paths = {band: folder / f"{band}.tif" for band in BIOPHYSICAL_MIXTURES}
+    stamp_path = folder / "biophysical.json"
+    stamp = {"tile": json.loads((folder / "tile.json").read_text()), "bands": BIOPHYSICAL_MIXTURES}
+    if stamp_path.exists() and json.loads(stamp_path.read_text()) == json.loads(json.dumps(stamp)):
+        return paths
+    log.info("deriving the biophysical networks' bands in %s", folder)
+    with ExitStack() as stack:
+        red_src = stack.enter_context(rasterio.open(inputs["B04"]))
+        nir_src = stack.enter_context(rasterio.open(inputs["B08"]))
+        size, profile = red_src.width, dict(red_src.profile)
+        profile.update(tiled=True, blockxsize=512, blockysize=512, compress=None)
+        scratch = {band: folder / f"{band}.scratch.tif" for band in BIOPHYSICAL_MIXTURES}
+        writers = {}
+        for band in BIOPHYSICAL_MIXTURES:
+            factor = 2 if band in BANDS_20M else 1
+            writers[band] = stack.enter_context(rasterio.open(
+                scratch[band], "w", **dict(profile, width=size // factor, height=size // factor,
+                transform=red_src.transform * Affine.scale(factor)),
+            ))  # fmt: skip
+        for top in range(0, size, STRIP_ROWS):
+            window = Window(0, top, size, min(STRIP_ROWS, size - top))
+            red_dn, nir_dn = red_src.read(1, window=window), nir_src.read(1, window=window)
+            nodata = (red_dn == 0) | (nir_dn == 0)
+            red = (red_dn.astype(np.float32) - DN_OFFSET) / 10000
+            nir = (nir_dn.astype(np.float32) - DN_OFFSET) / 10000
+            for band, (offset, red_weight, nir_weight) in BIOPHYSICAL_MIXTURES.items():
+                value = offset + red_weight * red + nir_weight * nir
+                dn = np.clip(np.rint(value * 10000) + DN_OFFSET, 1, 65535)
+                dn[nodata] = 0
+                if band in BANDS_20M:
+                    rows, cols = dn.shape[0] // 2, dn.shape[1] // 2
+                    dn = np.rint(dn.reshape(rows, 2, cols, 2).mean(axis=(1, 3)))
+                    dn[nodata.reshape(rows, 2, cols, 2).any(axis=(1, 3))] = 0
+                    target = Window(0, top // 2, cols, rows)
+                else:
+                    target = window
+                writers[band].write(dn.astype(np.uint16), 1, window=target)
+    _publish(scratch, paths, stamp_path, stamp)
     return paths

@@ -7,6 +7,9 @@
                                                # mask buffers on (default) against off
     python benchmarks/tile_chain.py --approaches raw2ready --variant ml:mask.method=both
                                                # the ukis-csmask network's cost (ml-mask extra)
+    python benchmarks/tile_chain.py --approaches raw2ready floor \
+        --variant bio:processors.lai=biophysical --variant nbar:nbar=on \
+        --variant nbargrids:nbar=grids         # ESA's networks (a 20 m pass), NBAR
 
 Every approach runs in its own subprocess, so its peak RSS (ru_maxrss from wait4) is its own;
 wall and CPU time are measured inside the child around the work, after the imports. Rounds
@@ -109,27 +112,54 @@ def run_baseline(inputs: dict[str, Path], out: Path, _cog: dict[str, Any]) -> di
 
 def run_raw2ready(inputs: dict[str, Path], out: Path, cog: dict[str, Any]) -> dict[str, Path]:
     """raw2ready's per-scene entry point with the default options (or --cog overrides;
-    `buffers=off` draws no mask buffers, `mask.method=ml|both` runs the network)."""
+    `buffers=off` draws no mask buffers, `mask.method=ml|both` runs the network, `nbar=on`
+    normalises the reflectance with the scene's mean angles, `nbar=grids` with synthetic
+    angle grids, and
+    `processors.lai=biophysical` makes LAI, FAPAR and FCOVER with ESA's networks, as a
+    campaign's scene job does: NDVI and mask in the tile chain, then the 20 m pass)."""
+    from raw2ready.products.biophysical import load_networks
     from raw2ready.products.masking import BufferDistances
+    from raw2ready.raster.biophysical_chain import biophysical_products
     from raw2ready.raster.cog import COGOptions
     from raw2ready.raster.tile_chain import ProcessingOptions, process_scene
     from raw2ready.scene import SceneRecord
+    from raw2ready.sentinel2.angles import SunView
+    from raw2ready.sentinel2.nbar import NbarOptions
 
     record = SceneRecord(
         id="S2B_47PPR_20240115_0_L2A", tile="47PPR", datetime="2024-01-15T03:51:21Z",
         platform="sentinel-2b", processing_baseline="05.10", apply_boa_offset=True,
         cloud_cover=None, collection="sentinel-2-l2a", source_href="synthetic",
+        angles=SunView(sun_zenith=38.2, sun_azimuth=144.6, view_zenith=7.9, view_azimuth=106.3),
     )  # fmt: skip
-    outputs = {name: out / f"{name}.tif" for name in PRODUCTS}
     cog = dict(cog)
     buffers = BufferDistances() if cog.pop("buffers", "on") == "on" else BufferDistances(0, 0, 0)
     method = cog.pop("mask.method", "scl")
-    if method != "scl":
-        inputs = inputs | network_bands(inputs)
+    nbar_mode = cog.pop("nbar", "off")
+    nbar = NbarOptions(enabled=nbar_mode != "off")
+    biophysical = cog.pop("processors.lai", "empirical") == "biophysical"
+    chain_products = ("ndvi", "mask") if biophysical else PRODUCTS
     options = ProcessingOptions(
-        products=PRODUCTS, buffers=buffers, mask_method=method, cog=COGOptions(**cog)
+        products=chain_products,
+        buffers=buffers,
+        mask_method=method,
+        cog=COGOptions(**cog),
+        nbar=nbar,
     )
-    process_scene(record, inputs, outputs, options, out / "scratch")
+    outputs = {name: out / f"{name}.tif" for name in chain_products}
+    chain_inputs = {band: inputs[band] for band in ("B04", "B08", "SCL")}
+    if method != "scl":
+        chain_inputs |= network_bands(inputs)
+    grids = synthetic_angle_grids() if nbar_mode == "grids" else None
+    process_scene(record, chain_inputs, outputs, options, out / "scratch", grids)
+    if biophysical:
+        networks, _source = load_networks(None)
+        made = {name: out / f"{name}.tif" for name in ("lai", "fapar", "fcover")}
+        biophysical_products(
+            record, inputs, made, networks, options.masked_classes, buffers, options.cog,
+            out / "scratch" / "biophysical",
+        )  # fmt: skip
+        outputs |= made
     return outputs
 
 
@@ -155,6 +185,19 @@ def network_bands(inputs: dict[str, Path]) -> dict[str, Path]:
             dst.write(data, 1)
         scratch.rename(found[band])
     return found
+
+
+def synthetic_angle_grids() -> Any:
+    """MTD_TL.xml-like angle grids (23 x 23, 5 km) of an east-looking orbit: view zenith
+    4 to 11 degrees across the tile, the sun a little higher to the north."""
+    import numpy as np
+
+    from raw2ready.sentinel2.angles import AngleGrids
+
+    rows, cols = np.mgrid[0:23, 0:23].astype(float)
+    sun = (38.0 + 0.05 * rows, 144.0 + 0.1 * cols)
+    views = {band: (4.0 + 7.0 * cols / 22, 106.0 + 0.2 * rows) for band in ("B04", "B08")}
+    return AngleGrids(5000.0, sun, views)
 
 
 def run_floor(inputs: dict[str, Path], out: Path, _cog: dict[str, Any]) -> dict[str, Path]:
@@ -273,12 +316,15 @@ def contenders(args: argparse.Namespace) -> dict[str, tuple[str, dict[str, Any]]
 def session(args: argparse.Namespace) -> dict[str, Any]:
     """Generate or reuse the tile, run the rounds, and summarize medians and ratios."""
     sys.path.insert(0, str(HERE))
-    from synthetic_tile import generate_tile
+    from synthetic_tile import generate_biophysical_bands, generate_tile
 
-    inputs = generate_tile(args.cache / f"{args.size}-seed{args.seed}", args.size, args.seed)
+    folder = args.cache / f"{args.size}-seed{args.seed}"
+    inputs = generate_tile(folder, args.size, args.seed)
+    rows = contenders(args)
+    if any(cog.get("processors.lai") == "biophysical" for _, cog in rows.values()):
+        inputs |= generate_biophysical_bands(folder, inputs)
     warm_page_cache(inputs)
     work = Path(tempfile.mkdtemp(prefix="tile_chain_", dir=args.workdir))
-    rows = contenders(args)
     runs: dict[str, list[dict]] = {name: [] for name in rows}
     try:
         for round_index in range(args.repeats):
@@ -366,7 +412,7 @@ def print_table(summary: dict[str, Any]) -> None:
 
 def parse_cog(values: list[str]) -> dict[str, Any]:
     """`key=value` overrides of raw2ready's COGOptions (ints stay ints), or `buffers=off`,
-    or `mask.method=ml|both`."""
+    or `mask.method=ml|both`, `nbar=on|grids`, `processors.lai=biophysical`."""
     result: dict[str, Any] = {}
     for item in values:
         key, _, value = item.partition("=")

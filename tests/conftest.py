@@ -13,6 +13,7 @@ import yaml
 
 from raw2ready.config import Settings, validate_config
 from raw2ready.demo.archive import write_demo_archive
+from raw2ready.scene import SceneRecord
 
 PROJECT = Path(__file__).resolve().parents[1]
 REAL_S2 = PROJECT.parent / "shared" / "fixtures" / "real-s2"
@@ -55,6 +56,23 @@ def write_demo_campaign(root: Path, size: int) -> Path:
     config["archive"]["url"] = str(root / "archive" / "catalog.json")
     (root / "demo.yaml").write_text(yaml.safe_dump(config))
     return root / "demo.yaml"
+
+
+def process_demo_scene(root: Path, changes: dict[str, Any]) -> SceneRecord:
+    """The first demo scene of 47PPR (a 240 px sample archive in `root`), searched and
+    processed by the CLI as a user runs it, with `changes` to config/demo.yaml; its record."""
+    config_path = write_demo_campaign(root, size=240)
+    config = yaml.safe_load(config_path.read_text()) | {"tiles": ["47PPR"]} | changes
+    config_path.write_text(yaml.safe_dump(config))
+    args = ("--configfile", str(config_path))
+    searched = run_cli("search", *args, "--tile", "47PPR", "--output", "inv.jsonl", cwd=root)
+    assert searched.returncode == 0, searched.stderr
+    record = SceneRecord.from_json((root / "inv.jsonl").read_text().splitlines()[0])
+    done = run_cli(
+        "process-scene", *args, "--inventory", "inv.jsonl", "--scene", record.id, cwd=root
+    )
+    assert done.returncode == 0, done.stderr
+    return record
 
 
 def run_cli(*args: str, **options: Any) -> subprocess.CompletedProcess[str]:

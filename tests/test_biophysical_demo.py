@@ -11,14 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-import yaml
 from rio_cogeo.cogeo import cog_validate
 from scipy import ndimage
 
 from raw2ready.scene import SceneRecord
 from raw2ready.stac.validation import validate_stac_object
 
-from .conftest import run_cli, write_demo_campaign
+from .conftest import process_demo_scene
 
 PACKAGE = importlib.util.find_spec("satellitetools")
 pytestmark = pytest.mark.skipif(
@@ -35,20 +34,11 @@ PRODUCTS = {"lai": "LAI", "fapar": "FAPAR", "fcover": "FCOVER"}
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SceneRecord]:
     root = tmp_path_factory.mktemp("biophysical-demo")
-    config_path = write_demo_campaign(root, size=240)
-    config = yaml.safe_load(config_path.read_text())
-    config |= {"products": ["ndvi", "lai", "fapar", "fcover", "mask"], "tiles": ["47PPR"]}
-    config["processors"] = {"lai": "biophysical"}
-    config_path.write_text(yaml.safe_dump(config))
-    args = ("--configfile", str(config_path))
-    searched = run_cli("search", *args, "--tile", "47PPR", "--output", "inv.jsonl", cwd=root)
-    assert searched.returncode == 0, searched.stderr
-    record = SceneRecord.from_json((root / "inv.jsonl").read_text().splitlines()[0])
-    done = run_cli(
-        "process-scene", *args, "--inventory", "inv.jsonl", "--scene", record.id, cwd=root
-    )
-    assert done.returncode == 0, done.stderr
-    return root, record
+    changes = {
+        "products": ["ndvi", "lai", "fapar", "fcover", "mask"],
+        "processors": {"lai": "biophysical"},
+    }
+    return root, process_demo_scene(root, changes)
 
 
 def _table(variable: str, name: str) -> np.ndarray:

@@ -31,6 +31,8 @@ BAD_CONFIGS = [
     ({"mask": {"buffers": {"cloud": -10}}}, "key 'mask.buffers.cloud'"),
     ({"mask": {"buffers": {"haze": 30}}}, "unknown key 'mask.buffers.haze'"),
     ({"mask": {"method": "fmask"}}, "key 'mask.method'"),
+    ({"nbar": {"sun_zenith": 80}}, "key 'nbar.sun_zenith'"),
+    ({"nbar": {"enabled": "yes"}}, "key 'nbar.enabled'"),
 ]
 
 
@@ -48,6 +50,7 @@ def test_defaults_are_filled_in() -> None:
     assert (settings.mask.buffers.cloud, settings.mask.buffers.shadow) == (300, 90)
     assert settings.mask.buffers.cirrus == 0
     assert settings.mask.method == "scl"
+    assert (settings.nbar.enabled, settings.nbar.sun_zenith) == (False, None)
 
 
 def test_the_ml_mask_method_fetches_the_networks_bands() -> None:

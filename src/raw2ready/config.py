@@ -33,6 +33,7 @@ from raw2ready.products.registry import (
     required_bands,
     scene_products,
 )
+from raw2ready.sentinel2.nbar import NbarOptions
 
 
 def config_schema() -> dict[str, Any]:
@@ -266,6 +267,7 @@ class Settings:
     sentinel1: Sentinel1Section
     download: DownloadSection
     cog: COGOptions
+    nbar: NbarOptions = field(default_factory=NbarOptions)
     publish: PublishSection = field(default_factory=PublishSection)
     composites: CompositesSection = field(default_factory=CompositesSection)
     cube: CubeSection = field(default_factory=CubeSection)
@@ -313,6 +315,7 @@ class Settings:
             ),
             download=DownloadSection(**values["download"]),
             cog=COGOptions(**values["cog"]),
+            nbar=NbarOptions(**values["nbar"]),
             publish=PublishSection(
                 base_url=values["publish"].get("base_url"),
                 pgstac=(

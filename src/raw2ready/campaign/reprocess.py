@@ -32,11 +32,16 @@ from raw2ready.products.biophysical import INPUT_BANDS, VARIABLES, NetworkSource
 from raw2ready.products.registry import required_bands
 from raw2ready.raster.biophysical_chain import biophysical_products as numpy_biophysical
 from raw2ready.raster.quicklook import write_quicklooks
-from raw2ready.raster.tile_chain import ProcessingOptions, ProductResult, process_scene
+from raw2ready.raster.tile_chain import (
+    ProcessingOptions,
+    ProductResult,
+    normalisation,
+    process_scene,
+)
 from raw2ready.scene import SceneRecord
 from raw2ready.sentinel1.backscatter import gamma0_products
 from raw2ready.sentinel2.plausibility import check_offset
-from raw2ready.sentinel2.safe import SAFE_ASSET
+from raw2ready.sentinel2.safe import SAFE_ASSET, read_product_metadata
 from raw2ready.stac.catalog import create_item, scene_item, write_item
 from raw2ready.stac.render import add_quicklooks, add_render_hints
 
@@ -66,6 +71,7 @@ def processing_options(settings: Settings) -> ProcessingOptions:
         mask_method=settings.mask.method,
         lai_model=settings.lai_model,
         cog=settings.cog,
+        nbar=settings.nbar,
     )
 
 
@@ -111,6 +117,7 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
     options = processing_options(settings)
     inputs = scene_inputs(settings, record, fetched)
     note = ""
+    angle_grids = None
     if is_safe_scene(record):
         l2a = l2a_of(settings, record, layout, lambda: inputs()[SAFE_ASSET])
         needed = required_bands(list(options.products), options.lai_model) | ml_mask.bands(
@@ -120,6 +127,7 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
             needed |= {*INPUT_BANDS, "SCL"}
         note = safe_lineage_note(record, l2a)
         record, band_paths = l2a_inputs(record, l2a, needed)
+        angle_grids = read_product_metadata(l2a).angle_grids
     elif snap_products(settings):
         raise ConfigError(
             "processors.lai: snap needs SAFE input (archive.kind: safe_folder); "
@@ -134,7 +142,9 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
     chain_paths = {band: path for band, path in band_paths.items() if band in chain_bands}
     try:
         results = (
-            process_scene(record, chain_paths, outputs, options, layout.scratch(record))
+            process_scene(
+                record, chain_paths, outputs, options, layout.scratch(record), angle_grids
+            )
             if options.products
             else {}
         )
@@ -143,6 +153,9 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
     if snap_products(settings):
         results.update(biophysical_products(settings, record, l2a, layout))
         note += snap_lineage_note(settings)
+    nbar = normalisation(record, options, list(chain_paths), angle_grids)
+    if nbar is not None:
+        note += nbar.described()
     software = software_versions()
     flags: dict[str, dict[str, int]] = {}
     if numpy_biophysical_products(settings):
@@ -169,6 +182,8 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
         item.properties[FLAGS_PROPERTY] = flags
     add_quicklooks(item, looks, layout.item(record).parent)
     add_render_hints(item, results)
+    if nbar is not None:
+        item.properties[NBAR_PROPERTY] = nbar.metadata()
     write_item(item, layout.item(record))
     shutil.rmtree(layout.scratch(record), ignore_errors=True)
     if fetched is None and not settings.download.keep:
@@ -180,6 +195,8 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
 #: definition-domain flags (clear pixels per product and flag).
 NETWORKS_SOFTWARE = "ESA S2 Toolbox biophysical networks"
 FLAGS_PROPERTY = "raw2ready:biophysical_flags"
+#: Item property recording the NBAR normalisation of the reflectance (docs/nbar.md).
+NBAR_PROPERTY = "raw2ready:nbar"
 
 
 def _numpy_biophysical(

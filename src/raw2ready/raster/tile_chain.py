@@ -29,6 +29,8 @@ from raw2ready.products import csmask, masking, ml_mask
 from raw2ready.products.registry import MASK, PRODUCTS, Kind, ProductSpec, Recipe
 from raw2ready.raster.cog import COGOptions, COGWriter
 from raw2ready.scene import BOA_QUANTIFICATION, SceneRecord
+from raw2ready.sentinel2.angles import AngleGrids
+from raw2ready.sentinel2.nbar import CFactors, NbarOptions, Normalisation, scene_normalisation
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ class ProcessingOptions:
     mask_method: str = "scl"
     lai_model: str = "savi_metric"
     cog: COGOptions = field(default_factory=COGOptions)
+    nbar: NbarOptions = field(default_factory=NbarOptions)
 
 
 @dataclass
@@ -234,6 +237,21 @@ def recipes(record: SceneRecord, options: ProcessingOptions, bands: set[str]) ->
     return found
 
 
+def normalisation(
+    record: SceneRecord,
+    options: ProcessingOptions,
+    bands: list[str],
+    angle_grids: AngleGrids | None = None,
+) -> Normalisation | None:
+    """The scene's NBAR normalisation of `bands` when the options ask for it and a product
+    is computed from reflectance; None otherwise (the mask alone needs no angles)."""
+    if not options.nbar.enabled or not recipes(record, options, set(bands)):
+        return None
+    return scene_normalisation(
+        record.id, record.tile, record.angles, bands, options.nbar, angle_grids
+    )
+
+
 @dataclass(frozen=True)
 class _SCLRows:
     """SCL rows of a strip and a halo of up to `halo` rows on each side (fewer at the scene's
@@ -310,6 +328,7 @@ class _Chain:
     radii: dict[int, int]  # buffered mask code -> squared radius in SCL pixels
     recipes: dict[str, Recipe]  # the products computed from reflectance, by name
     network: np.ndarray | None = None  # csmask labels of the whole scene on the SCL grid
+    c_factors: CFactors | None = None  # NBAR multipliers by band (None: NBAR off)
 
     @property
     def factor(self) -> int:
@@ -369,6 +388,10 @@ def _process_part(
         clear = chunk_codes == masking.MASK_CLEAR
         offset = chain.record.boa_add_offset
         surface = {band: reflectance(values, offset) for band, values in dn.items()}
+        if chain.c_factors is not None:
+            for band in chain.c_factors.scalars:
+                count = surface[band].shape[0]
+                surface[band] *= chain.c_factors.rows(band, part_top + top, count)
         for name, recipe in chain.recipes.items():
             spec = PRODUCTS[name]
             values = recipe.compute(surface)
@@ -503,12 +526,15 @@ def process_scene(
     outputs: dict[str, Path],
     options: ProcessingOptions,
     scratch: Path,
+    angle_grids: AngleGrids | None = None,
 ) -> dict[str, ProductResult]:
-    """Make every requested product of one scene; return where they are and their stats."""
+    """Make every requested product of one scene; return where they are and their stats
+    (`angle_grids`: the scene's MTD_TL.xml angle grids, for a per-pixel NBAR)."""
     scratch.mkdir(parents=True, exist_ok=True)
     reflective = sorted(band for band in band_paths if band != "SCL")
     specs = {name: PRODUCTS[name] for name in options.products}
     computed = recipes(record, options, set(reflective))
+    nbar = normalisation(record, options, reflective, angle_grids)
     # Decoding threads as an open option of the inputs only: set globally
     # (GDAL_NUM_THREADS), they would also split every other GDAL read into thread jobs.
     threads = str(options.cog.threads)
@@ -540,7 +566,11 @@ def process_scene(
             if options.mask_method == "scl"
             else _network_labels(datasets, record, options.cog.threads)
         )
-        chain = _Chain(record, options, factors, lookup, radii, computed, network)
+        c_factors = nbar.on_grid(abs(reference.transform.a), width) if nbar else None
+        chain = _Chain(
+            record, options, factors, lookup, radii, computed, network=network,
+            c_factors=c_factors,
+        )  # fmt: skip
         stats = _stream(chain, datasets, reflective, writers)
         _write_all(writers, options.cog.threads)
         results = product_results({name: outputs[name] for name in specs}, stats, reference)

@@ -8,6 +8,7 @@ Mean_Viewing_Incidence_Angle per band). Angles are degrees, azimuths clockwise f
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,3 +58,63 @@ def from_tile_metadata(
     radians = np.radians([angles[1] for angles in chosen])
     azimuth = float(np.degrees(np.arctan2(np.sin(radians).mean(), np.cos(radians).mean())))
     return SunView(sun[0], sun[1], zenith, azimuth % 360.0)
+
+
+def _fill_gaps(values: np.ndarray) -> np.ndarray:
+    """NaN cells (outside every detector's footprint) filled from their valid neighbours,
+    ring by ring, so interpolation near the swath edge stays finite."""
+    filled = values.copy()
+    while np.isnan(filled).any() and not np.isnan(filled).all():
+        padded = np.pad(filled, 1, constant_values=np.nan)
+        neighbours = np.stack(
+            [padded[1:-1, :-2], padded[1:-1, 2:], padded[:-2, 1:-1], padded[2:, 1:-1]]
+        )
+        known = ~np.isnan(neighbours)
+        total = np.where(known, neighbours, 0.0).sum(axis=0)
+        count = known.sum(axis=0)
+        gaps = np.isnan(filled) & (count > 0)
+        filled[gaps] = total[gaps] / count[gaps]
+    return filled
+
+
+def _fill_azimuth_gaps(azimuth: np.ndarray) -> np.ndarray:
+    """`_fill_gaps` for azimuths: on the unit vectors, so 359 and 1 fill with 0, not 180."""
+    radians = np.radians(azimuth)
+    east, north = _fill_gaps(np.sin(radians)), _fill_gaps(np.cos(radians))
+    return np.degrees(np.arctan2(east, north)) % 360.0
+
+
+def _circular_mean(azimuths: np.ndarray) -> np.ndarray:
+    """Mean of azimuth grids (degrees) along the first axis as unit vectors, NaN ignored."""
+    radians = np.radians(azimuths)
+    east, north = np.nanmean(np.sin(radians), axis=0), np.nanmean(np.cos(radians), axis=0)
+    return np.degrees(np.arctan2(east, north)) % 360.0
+
+
+@dataclass(frozen=True)
+class AngleGrids:
+    """Sun and per-band view (zenith, azimuth) grids of MTD_TL.xml in degrees; point (0, 0)
+    is the tile's upper-left corner, points `step` metres apart, NaN-free."""
+
+    step: float
+    sun: tuple[np.ndarray, np.ndarray]
+    views: dict[str, tuple[np.ndarray, np.ndarray]]
+
+    @classmethod
+    def from_detectors(
+        cls,
+        step: float,
+        sun: tuple[np.ndarray, np.ndarray],
+        detectors: Mapping[str, list[tuple[np.ndarray, np.ndarray]]],
+    ) -> AngleGrids:
+        """Merge each band's per-detector view grids (NaN outside each detector) where they
+        overlap (zenith averaged, azimuth on the circle) and fill the cells no detector sees."""
+        views = {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # cells no detector sees: NaN
+            for band, grids in detectors.items():
+                zenith = np.nanmean(np.stack([zenith for zenith, _ in grids]), axis=0)
+                azimuth = _circular_mean(np.stack([azimuth for _, azimuth in grids]))
+                azimuth[np.isnan(zenith)] = np.nan
+                views[band] = (_fill_gaps(zenith), _fill_azimuth_gaps(azimuth))
+        return cls(step, (_fill_gaps(sun[0]), _fill_azimuth_gaps(sun[1])), views)

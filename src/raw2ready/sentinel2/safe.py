@@ -28,10 +28,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from raw2ready.errors import ArchiveError, GridError, ItemError, ProcessingError
 from raw2ready.grid import parse_tile
 from raw2ready.scene import BOA_ADD_OFFSET, BOA_QUANTIFICATION, BandAsset, SceneRecord
-from raw2ready.sentinel2.angles import SunView, from_tile_metadata
+from raw2ready.sentinel2.angles import AngleGrids, SunView, from_tile_metadata
 from raw2ready.sentinel2.bands import BAND_ORDER, NATIVE_RESOLUTION
 from raw2ready.sentinel2.baseline import decide_boa_offset, parse_baseline
 
@@ -363,6 +365,8 @@ class SafeMetadata:
     epsg: int | None = None
     sun_angles: Angles | None = None
     view_angles: dict[str, Angles] = field(default_factory=dict)
+    #: The 5 km sun and view angle grids of MTD_TL.xml (None without them).
+    angle_grids: AngleGrids | None = None
 
     def sun_view(self, bands: Iterable[str]) -> SunView | None:
         """The mean sun angles and the viewing angles averaged over `bands` (MTD_TL.xml);
@@ -511,6 +515,30 @@ def _angles(element: ET.Element | None) -> Angles | None:
     return Angles(float(zenith), float(azimuth))
 
 
+def _grid_pair(element: ET.Element) -> tuple[float, tuple[np.ndarray, np.ndarray]]:
+    """The step (m) and the (zenith, azimuth) value grids of an angle-grid element."""
+    grids = []
+    for name in ("Zenith", "Azimuth"):
+        part = next(_elements(element, name))
+        rows = [(row.text or "").split() for row in _elements(part, "VALUES")]
+        grids.append(np.array(rows, dtype=np.float64))
+    return float(_text(element, "COL_STEP") or 5000), (grids[0], grids[1])
+
+
+def _angle_grids(tile_root: ET.Element, band_names: dict[str, str]) -> AngleGrids | None:
+    """MTD_TL.xml's Sun_Angles_Grid and Viewing_Incidence_Angles_Grids (per band and
+    detector), merged per band; None when the tile metadata has no grids."""
+    sun = next(_elements(tile_root, "Sun_Angles_Grid"), None)
+    if sun is None:
+        return None
+    step, sun_grids = _grid_pair(sun)
+    detectors: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for element in _elements(tile_root, "Viewing_Incidence_Angles_Grids"):
+        band = band_names.get(str(element.get("bandId")), str(element.get("bandId")))
+        detectors.setdefault(band, []).append(_grid_pair(element)[1])
+    return AngleGrids.from_detectors(step, sun_grids, detectors) if detectors else None
+
+
 def _level(root: ET.Element, source: str) -> str:
     """`L1C` or `L2A` from the root element or PRODUCT_TYPE."""
     text = f"{_local(root.tag)} {_text(root, 'PRODUCT_TYPE') or ''}"
@@ -560,9 +588,10 @@ def parse_metadata(product_xml: bytes, tile_xml: bytes | None, source: str) -> S
     image_format = granule.get("imageFormat", "JPEG2000") if granule is not None else "JPEG2000"
     spacecraft = _text(root, "SPACECRAFT_NAME") or f"Sentinel-2{product_id[2]}"
     tile_root = parse_xml(tile_xml, f"{source} ({TILE_METADATA})") if tile_xml else None
-    epsg = sun = None
+    epsg = sun = grids = None
     views: dict[str, Angles] = {}
     if tile_root is not None:
+        grids = _angle_grids(tile_root, band_names)
         code = _text(tile_root, "HORIZONTAL_CS_CODE") or ""
         epsg = int(code.split(":")[-1]) if code.split(":")[-1].isdigit() else None
         sun = _angles(next(_elements(tile_root, "Mean_Sun_Angle"), None))
@@ -587,6 +616,7 @@ def parse_metadata(product_xml: bytes, tile_xml: bytes | None, source: str) -> S
         epsg=epsg,
         sun_angles=sun,
         view_angles=views,
+        angle_grids=grids,
     )
 
 
