@@ -612,7 +612,7 @@ def write_collection(
     clouds = [c for s in present for c in s.cloud_cover]
     if clouds:
         collection.summaries.add("eo:cloud_cover", pystac.RangeSummary(min(clouds), max(clouds)))
-    _add_item_assets(collection, sorted({a for s in present for a in s.assets}))
+    _add_item_assets(collection, sorted({a for s in present for a in s.assets if a in PRODUCTS}))
     if products:
         looks = {name: look.to_dict() for name, look in quicklook_definitions().items()}
         described = {name: d.to_dict() for name, d in (collection.item_assets or {}).items()}

@@ -69,7 +69,7 @@ def composite_item(
     )
     processing.software = software
     for result in results.values():
-        _product_asset(item, result, item_dir)
+        _product_asset(item, result, layout, item_dir)
     item.clear_links()
     item.add_link(pystac.Link("root", _relative(layout.collection(), item_dir), JSON_MEDIA_TYPE))
     collection_href = _relative(layout.collection(COMPOSITES), item_dir)
