@@ -18,7 +18,7 @@ install: $(BIN)/python
 # satellitetools: ESA's network coefficients for tests/test_biophysical*.py, read as data files
 # only, so without its (heavy, unused) dependencies.
 install-test: $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[workflow,hpc,ml-mask,publish,test]"
+	$(BIN)/pip install --quiet -e ".[workflow,hpc,edr,ml-mask,publish,test]"
 	$(BIN)/pip install --quiet --no-deps satellitetools==2.1.6
 
 demo: install

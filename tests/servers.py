@@ -286,7 +286,7 @@ def rustac_server(item_collection: Path, log: Path) -> Iterator[str]:
             stdout=log_stream, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
-            _wait_for(url, process, log)
+            wait_for_server(f"{url}/", process, log)
             yield url
         finally:
             process.terminate()
@@ -297,17 +297,17 @@ def rustac_server(item_collection: Path, log: Path) -> Iterator[str]:
                 process.wait()
 
 
-def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Wait until the server answers (or died)."""
+def wait_for_server(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait until a server we started answers `url` (or died: then fail with its log)."""
     import requests
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine starts a Python server slowly
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"rustac serve exited: {log.read_text()}")
+            raise RuntimeError(f"{process.args[0]} exited: {log.read_text()[-3000:]}")
         try:
-            if requests.get(f"{url}/", timeout=1).ok:
+            if requests.get(url, timeout=1).ok:
                 return
         except requests.ConnectionError:
             time.sleep(0.1)
-    raise RuntimeError(f"rustac serve did not answer at {url}")
+    raise RuntimeError(f"{process.args[0]} did not answer at {url}")

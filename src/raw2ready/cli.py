@@ -410,6 +410,19 @@ def cube(
 
 @cli.command()
 @with_config
+@click.option("--port", default=5000, show_default=True, help="Port on 127.0.0.1.")
+def serve(configfile: Path | None, settings_json: str | None, port: int) -> None:
+    """Serve every tile's datacube as an OGC API-EDR collection (pygeoapi) on 127.0.0.1:
+    position, area and cube queries in longitude/latitude."""
+    from raw2ready.campaign.reprocess import layout_of
+    from raw2ready.cube.edr import serve as serve_edr
+
+    settings = _settings(configfile, settings_json)
+    serve_edr(settings, layout_of(settings), port)
+
+
+@cli.command()
+@with_config
 @family_option
 def collection(configfile: Path | None, settings_file: Path | None, family: str | None) -> None:
     """Write the campaign's root STAC collection (or a family's) and validate its tree."""
