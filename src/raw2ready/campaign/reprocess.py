@@ -123,10 +123,12 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
         software=software_versions(),
         lineage=lineage(record, options, note),
     )
-    write_item(item, layout.item(record))
+    # before the item, which marks the scene complete: a kill in between must not leave
+    # scratch or downloads that no rerun (which skips complete scenes) would clean
     shutil.rmtree(layout.scratch(record), ignore_errors=True)
     if fetched is None and not settings.download.keep:
         shutil.rmtree(layout.downloads(record), ignore_errors=True)
+    write_item(item, layout.item(record))
     log.info("scene %s done", record.id)
 
 
