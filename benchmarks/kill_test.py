@@ -1,26 +1,35 @@
-"""kill -9 the whole workflow at random moments: nothing invalid is left, the rerun redoes only
-what is missing.
+"""kill -9 the whole workflow at random moments: nothing invalid is left, the README's recovery
+commands finish the campaign, and it equals an uninterrupted run.
 
     python benchmarks/kill_test.py                         # 10 trials, demo campaign, 512 px
-    python benchmarks/kill_test.py --trials 3 --size 256   # quicker
+    python benchmarks/kill_test.py --trials 50 --size 256  # the figures of docs/reruns.md
     python benchmarks/kill_test.py --json                  # one JSON object per trial
 
-A calibration run measures how long the whole demo campaign takes (T). Each trial then
-starts from nothing (same sample archive), runs `snakemake --profile profiles/local` in its
-own process group and sends SIGKILL to the whole group at a random moment in [0, T]. After
-the kill:
-1. no process of the group is left, and every file under its final name is valid: each
-   .tif a valid COG (rio-cogeo, strict), each STAC JSON readable by pystac and valid against
-   the offline STAC schemas, every other JSON/JSONL parseable (`.partial` temporaries are
-   not final names and are allowed);
-2. `snakemake --unlock` (a killed run leaves its lock, as any crash does), then a dry-run:
-   its jobs per rule are recorded; `raw2ready plan` must count the same jobs;
+The campaign folder is laid out like a checkout (Snakefile, rules/, envs/, profiles/,
+config/ linked to this one, the sample archive in work/demo-archive as `make demo` writes
+it), and every workflow command is the README's, run there: `snakemake --configfile
+config/demo.yaml --profile profiles/local`. A reference run of the whole campaign, once,
+measures its duration T and keeps its outputs. Each trial then starts from nothing, runs the
+workflow in its own process group and sends SIGKILL to the whole group at a random moment in
+[0, T]. After the kill:
+1. no process of the group is left, and every file under its final name is sound: each .tif
+   a valid COG (rio-cogeo, strict) read in full (every block of every band of every overview
+   level), equal pixel for pixel to the reference's; each JSON/JSONL parseable, each STAC
+   JSON readable by pystac and valid against the offline STAC schemas, each item's assets
+   matching their files' `file:size` and `file:checksum`. Scratch (`.partial` temporaries,
+   scene scratch folders, download folders, Snakemake's incomplete markers) is counted;
+2. the README's recovery commands: the same command with `--unlock` (a killed run leaves its
+   lock), then the same command again; before the rerun a dry-run's jobs per rule are
+   recorded and `raw2ready plan` must count the same jobs;
 3. the rerun completes; the jobs it ran are exactly the dry-run's; every scene that was
    complete after the kill keeps its files untouched (same size and mtime), the batch
    records of the rerun list as processed exactly the scenes that were incomplete;
-4. the campaign is then complete and valid (every scene has its COGs and item, the whole
-   STAC tree validates) and a last dry-run has nothing to do.
-Exit status 1 when any check of any trial fails.
+4. the campaign is then complete and sound (the checks of 1 on every file, the whole STAC
+   tree validates, the same products as the reference), no scratch is left, and a last
+   dry-run has nothing to do.
+`tests/test_kill_checks.py` shows that these checks catch a COG cut by one byte, with 64
+flipped bytes or its second half zeroed, which `rio cogeo validate` passes. Exit status 1
+when any check of any trial fails.
 """
 
 from __future__ import annotations
@@ -41,21 +50,30 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pystac
 import rasterio
-import yaml
 from rio_cogeo.cogeo import cog_validate
 
+from raw2ready.archives.transfer.decode import decode_fully
 from raw2ready.campaign.batches import group
 from raw2ready.campaign.inventory import read_inventory
+from raw2ready.checksums import file_matches
 from raw2ready.demo import archive as demo_archive
 from raw2ready.stac.validation import validate_stac_object, validate_stac_tree
 
 PROJECT = Path(__file__).resolve().parents[1]
-PROFILE = PROJECT / "profiles" / "local"
+#: What the campaign folder links from this checkout, so that it runs as a checkout does.
+CHECKOUT = ("Snakefile", "rules", "envs", "profiles", "config")
+#: The README's workflow command (`make demo` runs it too), from the checkout.
+WORKFLOW = ("--configfile", "config/demo.yaml", "--profile", "profiles/local")
+#: The README's recovery after a kill: the same command with --unlock, then the same command.
+UNLOCK = ("--unlock",)
+ARCHIVE = Path("work/demo-archive")  # where config/demo.yaml points
 PRODUCTS = ("ndvi", "lai", "mask")
 RESULTS = Path("results/demo")
 WORK = Path("work/demo")
+REFERENCE = Path("reference")
 
 
 @dataclass
@@ -67,40 +85,41 @@ class Trial:
     finished_before_kill_s: float | None = None
     complete_scenes: int = 0
     incomplete_scenes: int = 0
-    partial_files: int = 0
+    scratch_after_kill: dict[str, int] = field(default_factory=dict)
     final_files_checked: int = 0
     planned_jobs: dict[str, int] = field(default_factory=dict)
     rerun_jobs: dict[str, int] = field(default_factory=dict)
+    files_checked_after_rerun: int = 0
+    seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
 
-def write_campaign(root: Path, size: int) -> Path:
-    """The sample archive and the demo config pointing at it; returns the config path."""
-    demo_archive.write_demo_archive(root / "archive", seed=42, size=size)
-    config = yaml.safe_load((PROJECT / "config" / "demo.yaml").read_text())
-    config["archive"]["url"] = str(root / "archive" / "catalog.json")
-    (root / "demo.yaml").write_text(yaml.safe_dump(config))
-    return root / "demo.yaml"
+def write_campaign(root: Path, size: int) -> None:
+    """A checkout-like campaign folder with the sample archive where the demo config expects
+    it (`make demo` writes it there with `raw2ready demo-archive`)."""
+    for name in CHECKOUT:
+        (root / name).symlink_to(PROJECT / name)
+    subprocess.run(
+        [str(Path(sys.executable).parent / "raw2ready"), "demo-archive", str(ARCHIVE),
+         "--size", str(size)],
+        cwd=root, check=True, capture_output=True, env=environment(),
+    )  # fmt: skip
 
 
-def snakemake_command(root: Path, *extra: str) -> list[str]:
-    """The workflow as a user runs it, with the local profile."""
-    return [
-        sys.executable, "-m", "snakemake", "--snakefile", str(PROJECT / "Snakefile"),
-        "--directory", str(root), "--configfile", str(root / "demo.yaml"),
-        "--profile", str(PROFILE), *extra,
-    ]  # fmt: skip
+def snakemake_command(*extra: str) -> list[str]:
+    """The README's command, with the snakemake of this interpreter's environment."""
+    return [str(Path(sys.executable).parent / "snakemake"), *WORKFLOW, *extra]
 
 
 def environment() -> dict[str, str]:
-    """PATH with this interpreter's bin folder first, so jobs find `raw2ready`."""
+    """PATH with this interpreter's bin folder first, as `make demo` sets it."""
     return dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
 
 
 def snakemake(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    """Run the workflow to its end."""
+    """Run the workflow to its end in the campaign folder."""
     return subprocess.run(
-        snakemake_command(root, *extra), capture_output=True, text=True, check=False,
+        snakemake_command(*extra), cwd=root, capture_output=True, text=True, check=False,
         env=environment(),
     )  # fmt: skip
 
@@ -130,7 +149,7 @@ def run_and_kill(root: Path, after: float) -> tuple[list[int], float | None]:
     finished = None
     with open(root / "killed-run.log", "w") as log:
         process = subprocess.Popen(
-            snakemake_command(root), stdout=log, stderr=subprocess.STDOUT,
+            snakemake_command(), cwd=root, stdout=log, stderr=subprocess.STDOUT,
             env=environment(), start_new_session=True,
         )  # fmt: skip
         try:
@@ -145,15 +164,54 @@ def run_and_kill(root: Path, after: float) -> tuple[list[int], float | None]:
     return group_members(process.pid), finished
 
 
-def check_file(path: Path) -> str | None:
-    """Why a file under its final name is not valid, or None."""
+def levels(path: Path) -> list[np.ndarray]:
+    """Every band's pixels at full resolution and at each overview level."""
+    with rasterio.open(path) as dataset:
+        arrays = [dataset.read()]
+        count = len(dataset.overviews(1))
+    for level in range(count):
+        with rasterio.open(path, overview_level=level) as overview:
+            arrays.append(overview.read())
+    return arrays
+
+
+def check_cog(path: Path, reference: Path | None) -> None:
+    """Raise unless `path` is a valid COG whose every block decodes and, with a reference,
+    whose pixels at every level equal the reference's."""
+    valid, errors, _warnings = cog_validate(str(path), strict=True, quiet=True)
+    if not valid:
+        raise ValueError(f"not a valid COG: {errors}")
+    decode_fully(path, path.name, overviews=True)
+    if reference is not None:
+        mine, theirs = levels(path), levels(reference)
+        if len(mine) != len(theirs) or not all(
+            a.shape == b.shape and np.array_equal(a, b) for a, b in zip(mine, theirs, strict=False)
+        ):
+            raise ValueError(f"pixels differ from the reference run's {reference}")
+
+
+def check_item_files(data: dict[str, Any], path: Path) -> None:
+    """Raise unless every asset of an item with `file:size` / `file:checksum` has a file of
+    that size and checksum."""
+    for key, asset in data.get("assets", {}).items():
+        if "file:size" not in asset and "file:checksum" not in asset:
+            continue
+        target = (path.parent / asset["href"]).resolve()
+        if not target.is_file():
+            raise ValueError(f"asset {key}: {target} is missing")
+        size = target.stat().st_size
+        if "file:size" in asset and size != asset["file:size"]:
+            raise ValueError(f"asset {key}: {size} bytes, the item says {asset['file:size']}")
+        if "file:checksum" in asset and file_matches(target, asset["file:checksum"]) is not True:
+            raise ValueError(f"asset {key}: {target.name} does not match its file:checksum")
+
+
+def check_file(path: Path, reference: Path | None = None) -> str | None:
+    """Why a file under its final name is not sound, or None (`reference`: the same file of
+    the reference run, for COGs)."""
     try:
         if path.suffix == ".tif":
-            valid, errors, _warnings = cog_validate(str(path), strict=True, quiet=True)
-            if not valid:
-                return f"{path}: not a valid COG: {errors}"
-            with rasterio.open(path) as dataset:
-                dataset.read(1, window=((0, 1), (0, 1)))
+            check_cog(path, reference)
         elif path.suffix == ".jsonl":
             for line in path.read_text().splitlines():
                 json.loads(line)
@@ -163,24 +221,67 @@ def check_file(path: Path) -> str | None:
                 # the object alone: its parents may legitimately not be written yet
                 pystac.read_dict(data)
                 validate_stac_object(data, path)
+                check_item_files(data, path)
     except Exception as exc:  # any failure to read or validate is what this test looks for
         return f"{path}: {type(exc).__name__}: {exc}"
     return None
 
 
-def final_files(root: Path) -> tuple[list[Path], list[Path]]:
-    """Files under their final names, and `.partial` temporaries (files, or anything in a
-    download job's `.partial` folder), in results and work."""
-    finals, partials = [], []
+def check_files(root: Path) -> tuple[int, list[str]]:
+    """Check every file under its final name against the reference run: (count, problems)."""
+    finals = final_files(root)
+    problems = []
+    for path in finals:
+        relative = path.relative_to(root)
+        reference = root / REFERENCE / relative
+        if path.suffix == ".tif" and not reference.is_file():
+            problems.append(f"{path}: not made by the reference run")
+            continue
+        problems += filter(None, [check_file(path, reference if path.suffix == ".tif" else None)])
+    return len(finals), problems
+
+
+def is_scratch(path: Path) -> bool:
+    """Whether a path is scratch, not an output: temporaries (`.partial` anywhere in its
+    path), scene scratch, downloads (temporary: Snakemake removes them after their batch)."""
+    parts = path.parts
+    return any(part.endswith(".partial") for part in parts) or bool(
+        {"scratch", "downloads"} & set(parts)
+    )
+
+
+def final_files(root: Path) -> list[Path]:
+    """Files under their final names in results and work (logs are not checked)."""
+    finals = []
+    for folder in (root / RESULTS, root / WORK):
+        for path in sorted(folder.rglob("*")) if folder.exists() else []:
+            relative = path.relative_to(root)
+            if path.is_file() and not is_scratch(relative) and "logs" not in relative.parts:
+                finals.append(path)
+    return finals
+
+
+def scratch(root: Path) -> dict[str, int]:
+    """Scratch left in the campaign, by kind (none is left by a finished run)."""
+    kinds: Counter[str] = Counter()
     for folder in (root / RESULTS, root / WORK):
         for path in folder.rglob("*") if folder.exists() else []:
-            if not path.is_file():
+            relative = path.relative_to(root)
+            if not path.is_file() or not is_scratch(relative):
                 continue
-            if any(part.endswith(".partial") for part in path.relative_to(folder).parts):
-                partials.append(path)
-            elif path.suffix in (".tif", ".json", ".jsonl"):
-                finals.append(path)
-    return finals, partials
+            if path.name.endswith(".proof.json") and "downloads" in relative.parts:
+                kinds["download proofs"] += 1
+            elif "downloads" in relative.parts:
+                kinds["downloads"] += 1
+            elif "scratch" in relative.parts:
+                kinds["scene scratch"] += 1
+            else:
+                kinds[f"{relative.parts[0]} .partial"] += 1
+    incomplete = root / ".snakemake" / "incomplete"
+    markers = sum(1 for p in incomplete.rglob("*") if p.is_file()) if incomplete.exists() else 0
+    if markers:
+        kinds["snakemake incomplete markers"] = markers
+    return dict(kinds)
 
 
 def scene_files(root: Path) -> dict[str, list[Path]]:
@@ -233,7 +334,7 @@ def plan_jobs(root: Path) -> dict[str, int]:
     """Jobs per rule as `raw2ready plan` counts them."""
     result = subprocess.run(
         [sys.executable, "-c", "from raw2ready.cli import main; main()", "plan",
-         "--configfile", "demo.yaml", "--json", "--no-search"],
+         "--configfile", "config/demo.yaml", "--json", "--no-search"],
         cwd=root, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if result.returncode != 0:
@@ -252,25 +353,33 @@ def processed_by_rerun(root: Path, since: float) -> set[str]:
     return processed
 
 
+def missing_products(root: Path) -> list[str]:
+    """Products of the reference run the campaign does not have."""
+    made = {p.relative_to(root / REFERENCE) for p in (root / REFERENCE).rglob("*.tif")}
+    return sorted(str(p) for p in made if not (root / p).is_file())
+
+
 def trial(root: Path, number: int, after: float) -> Trial:
-    """One kill, its checks, the rerun and its checks."""
-    for folder in ("results", "work", ".snakemake"):
-        shutil.rmtree(root / folder, ignore_errors=True)
+    """One kill, its checks, the README's recovery commands and their checks."""
+    began = time.monotonic()
+    shutil.rmtree(root / "results", ignore_errors=True)
+    shutil.rmtree(root / WORK, ignore_errors=True)
+    shutil.rmtree(root / ".snakemake", ignore_errors=True)
     outcome = Trial(number, round(after, 2))
     survivors, outcome.finished_before_kill_s = run_and_kill(root, after)
     if survivors:
         outcome.problems.append(f"processes left after the kill: {survivors}")
 
-    finals, partials = final_files(root)
-    outcome.final_files_checked, outcome.partial_files = len(finals), len(partials)
-    outcome.problems += [p for p in map(check_file, finals) if p]
+    outcome.final_files_checked, problems = check_files(root)
+    outcome.problems += problems
+    outcome.scratch_after_kill = scratch(root)
     scenes = scene_files(root)
     complete = {s for s, paths in scenes.items() if len(paths) == len(PRODUCTS) + 1}
     outcome.complete_scenes = len(complete)
     outcome.incomplete_scenes = len(scenes) - len(complete)
     untouched = {p: (p.stat().st_size, p.stat().st_mtime_ns) for s in complete for p in scenes[s]}
 
-    unlock = snakemake(root, "--unlock")
+    unlock = snakemake(root, *UNLOCK)
     if unlock.returncode != 0:
         outcome.problems.append(f"--unlock failed: {unlock.stderr[-500:]}")
     outcome.planned_jobs = planned_jobs(root)
@@ -286,6 +395,7 @@ def trial(root: Path, number: int, after: float) -> Trial:
     outcome.rerun_jobs = ran_jobs(rerun.stderr)
     if rerun.returncode != 0:
         outcome.problems.append(f"rerun failed: {rerun.stderr[-1500:]}")
+        outcome.seconds = round(time.monotonic() - began, 1)
         return outcome
     expected = expected_jobs(root, outcome.planned_jobs, unsearched)
     if outcome.rerun_jobs != expected:
@@ -308,28 +418,47 @@ def trial(root: Path, number: int, after: float) -> Trial:
     missing = [s for s, paths in after_rerun.items() if len(paths) != len(PRODUCTS) + 1]
     if missing:
         outcome.problems.append(f"scenes still incomplete after the rerun: {missing}")
-    outcome.problems += [p for p in map(check_file, final_files(root)[0]) if p]
+    if lost := missing_products(root):
+        outcome.problems.append(f"products of the reference run missing: {lost[:3]}")
+    outcome.files_checked_after_rerun, problems = check_files(root)
+    outcome.problems += problems
+    if left := scratch(root):
+        outcome.problems.append(f"scratch left after the rerun: {left}")
     try:
         validate_stac_tree(root / RESULTS / "stac" / "collection.json")
     except Exception as exc:  # the tree must validate as a whole
         outcome.problems.append(f"STAC tree: {exc}")
     if planned_jobs(root):
         outcome.problems.append("a dry-run after the rerun still has jobs to do")
+    outcome.seconds = round(time.monotonic() - began, 1)
     return outcome
 
 
+def reference_run(root: Path) -> float:
+    """The uninterrupted run every trial is compared with: its duration; its outputs are
+    kept under `reference/` (and must pass the checks themselves)."""
+    started = time.monotonic()
+    full = snakemake(root)
+    if full.returncode != 0:
+        raise RuntimeError(f"reference run failed: {full.stderr[-2000:]}")
+    duration = time.monotonic() - started
+    problems = [p for p in map(check_file, final_files(root)) if p]
+    problems += [f"scratch left: {left}"] if (left := scratch(root)) else []
+    if problems:
+        raise RuntimeError(f"the reference run is not sound: {problems[:3]}")
+    (root / REFERENCE).mkdir()
+    shutil.move(root / "results", root / REFERENCE / "results")
+    return duration
+
+
 def run_trials(root: Path, fractions: list[float], size: int, report: Any = None) -> list[Trial]:
-    """Calibrate on a full run (T), then one trial per fraction f, killed after f x T.
+    """Reference run (its duration T), then one trial per fraction f, killed after f x T.
 
     A trial whose run finished before its kill lowers T to that run's duration, so the
     later kills fall inside the run even when the machine got less busy.
     """
     write_campaign(root, size)
-    started = time.monotonic()
-    full = snakemake(root)
-    if full.returncode != 0:
-        raise RuntimeError(f"calibration run failed: {full.stderr[-2000:]}")
-    duration = time.monotonic() - started
+    duration = reference_run(root)
     outcomes = []
     for number, fraction in enumerate(fractions, start=1):
         outcome = trial(root, number, fraction * duration)
@@ -361,13 +490,16 @@ def main() -> None:
         print(
             f"trial {outcome.number:>2}: {kill}, "
             f"{outcome.complete_scenes:>2} scene(s) complete, {outcome.incomplete_scenes:>2} "
-            f"to redo, {outcome.final_files_checked:>3} final file(s) valid, "
-            f"{outcome.partial_files} partial; rerun {outcome.rerun_jobs or 'nothing'}: {verdict}",
+            f"to redo, {outcome.final_files_checked:>3} final file(s) sound, scratch "
+            f"{outcome.scratch_after_kill or 'none'}; rerun {outcome.rerun_jobs or 'nothing'}, "
+            f"then {outcome.files_checked_after_rerun} file(s) sound; "
+            f"{outcome.seconds:.0f} s: {verdict}",
             flush=True,
         )
         for problem in outcome.problems:
             print(f"    {problem}", flush=True)
 
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="raw2ready-kill-") as tmp:
         moments = random.Random(args.seed)
         fractions = [moments.random() for _ in range(args.trials)]
@@ -377,7 +509,7 @@ def main() -> None:
         killed = sum(o.finished_before_kill_s is None for o in outcomes)
         print(
             f"{len(outcomes) - len(failed)} of {len(outcomes)} trial(s) passed every check "
-            f"({killed} killed mid-run)"
+            f"({killed} killed mid-run) in {time.monotonic() - started:.0f} s"
         )
     sys.exit(1 if failed else 0)
 

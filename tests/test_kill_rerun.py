@@ -1,10 +1,11 @@
 """kill -9 of the whole workflow, the short version of benchmarks/kill_test.py.
 
-Two trials on the demo campaign with small rasters, killed at 35 % and 70 % of a full run's
-duration (the script runs 10 or more at random moments): after each kill every file under
-its final name is valid, and the rerun runs exactly the jobs its dry-run planned, leaves
-every scene that was complete untouched, processes exactly the incomplete ones and leaves a
-complete, valid campaign.
+Two trials on the demo campaign with small rasters, killed at 35 % and 70 % of the reference
+run's duration (the script runs 10 or more at random moments): after each kill every file
+under its final name is sound (COGs read in full and equal to the reference run's, items
+matching their files), and the README's recovery commands run exactly the jobs the dry-run
+planned, leave every scene that was complete untouched, process exactly the incomplete ones
+and leave a complete campaign equal to the reference, with no scratch left.
 """
 
 from __future__ import annotations

@@ -184,10 +184,12 @@ def reprocess_scene(settings: Settings, record: SceneRecord, fetched: Path | Non
     add_render_hints(item, results)
     if nbar is not None:
         item.properties[NBAR_PROPERTY] = nbar.metadata()
-    write_item(item, layout.item(record))
+    # before the item, which marks the scene complete: a kill in between must not leave
+    # scratch or downloads that no rerun (which skips complete scenes) would clean
     shutil.rmtree(layout.scratch(record), ignore_errors=True)
     if fetched is None and not settings.download.keep:
         shutil.rmtree(layout.downloads(record), ignore_errors=True)
+    write_item(item, layout.item(record))
     log.info("scene %s done", record.id)
 
 
@@ -227,7 +229,7 @@ def reprocess_s1_scene(
         settings.digest(), software_versions(), scene.lineage,
     )  # fmt: skip
     scene.add_sar(item)
-    write_item(item, layout.item(record))
-    if fetched is None and not settings.download.keep:
+    if fetched is None and not settings.download.keep:  # before the item, as for Sentinel-2
         shutil.rmtree(layout.downloads(record), ignore_errors=True)
+    write_item(item, layout.item(record))
     log.info("Sentinel-1 scene %s done", record.id)

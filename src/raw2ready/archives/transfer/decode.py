@@ -8,8 +8,12 @@ A raster is read once, block by block (the file's own tiling or strips), before 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from raw2ready.errors import CorruptDownloadError
+
+if TYPE_CHECKING:
+    from rasterio.io import DatasetReader
 
 #: File name suffixes of the rasters the archives serve (band files); others are not decoded.
 RASTER_SUFFIXES = frozenset({".tif", ".tiff", ".jp2"})
@@ -20,21 +24,34 @@ def is_raster(path: Path) -> bool:
     return path.suffix.lower() in RASTER_SUFFIXES
 
 
-def decode_fully(path: Path, shown: str) -> str:
-    """Read every block of every band of a raster; CorruptDownloadError if any fails."""
+def decode_fully(path: Path, shown: str, overviews: bool = False) -> str:
+    """Read every block of every band of a raster (and of every overview level with
+    `overviews`, for checking products); CorruptDownloadError if any fails."""
     import rasterio
     from rasterio.errors import RasterioError
 
     blocks = 0
     try:
-        with rasterio.Env(GDAL_CACHEMAX=64), rasterio.open(path) as dataset:
-            for band in dataset.indexes:
-                for _index, window in dataset.block_windows(band):
-                    dataset.read(band, window=window)
-                    blocks += 1
+        with rasterio.Env(GDAL_CACHEMAX=64):
+            with rasterio.open(path) as dataset:
+                levels = len(dataset.overviews(1)) if overviews else 0
+                blocks += _read_every_block(dataset)
+            for level in range(levels):
+                with rasterio.open(path, overview_level=level) as overview:
+                    blocks += _read_every_block(overview)
     except RasterioError as exc:
         raise CorruptDownloadError(f"{shown}: does not decode ({read_failure(exc, path)})") from exc
     return f"full decode ({blocks} blocks)"
+
+
+def _read_every_block(dataset: DatasetReader) -> int:
+    """Read each block of each band of an open dataset once; returns how many."""
+    blocks = 0
+    for band in dataset.indexes:
+        for _index, window in dataset.block_windows(band):
+            dataset.read(band, window=window)
+            blocks += 1
+    return blocks
 
 
 def read_failure(error: BaseException, path: Path | None = None) -> str:
