@@ -82,6 +82,24 @@ class LocalServer:
         self.httpd.server_close()
 
 
+class PostRouter(LocalServer):
+    """A local server whose POST requests go to `route(handler, body)` of the subclass."""
+
+    def __init__(self) -> None:
+        owner = self
+
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                owner.route(self, body)
+
+        super().__init__(Handler)
+
+    def route(self, handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
+        """Answer one POST request."""
+        raise NotImplementedError
+
+
 class FaultyFileServer(LocalServer):
     """Serves `files` (URL path -> bytes) or a folder, with scripted faults per path."""
 

@@ -38,7 +38,7 @@ from raw2ready.config import ArchiveSection, SentinelHubSection
 from raw2ready.errors import ConfigError, DownloadError
 from raw2ready.grid import parse_tile
 
-from .servers import LocalServer, QuietHandler, send_json
+from .servers import PostRouter, send_json
 
 TILE = parse_tile("33TUL")
 CLIENT_ID, CLIENT_SECRET = "raw2ready-client", "raw2ready-secret-DO-NOT-LOG"
@@ -105,21 +105,14 @@ def pattern(band: str, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return (1 + (cols + 7 * rows) % 60000 + {"B04": 0, "B08": 3}[band]).astype("uint16")
 
 
-class SentinelHubStandIn(LocalServer):
+class SentinelHubStandIn(PostRouter):
     """Token, Catalog and Process endpoints on 127.0.0.1, with a request log."""
 
     def __init__(self) -> None:
         self.token = "token-1"
         self.requests: list[tuple[str, Any]] = []
         self.process_faults: list[int] = []
-        owner = self
-
-        class Handler(QuietHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server API)
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                owner.route(self, body)
-
-        super().__init__(Handler)
+        super().__init__()
 
     def of(self, endpoint: str) -> list[Any]:
         return [body for path, body in self.requests if path == endpoint]

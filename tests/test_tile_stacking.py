@@ -29,7 +29,7 @@ from raw2ready.sentinel1.search import search_sentinel1
 
 from .conftest import make_settings
 from .safe_factory import make_s1_grd_zip
-from .servers import LocalServer, QuietHandler, send_json
+from .servers import PostRouter, send_json
 from .test_sen2cor_snap import doubles  # noqa: F401  (fixture)
 
 ITEMS = Path(__file__).resolve().parents[2] / "shared/fixtures/real-s2/stac_items"
@@ -62,20 +62,13 @@ def reference_grid(name: str) -> tuple[str, int, rasterio.Affine, tuple[int, int
     return tile[1], epsg, transform, (height, width)
 
 
-class ProcessApiStandIn(LocalServer):
+class ProcessApiStandIn(PostRouter):
     """Token and Process API endpoints on 127.0.0.1: each piece answered as a uint16 TIFF
     of the requested size; the requested boxes are kept for the test."""
 
     def __init__(self) -> None:
         self.boxes: list[tuple[list[float], int, int]] = []
-        owner = self
-
-        class Handler(QuietHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server API)
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                owner.route(self, body)
-
-        super().__init__(Handler)
+        super().__init__()
 
     def route(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
         if handler.path == "/oauth/token":
