@@ -790,7 +790,7 @@ def timeseries(
         click.echo(json.dumps(records, indent=2))
     else:
         columns = ["date", "mean", "median", "p10", "p90", "clear_fraction", "clear_pixels"]
-        writer = csv.DictWriter(sys.stdout, columns + ["aoi_pixels"], extrasaction="ignore")
+        writer = csv.DictWriter(sys.stdout, [*columns, "aoi_pixels"], extrasaction="ignore")
         writer.writeheader()
         writer.writerows(records)
     if plot:

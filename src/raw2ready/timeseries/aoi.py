@@ -50,7 +50,9 @@ def _crs_member(data: dict[str, Any]) -> CRS | None:
     try:
         return CRS.from_user_input(member["properties"]["name"])
     except (KeyError, TypeError, CRSError):
-        raise AreaOfInterestError(f"the AOI's crs member {json.dumps(member)} names no known CRS")
+        raise AreaOfInterestError(
+            f"the AOI's crs member {json.dumps(member)} names no known CRS"
+        ) from None
 
 
 def _geometries(data: dict[str, Any]) -> list[dict[str, Any]]:

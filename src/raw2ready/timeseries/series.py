@@ -123,7 +123,8 @@ def _date_statistics(
     for item in sorted(items, key=lambda item: item["id"]):
         tile = parse_tile(item["properties"]["grid:code"].removeprefix("MGRS-"))
         if tile.id in by_tile:
-            log.warning("%s: %s already counts tile %s", item["id"], by_tile[tile.id]["id"], tile.id)
+            kept = by_tile[tile.id]["id"]
+            log.warning("%s: %s already counts tile %s on this date", item["id"], kept, tile.id)
             continue
         by_tile[tile.id] = item
     values: list[np.ndarray] = []
@@ -184,7 +185,6 @@ def field_series(
     )
     items = [item for item in search_index(index, criteria) if item["collection"] == collection]
     log.info("%d items of %s over the AOI", len(items), collection)
-    series = [
-        _date_statistics(day, group, area, product) for day, group in sorted(_by_date(items).items())
-    ]
+    dates = sorted(_by_date(items).items())
+    series = [_date_statistics(day, group, area, product) for day, group in dates]
     return [row for row in series if row.aoi_pixels]
