@@ -739,6 +739,67 @@ def products_search(
             click.echo(scene_id)
 
 
+@cli.command()
+@click.argument("aoi", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--configfile", type=click.Path(dir_okay=False, path_type=Path), required=True,
+    help="Campaign YAML (the one given to snakemake).",
+)  # fmt: skip
+@click.option("--product", required=True, help="Product to summarise, e.g. ndvi.")
+@click.option("--start", default="..", help="First date (YYYY-MM-DD); open by default.")
+@click.option("--end", default="..", help="Last date (YYYY-MM-DD); open by default.")
+@click.option("--composites", is_flag=True, help="Over the monthly composites, not the scenes.")
+@click.option("--aoi-crs", help="CRS of the AOI's coordinates, e.g. EPSG:32633 (default CRS84).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of CSV.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG plot.")
+def timeseries(
+    aoi: Path,
+    configfile: Path,
+    product: str,
+    start: str,
+    end: str,
+    composites: bool,
+    aoi_crs: str | None,
+    as_json: bool,
+    plot: Path | None,
+) -> None:
+    """Print per date the mean, median, p10, p90, clear fraction and clear pixels of a
+    product over the AOI (GeoJSON polygons), from the campaign's index (docs/timeseries.md)."""
+    import csv
+
+    from raw2ready.layout import COMPOSITES, Layout
+    from raw2ready.stac.index import IndexPaths, parse_datetime
+    from raw2ready.timeseries.aoi import parse_crs, read_area
+    from raw2ready.timeseries.series import field_series
+
+    settings = load_settings(configfile)
+    layout = Layout(settings.output_dir, settings.work_dir)
+    collection = layout.collection(COMPOSITES if composites else None)
+    if not collection.is_file():
+        raise ConfigError(f"{collection} does not exist: run the workflow (with composites on)")
+    area = read_area(aoi, parse_crs(aoi_crs) if aoi_crs else None)
+    series = field_series(
+        IndexPaths.beside(layout.collection()).parquet,
+        area,
+        product,
+        json.loads(collection.read_text())["id"],
+        parse_datetime(f"{start}/{end}"),
+    )
+    records = [row.as_record() for row in series]
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+    else:
+        columns = ["date", "mean", "median", "p10", "p90", "clear_fraction", "clear_pixels"]
+        writer = csv.DictWriter(sys.stdout, [*columns, "aoi_pixels"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(records)
+    if plot:
+        from raw2ready.timeseries.plot import write_plot
+
+        write_plot(series, product, f"{product} over {aoi.name}", plot)
+        click.echo(f"plot: {plot}", err=True)
+
+
 @cli.group()
 def provenance() -> None:
     """Run records: what each workflow run started from, and what differs now."""

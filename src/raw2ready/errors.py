@@ -67,3 +67,7 @@ class PublishError(Raw2ReadyError):
 
 class CatalogSearchError(Raw2ReadyError):
     """A search of the campaign's own index cannot run (bad filter, no index)."""
+
+
+class AreaOfInterestError(Raw2ReadyError):
+    """An area of interest cannot be read (not GeoJSON polygons, unknown or clashing CRS)."""

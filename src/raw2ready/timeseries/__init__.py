@@ -1,0 +1,1 @@
+"""Field time series: per-date statistics of a product over an area of interest."""

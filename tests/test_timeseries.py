@@ -1,0 +1,165 @@
+"""`raw2ready timeseries` over a small Snakemake-run campaign: its statistics equal numpy's
+over the full scene COGs, with the AOI's pixels found independently (pixel centres tested
+with shapely.contains_xy, in lon/lat or in UTM), for a lon/lat MultiPolygon and for an AOI in
+UTM; and its plot is a PNG of the expected size."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyproj
+import pytest
+import rasterio
+import shapely
+import yaml
+
+from raw2ready.demo.archive import write_demo_archive
+from raw2ready.demo.scenes import DemoScene, item_id
+from raw2ready.products.registry import PRODUCTS
+from tests.test_workflow import PROJECT, snakemake
+
+TILE = "47PPR"
+UTM = "EPSG:32647"
+SCENES = [
+    DemoScene(TILE, "2023-06-03", "sentinel-2a", "05.10", False, cloud_fraction=0.3),
+    DemoScene(TILE, "2023-06-13", "sentinel-2a", "05.10", False, cloud_fraction=0.5),
+    DemoScene(TILE, "2023-07-03", "sentinel-2a", "05.10", False, cloud_fraction=0.2),
+]
+#: Two fields in lon/lat (a MultiPolygon) inside the demo scenes' 2.56 km.
+FIELDS = [
+    [[99.932, 14.452], [99.938, 14.4535], [99.936, 14.459], [99.931, 14.457], [99.932, 14.452]],
+    [[99.941, 14.461], [99.947, 14.462], [99.944, 14.468], [99.941, 14.461]],
+]
+#: A field in UTM 47N metres (vertices off the pixel centres).
+UTM_FIELD = [
+    [600523.3, 1598321.7], [601711.9, 1598402.2], [601487.1, 1599533.4],
+    [600701.6, 1599200.8], [600523.3, 1598321.7],
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A three-scene campaign over June-July 2023 with composites, run by Snakemake."""
+    root = tmp_path_factory.mktemp("timeseries")
+    write_demo_archive(root / "archive", seed=11, size=256, scenes=SCENES)
+    data = yaml.safe_load((PROJECT / "config" / "demo.yaml").read_text())
+    data["archive"]["url"] = str(root / "archive" / "catalog.json")
+    data.update(tiles=[TILE], start="2023-06-01", end="2023-07-31", max_cloud_cover=100)
+    data["composites"] = {"enabled": True, "method": "median", "products": ["ndvi", "lai"]}
+    data["cube"] = {"enabled": False, "source": "scenes"}
+    (root / "demo.yaml").write_text(yaml.safe_dump(data))
+    result = snakemake(root, root / "demo.yaml", "--cores", "2")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    return root
+
+
+def timeseries(root: Path, aoi: dict[str, Any], *options: str) -> list[dict[str, Any]]:
+    """`raw2ready timeseries --json` on `aoi`, parsed."""
+    path = root / "aoi.geojson"
+    path.write_text(json.dumps(aoi))
+    command = ["raw2ready", "timeseries", str(path), "--configfile", "demo.yaml", "--json"]
+    result = subprocess.run(
+        [*command, *options], cwd=root, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+def reference(cog: Path, inside: Any, product: str) -> dict[str, float]:
+    """Statistics from the full COG; `inside(x, y)` tells which UTM pixel centres are in."""
+    spec = PRODUCTS[product]
+    with rasterio.open(cog) as dataset:
+        stored = dataset.read(1)
+        rows, cols = np.indices(stored.shape)
+        x, y = rasterio.transform.xy(dataset.transform, rows.ravel(), cols.ravel())
+    mask = inside(np.asarray(x), np.asarray(y)).reshape(stored.shape)
+    clear = mask & (stored != spec.nodata)
+    values = spec.offset + spec.scale * stored[clear].astype(np.float64)
+    return {
+        "mean": values.mean(),
+        "median": np.median(values),
+        "p10": np.percentile(values, 10),
+        "p90": np.percentile(values, 90),
+        "clear_fraction": clear.sum() / mask.sum(),
+        "clear_pixels": int(clear.sum()),
+        "aoi_pixels": int(mask.sum()),
+    }
+
+
+def scene_cog(root: Path, scene: DemoScene, product: str) -> Path:
+    """A scene's product COG, found by name."""
+    (path,) = (root / "results/demo/products").rglob(f"{item_id(scene)}_{product}.tif")
+    return path
+
+
+def assert_rows_match(rows: list[dict[str, Any]], expected: list[dict[str, float]]) -> None:
+    """Counts equal, statistics equal to float precision."""
+    assert len(rows) == len(expected)
+    for row, want in zip(rows, expected, strict=True):
+        assert (row["clear_pixels"], row["aoi_pixels"]) == (
+            want["clear_pixels"],
+            want["aoi_pixels"],
+        )
+        for name in ("mean", "median", "p10", "p90", "clear_fraction"):
+            assert row[name] == pytest.approx(want[name], rel=1e-9, abs=1e-12), name
+
+
+def test_lon_lat_multipolygon_matches_numpy(campaign: Path) -> None:
+    """A lon/lat MultiPolygon: pixel centres moved to lon/lat with pyproj and tested there."""
+    aoi = {"type": "MultiPolygon", "coordinates": [[field] for field in FIELDS]}
+    rows = timeseries(campaign, aoi, "--product", "ndvi")
+    to_lon_lat = pyproj.Transformer.from_crs(UTM, "OGC:CRS84", always_xy=True)
+    fields = shapely.geometry.shape(aoi)
+
+    def inside(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return shapely.contains_xy(fields, *to_lon_lat.transform(x, y))
+
+    assert [row["date"] for row in rows] == [scene.date for scene in SCENES]
+    assert_rows_match(
+        rows, [reference(scene_cog(campaign, s, "ndvi"), inside, "ndvi") for s in SCENES]
+    )
+
+
+def test_projected_aoi_matches_numpy(campaign: Path) -> None:
+    """An AOI in UTM, by --aoi-crs or by a GeoJSON crs member, tested in UTM; --start/--end
+    keep the dates between them."""
+    polygon = {"type": "Polygon", "coordinates": [UTM_FIELD]}
+    field = shapely.geometry.shape(polygon)
+
+    def inside(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return shapely.contains_xy(field, x, y)
+
+    by_option = timeseries(campaign, polygon, "--product", "lai", "--aoi-crs", UTM)
+    named = {**polygon, "crs": {"type": "name", "properties": {"name": UTM}}}
+    by_member = timeseries(campaign, named, "--product", "lai", "--start", "2023-06-10")
+    expected = [reference(scene_cog(campaign, s, "lai"), inside, "lai") for s in SCENES]
+    assert_rows_match(by_option, expected)
+    assert_rows_match(by_member, expected[1:])
+
+
+def test_composites_and_plot(campaign: Path) -> None:
+    """--composites summarises the monthly composite COGs; --plot writes a 1200x700 PNG."""
+    import matplotlib.image
+
+    aoi = {"type": "Polygon", "coordinates": [FIELDS[0]]}
+    plot = campaign / "series.png"
+    rows = timeseries(campaign, aoi, "--product", "ndvi", "--composites", "--plot", str(plot))
+    to_lon_lat = pyproj.Transformer.from_crs(UTM, "OGC:CRS84", always_xy=True)
+    field = shapely.geometry.shape(aoi)
+
+    def inside(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return shapely.contains_xy(field, *to_lon_lat.transform(x, y))
+
+    months = ("2023-06", "2023-07")
+    cogs = [
+        next((campaign / "results/demo/products/composites").rglob(f"{TILE}_{m}_ndvi.tif"))
+        for m in months
+    ]
+    assert [row["date"][:7] for row in rows] == list(months)
+    assert_rows_match(rows, [reference(cog, inside, "ndvi") for cog in cogs])
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert matplotlib.image.imread(plot).shape == (700, 1200, 4)
