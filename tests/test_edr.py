@@ -15,13 +15,11 @@ import pytest
 import rasterio
 import requests
 import shapely
-import yaml
 
-from raw2ready.demo.archive import write_demo_archive
 from raw2ready.demo.scenes import DemoScene, item_id
 from raw2ready.products.registry import PRODUCTS
 from tests.servers import free_port, wait_for_server
-from tests.test_workflow import PROJECT, snakemake
+from tests.test_workflow import run_small_campaign
 
 pytest.importorskip("pygeoapi", reason="the edr extra (pygeoapi) is not installed")
 
@@ -36,17 +34,12 @@ SCENES = [
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A three-scene campaign over June-July 2023 with its scene cube, run by Snakemake."""
-    root = tmp_path_factory.mktemp("edr")
-    write_demo_archive(root / "archive", seed=11, size=256, scenes=SCENES)
-    data = yaml.safe_load((PROJECT / "config" / "demo.yaml").read_text())
-    data["archive"]["url"] = str(root / "archive" / "catalog.json")
-    data.update(tiles=[TILE], start="2023-06-01", end="2023-07-31", max_cloud_cover=100)
-    data["composites"] = {"enabled": False}
-    data["cube"] = {"enabled": True, "source": "scenes"}
-    (root / "demo.yaml").write_text(yaml.safe_dump(data))
-    result = snakemake(root, root / "demo.yaml", "--cores", "2")
-    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    return root
+    return run_small_campaign(
+        tmp_path_factory.mktemp("edr"),
+        SCENES,
+        composites={"enabled": False},
+        cube={"enabled": True, "source": "scenes"},
+    )
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,10 @@ import pyproj
 import pytest
 import rasterio
 import shapely
-import yaml
 
-from raw2ready.demo.archive import write_demo_archive
 from raw2ready.demo.scenes import DemoScene, item_id
 from raw2ready.products.registry import PRODUCTS
-from tests.test_workflow import PROJECT, snakemake
+from tests.test_workflow import run_small_campaign
 
 TILE = "47PPR"
 UTM = "EPSG:32647"
@@ -44,17 +42,12 @@ UTM_FIELD = [
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A three-scene campaign over June-July 2023 with composites, run by Snakemake."""
-    root = tmp_path_factory.mktemp("timeseries")
-    write_demo_archive(root / "archive", seed=11, size=256, scenes=SCENES)
-    data = yaml.safe_load((PROJECT / "config" / "demo.yaml").read_text())
-    data["archive"]["url"] = str(root / "archive" / "catalog.json")
-    data.update(tiles=[TILE], start="2023-06-01", end="2023-07-31", max_cloud_cover=100)
-    data["composites"] = {"enabled": True, "method": "median", "products": ["ndvi", "lai"]}
-    data["cube"] = {"enabled": False, "source": "scenes"}
-    (root / "demo.yaml").write_text(yaml.safe_dump(data))
-    result = snakemake(root, root / "demo.yaml", "--cores", "2")
-    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    return root
+    return run_small_campaign(
+        tmp_path_factory.mktemp("timeseries"),
+        SCENES,
+        composites={"enabled": True, "method": "median", "products": ["ndvi", "lai"]},
+        cube={"enabled": False, "source": "scenes"},
+    )
 
 
 def timeseries(root: Path, aoi: dict[str, Any], *options: str) -> list[dict[str, Any]]:

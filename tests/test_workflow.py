@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pystac
@@ -53,6 +54,26 @@ def snakemake(
          "--profile", str(PROJECT / "profiles" / "local"), *extra],
         capture_output=True, text=True, check=False, env=env,
     )  # fmt: skip
+
+
+def run_small_campaign(
+    root: Path, scenes: list[Any], composites: dict[str, Any], cube: dict[str, Any]
+) -> Path:
+    """The demo config over `scenes` of one tile (256 px) from June to July 2023, with the
+    given composites and cube sections, run to completion by Snakemake in `root`."""
+    from raw2ready.demo.archive import write_demo_archive
+
+    write_demo_archive(root / "archive", seed=11, size=256, scenes=scenes)
+    data = yaml.safe_load((PROJECT / "config" / "demo.yaml").read_text())
+    data["archive"]["url"] = str(root / "archive" / "catalog.json")
+    data.update(
+        tiles=sorted({scene.tile for scene in scenes}), start="2023-06-01", end="2023-07-31",
+        max_cloud_cover=100, composites=composites, cube=cube,
+    )  # fmt: skip
+    (root / "demo.yaml").write_text(yaml.safe_dump(data))
+    result = snakemake(root, root / "demo.yaml", "--cores", "2")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    return root
 
 
 def job_counts(result: subprocess.CompletedProcess[str]) -> dict[str, int]:

@@ -411,13 +411,13 @@ def cube(
 @cli.command()
 @with_config
 @click.option("--port", default=5000, show_default=True, help="Port on 127.0.0.1.")
-def serve(configfile: Path | None, settings_json: str | None, port: int) -> None:
+def serve(configfile: Path | None, settings_file: Path | None, port: int) -> None:
     """Serve every tile's datacube as an OGC API-EDR collection (pygeoapi) on 127.0.0.1:
     position, area and cube queries in longitude/latitude."""
     from raw2ready.campaign.reprocess import layout_of
     from raw2ready.cube.edr import serve as serve_edr
 
-    settings = _settings(configfile, settings_json)
+    settings = _settings(configfile, settings_file)
     serve_edr(settings, layout_of(settings), port)
 
 
