@@ -14,7 +14,6 @@ import rasterio
 from pyproj import Transformer
 from rio_cogeo import cog_validate
 
-from raw2ready.demo import archive as demo_archive
 from raw2ready.demo.archive import write_demo_archive
 from raw2ready.demo.observation import scl_statistics
 from raw2ready.demo.scenes import DEMO_SCENES, DemoScene, item_id, scene_prefix
@@ -219,9 +218,7 @@ def test_clear_pixels_store_exactly_the_true_reflectance(
             assert np.abs(reflectance - truth[clear]).max() <= 0.5e-4 + 1e-6
 
 
-def test_baseline_and_flag_change_only_the_stored_offset(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_baseline_and_flag_change_only_the_stored_offset(tmp_path: Path) -> None:
     """One (tile, date) written as a 02.14, a flag-true and a flag-false 05.09 product."""
     variants = {
         "old": DemoScene("47PPR", "2021-02-14", "sentinel-2a", "02.14", False, 0.3, 0.1, True),
@@ -230,8 +227,7 @@ def test_baseline_and_flag_change_only_the_stored_offset(
     }
     stored = {}
     for name, scene in variants.items():
-        monkeypatch.setattr(demo_archive, "DEMO_SCENES", (scene,))
-        root = write_demo_archive(tmp_path / name, seed=SEED, size=64).parent
+        root = write_demo_archive(tmp_path / name, seed=SEED, size=64, scenes=(scene,)).parent
         stored[name] = {band: _read(root, scene, band) for band in ("B04", "B8A", "SCL")}
     for band in ("B04", "B8A", "SCL"):
         np.testing.assert_array_equal(stored["old"][band], stored["applied"][band])

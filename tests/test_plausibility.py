@@ -8,6 +8,7 @@ shows the inconclusive case.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +27,7 @@ from raw2ready.campaign.batches import Batch
 from raw2ready.campaign.downloads import MANIFEST
 from raw2ready.campaign.reprocess import layout_of, reprocess_scene
 from raw2ready.demo import archive as demo_archive
-from raw2ready.errors import ProcessingError, SceneDataError
+from raw2ready.errors import SceneDataError
 from raw2ready.scene import BandAsset, SceneRecord
 from raw2ready.sentinel2.plausibility import check_offset, offset_evidence
 
@@ -199,11 +200,13 @@ def test_a_scene_that_cannot_be_read_fails_alone_and_the_batch_goes_on(
     folder = tmp_path / "fetched"
     fetched_folder(archive, records, folder, bad)
     batch = Batch(records[0].tile, records[0].datetime[:4], records[0].datetime[5:7])
-    with pytest.raises(ProcessingError, match=rf"1 of 2 scene\(s\) failed.*{records[0].id}: "):
-        process_batch(
-            settings, layout, batch, records, tmp_path / "batch.json",
-            lambda s, r: reprocess_scene(s, r, fetched=folder),
-        )  # fmt: skip
+    outcomes = process_batch(
+        settings, layout, batch, records, tmp_path / "batch.json",
+        lambda s, r: reprocess_scene(s, r, fetched=folder),
+    )  # fmt: skip
+    assert [o.status for o in outcomes] == ["failed", "processed"]
+    written = json.loads((tmp_path / "batch.json").read_text())
+    assert written["scenes"][0]["error"].startswith(f"scene {records[0].id}: {where}: ")
     last = layout.scene_log(records[0]).read_text().strip().splitlines()[-1]
     assert last.startswith(f"raw2ready: error: scene {records[0].id}: {where}: ")
     assert not layout.item(records[0]).exists()

@@ -91,5 +91,5 @@ def test_render_hints_rescale_in_stored_values_and_validate() -> None:
     renders = item.properties["renders"]
     assert renders["ndvi"]["rescale"] == [[0, 10000]]  # NDVI 0..1 stored x 10,000
     assert renders["lai"]["rescale"] == [[0, 6000]]  # LAI 0..6 stored x 1,000
-    assert renders["mask"]["colormap"]["1"] == [255, 255, 255, 255]
-    assert renders["mask"]["colormap"]["0"][3] == 0
+    assert renders["mask"]["colormap"]["1"] == [240, 240, 240, 255]  # cloud, opaque
+    assert renders["mask"]["colormap"]["0"][3] == 0  # clear: transparent over any layer

@@ -59,19 +59,19 @@ def download_batch(settings: Settings, records: list[SceneRecord], folder: Path)
     (those not fetched are listed in it with the cause)."""
     staging = folder.with_name(f".{folder.name}{PARTIAL_SUFFIX}")
     staging.mkdir(parents=True, exist_ok=True)
-    failed: list[DownloadError] = []
+    failed: list[tuple[str, DownloadError]] = []
     for record in records:
         try:
             files = fetch_scene(settings, record, staging / record.id)
         except DownloadError as error:  # try every scene: the rerun resumes all of them
             log.error("%s", error)
-            failed.append(error)
+            failed.append((record.id, error))
             continue
         write_json(staging / record.id / MANIFEST, {name: p.name for name, p in files.items()})
         log.info("scene %s: %d file(s) fetched", record.id, len(files))
     if failed:  # the scenes job records them failed; the next run fetches them again
-        log.error("%d of %d scene(s) not fetched; first: %s: %s", len(failed), len(records),
-                  *failed[0])  # fmt: skip
+        log.error("%d of %d scene(s) not fetched; first: %s", len(failed), len(records),
+                  failed[0][1])  # fmt: skip
         write_json(staging / FAILED, {scene: str(error) for scene, error in failed})
     if folder.exists():
         shutil.rmtree(folder)
