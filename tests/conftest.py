@@ -62,7 +62,9 @@ def process_demo_scene(root: Path, changes: dict[str, Any]) -> SceneRecord:
     """The first demo scene of 47PPR (a 240 px sample archive in `root`), searched and
     processed by the CLI as a user runs it, with `changes` to config/demo.yaml; its record."""
     config_path = write_demo_campaign(root, size=240)
-    config = yaml.safe_load(config_path.read_text()) | {"tiles": ["47PPR"]} | changes
+    # one scene: no monthly composites or cube (their products need not be configured)
+    config = yaml.safe_load(config_path.read_text()) | {"tiles": ["47PPR"]}
+    config |= {"composites": {"enabled": False}, "cube": {"enabled": False}} | changes
     config_path.write_text(yaml.safe_dump(config))
     args = ("--configfile", str(config_path))
     searched = run_cli("search", *args, "--tile", "47PPR", "--output", "inv.jsonl", cwd=root)

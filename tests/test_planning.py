@@ -190,7 +190,10 @@ def test_plan_before_a_run_searches_and_counts_what_snakemake_would_run(demo: Pa
     months = {(s.tile, s.date[:7]) for s in demo_archive.DEMO_SCENES}
     assert plan["jobs"] == {
         "download": len(months), "scenes": len(months), "tile_catalog": 2, "collection": 1,
-        "report": 1, "check": 1, "all": 1, "total": 2 * len(months) + 6,
+        "report": 1, "check": 1, "all": 1,
+        # the demo's monthly composites and per-tile cubes
+        "composite": len(months), "composites_tile_catalog": 2, "composites_collection": 1,
+        "cube": 2, "total": 3 * len(months) + 11,
     }  # fmt: skip
     assert plan["jobs"] == dry_run_jobs(demo)
 
@@ -231,7 +234,8 @@ def test_plan_after_a_full_run_then_a_lost_product(demo: Path) -> None:
     assert plan["tiles"]["48PUB"]["to_process"] == 1
     assert plan["jobs"] == {
         "download": 1, "repair_scenes": 1, "tile_catalog": 1, "collection": 1, "report": 1,
-        "check": 1, "all": 1, "total": 7,
+        "check": 1, "all": 1, "composite": 1, "composites_tile_catalog": 1,
+        "composites_collection": 1, "cube": 1, "total": 11,
     }  # fmt: skip
     assert plan["jobs"] == dry_run_jobs(demo)
     assert "repair_scenes" in render(plan)
