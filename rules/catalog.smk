@@ -68,10 +68,12 @@ rule collection:
 
 # The end of every run: the items the searches rejected and the scenes that failed are listed
 # on the console; failed scenes end the run non-zero, naming them, after the catalogs and the
-# collection of everything else are written (the next run retries only them).
+# collection of everything else are written (the next run retries only them), and after the
+# campaign report, so that the report is there and lists them.
 rule check:
     input:
         CAMPAIGN.out("stac/collection.json"),
+        CAMPAIGN.out("report.html"),
         rejected_lists,
         **SETTINGS_INPUT,
         batches=campaign_batches,

@@ -76,6 +76,7 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = write_demo_campaign(root, SIZE)
     data = yaml.safe_load(config.read_text())
     data["products"] = PRODUCT_NAMES
+    data["composites"] = {"enabled": True, "products": ["ndvi"]}
     config.write_text(yaml.safe_dump(data))
     return root
 

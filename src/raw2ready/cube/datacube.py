@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -210,20 +212,29 @@ def _commit_month(repository: icechunk.Repository, month: MonthSlice) -> None:
 
 
 def committed_months(repository: icechunk.Repository) -> dict[str, dict[str, Any]]:
-    """The months the cube's last commit holds, with their time steps and fingerprints."""
-    root = zarr.open_group(repository.readonly_session(BRANCH).store, mode="r")
+    """The months the cube's last commit holds, with their time steps and fingerprints
+    (none in a repository not written yet)."""
+    try:
+        root = zarr.open_group(repository.readonly_session(BRANCH).store, mode="r")
+    except zarr.errors.GroupNotFoundError:
+        return {}
     return dict(root.attrs.get(MONTHS_ATTRIBUTE, {}))
 
 
-def update_cube(settings: Settings, layout: Layout, tile: str) -> list[str]:
-    """Commit every month the tile's cube lacks or whose COGs changed; return those months."""
-    slices = month_slices(settings, layout, tile)
-    path = layout.cube(tile)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    repository = _open_repository(path)
-    if not slices:
-        log.info("cube %s: no finished month yet", path)
-        return []
+def _needs_rebuild(known: dict[str, dict[str, Any]], slices: list[MonthSlice]) -> bool:
+    """True when a month must go before committed ones or changed its number of time steps
+    (a repaired or added scene): appending cannot keep the time axis in order."""
+    latest = max(known, default="")
+    return any(
+        (month.month in known and known[month.month]["count"] != len(month.times))
+        or (month.month not in known and month.month < latest)
+        for month in slices
+    )
+
+
+def _fill(repository: icechunk.Repository, slices: list[MonthSlice], tile: str) -> list[str]:
+    """Create the cube's arrays if needed, then commit each month it lacks or whose COGs
+    changed, one commit per month; return those months."""
     session = repository.writable_session(BRANCH)
     if "time" not in zarr.open_group(session.store):
         variables = tuple(slices[0].files[0])
@@ -238,7 +249,34 @@ def update_cube(settings: Settings, layout: Layout, tile: str) -> list[str]:
             continue
         _commit_month(repository, month)
         done.append(month.month)
-        log.info("cube %s: month %s committed", path, month.month)
+        log.info("cube of %s: month %s committed", tile, month.month)
+    return done
+
+
+def update_cube(settings: Settings, layout: Layout, tile: str) -> list[str]:
+    """Commit every month the tile's cube lacks or whose COGs changed; return those months.
+
+    A month that must go before committed ones, or that changed its number of scenes, makes
+    the cube be rebuilt in time order beside the old one, which is then swapped out: readers
+    see the old cube or the whole new one (for a moment, between two renames, none).
+    """
+    slices = month_slices(settings, layout, tile)
+    path = layout.cube(tile)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh, old = path.with_name(f"{path.name}.rebuild"), path.with_name(f"{path.name}.old")
+    for leftover in (fresh, old):  # of a run killed while rebuilding
+        shutil.rmtree(leftover, ignore_errors=True)
+    repository = _open_repository(path)
+    if not slices:
+        log.info("cube %s: no finished month yet", path)
+        return []
+    if not _needs_rebuild(committed_months(repository), slices):
+        return _fill(repository, slices, tile)
+    log.warning("cube %s: a month goes before committed ones or changed: rebuilt", path)
+    done = _fill(_open_repository(fresh), slices, tile)
+    os.rename(path, old)
+    os.rename(fresh, path)
+    shutil.rmtree(old)
     return done
 
 

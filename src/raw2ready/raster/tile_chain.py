@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+from affine import Affine
 from rasterio.windows import Window
 
 from raw2ready.errors import ProcessingError
@@ -171,9 +172,11 @@ def _check_grids(datasets: dict[str, Any], reference: str) -> dict[str, int]:
     factors = {}
     for band, dataset in datasets.items():
         factor = ref.width // dataset.width
-        aligned = factor >= 1 and (dataset.width * factor, dataset.height * factor) == (
-            ref.width,
-            ref.height,
+        aligned = (
+            factor >= 1
+            and (dataset.width * factor, dataset.height * factor) == (ref.width, ref.height)
+            # the same origin, pixels factor x the reference's: not merely a smaller raster
+            and dataset.transform.almost_equals(ref.transform * Affine.scale(factor))
         )
         if band == "SCL":
             if not aligned:
