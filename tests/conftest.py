@@ -49,11 +49,14 @@ def settings_file(settings: Settings, folder: Path) -> str:
     return str(path)
 
 
-def write_demo_campaign(root: Path, size: int) -> Path:
-    """The sample archive in root/archive and root/demo.yaml (config/demo.yaml pointing at it)."""
+def write_demo_campaign(root: Path, size: int, composites: bool = True) -> Path:
+    """The sample archive in root/archive and root/demo.yaml (config/demo.yaml pointing at it);
+    composites=False: without the monthly composites and cubes (tests of the scene chain)."""
     write_demo_archive(root / "archive", seed=42, size=size)
     config = yaml.safe_load((PROJECT / "config" / "demo.yaml").read_text())
     config["archive"]["url"] = str(root / "archive" / "catalog.json")
+    if not composites:
+        config |= {"composites": {"enabled": False}, "cube": {"enabled": False}}
     (root / "demo.yaml").write_text(yaml.safe_dump(config))
     return root / "demo.yaml"
 

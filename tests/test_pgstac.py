@@ -69,7 +69,7 @@ def api(database: int) -> Iterator[str]:
 def campaign(tmp_path_factory: pytest.TempPathFactory, database: int) -> Path:
     """The demo workflow run with a `publish` section pointing at the database."""
     root = tmp_path_factory.mktemp("published")
-    config_path = write_demo_campaign(root, size=256)
+    config_path = write_demo_campaign(root, size=256, composites=False)
     config = yaml.safe_load(config_path.read_text())
     config["publish"] = {"pgstac": {"host": "127.0.0.1", "port": database, "dbname": DATABASE}}
     config_path.write_text(yaml.safe_dump(config))

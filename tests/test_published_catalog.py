@@ -39,7 +39,7 @@ TREE_RELS = {"root", "parent", "child", "item", "collection", "self"}
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished demo campaign (the sample archive at SIZE pixels), as `make demo` runs it."""
     root = tmp_path_factory.mktemp("published")
-    config = write_demo_campaign(root, SIZE)
+    config = write_demo_campaign(root, SIZE, composites=False)
     result = snakemake(root, config)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     return root
@@ -193,7 +193,7 @@ def test_mask_cog_carries_the_classes_colour_table(run: Path) -> None:
     for value, entry in classes.items():
         assert entry["color_hint"] == "{:02X}{:02X}{:02X}".format(*colours[value][:3])
     collection = json.loads((output(run) / "stac" / "collection.json").read_text())
-    assert set(collection["item_assets"]) == {"lai", "mask", "ndvi"}
+    assert set(collection["item_assets"]) == {"lai", "mask", "ndvi", "thumbnail", "overview"}
     assert (
         collection["item_assets"]["mask"]["classification:classes"]
         == mask["classification:classes"]

@@ -90,7 +90,7 @@ def snakemake(
 def campaign(tmp_path_factory: pytest.TempPathFactory, moto_url: str) -> dict:  # noqa: F811
     """The demo campaign run to completion with S3 default storage; the bucket downloaded."""
     root = tmp_path_factory.mktemp("campaign")
-    write_demo_campaign(root, SIZE)
+    write_demo_campaign(root, SIZE, composites=False)
     client = s3_client(moto_url)
     client.create_bucket(Bucket=BUCKET)
     result = snakemake(root, moto_url)

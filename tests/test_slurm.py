@@ -59,7 +59,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
 def campaign(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A campaign folder with the sample archive and the demo config pointing at it."""
     root = tmp_path_factory.mktemp("campaign")
-    config = yaml.safe_load(write_demo_campaign(root, SIZE).read_text())
+    config = yaml.safe_load(write_demo_campaign(root, SIZE, composites=False).read_text())
     config["download"] = {"where": "local"}  # compute nodes without internet
     (root / "demo.yaml").write_text(yaml.safe_dump(config))
     return root

@@ -68,6 +68,7 @@ def test_chain_runs_through_a_stac_api_with_faults_and_reruns_only_what_failed(
 
         with rustac_server(feature_collection, tmp_path / "rustac.log") as api:
             config = yaml.safe_load((PROJECT / "config" / "demo.yaml").read_text())
+            config |= {"composites": {"enabled": False}, "cube": {"enabled": False}}
             config["archive"] = {
                 "kind": "stac_api", "url": api, "collection": "sentinel-2-l2a", "page_size": 3,
             }  # fmt: skip

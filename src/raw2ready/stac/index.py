@@ -27,6 +27,7 @@ from stac_geoparquet.arrow import parse_stac_items_to_parquet, stac_table_to_ite
 
 from raw2ready.atomic import atomic_path, write_text
 from raw2ready.errors import CatalogSearchError
+from raw2ready.products.registry import PRODUCTS
 
 log = logging.getLogger(__name__)
 
@@ -221,8 +222,9 @@ class SearchCriteria:
         known_assets = sorted(field.name for field in schema.field("assets").type)
         for product in self.products:
             if product not in known_assets:
+                held = [name for name in known_assets if name in PRODUCTS]  # not quicklooks
                 raise CatalogSearchError(
-                    f"no product '{product}' in the index; its products: " + ", ".join(known_assets)
+                    f"no product '{product}' in the index; its products: " + ", ".join(held)
                 )
             clauses.append(f'assets."{product}" IS NOT NULL')
         if self.cql2_filter:
