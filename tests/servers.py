@@ -100,6 +100,22 @@ class PostRouter(LocalServer):
         raise NotImplementedError
 
 
+def send_tiff(handler: http.server.BaseHTTPRequestHandler, data: Any) -> None:
+    """Answer with `data` (a 2-D array) as a single-band GeoTIFF, as the Process API does."""
+    from rasterio.io import MemoryFile
+
+    with MemoryFile() as memory:
+        with memory.open(driver="GTiff", width=data.shape[1], height=data.shape[0], count=1,
+                         dtype=data.dtype) as dataset:  # fmt: skip
+            dataset.write(data, 1)
+        tiff = memory.read()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "image/tiff")
+    handler.send_header("Content-Length", str(len(tiff)))
+    handler.end_headers()
+    handler.wfile.write(tiff)
+
+
 class FaultyFileServer(LocalServer):
     """Serves `files` (URL path -> bytes) or a folder, with scripted faults per path."""
 

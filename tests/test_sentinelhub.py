@@ -27,7 +27,6 @@ from urllib.parse import parse_qs
 import numpy as np
 import pytest
 import rasterio
-from rasterio.io import MemoryFile
 from sentinelhub import SentinelHubDownloadClient
 
 from raw2ready.archives.provider import SearchQuery
@@ -38,7 +37,7 @@ from raw2ready.config import ArchiveSection, SentinelHubSection
 from raw2ready.errors import ConfigError, DownloadError
 from raw2ready.grid import parse_tile
 
-from .servers import PostRouter, send_json
+from .servers import PostRouter, send_json, send_tiff
 
 TILE = parse_tile("33TUL")
 CLIENT_ID, CLIENT_SECRET = "raw2ready-client", "raw2ready-secret-DO-NOT-LOG"
@@ -167,17 +166,7 @@ class SentinelHubStandIn(PostRouter):
         col0 = round((west - tile_west) / resolution)
         row0 = round((tile_north - north) / resolution)
         rows, cols = np.mgrid[row0 : row0 + height, col0 : col0 + width]
-        data = pattern(band[1], rows, cols)
-        with MemoryFile() as memory:
-            with memory.open(driver="GTiff", width=width, height=height, count=1,
-                             dtype=data.dtype) as dataset:  # fmt: skip
-                dataset.write(data, 1)
-            tiff = memory.read()
-        handler.send_response(200)
-        handler.send_header("Content-Type", "image/tiff")
-        handler.send_header("Content-Length", str(len(tiff)))
-        handler.end_headers()
-        handler.wfile.write(tiff)
+        send_tiff(handler, pattern(band[1], rows, cols))
 
     reply = staticmethod(send_json)
 

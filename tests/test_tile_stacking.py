@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from rasterio.io import MemoryFile
 
 from raw2ready.archives.sentinelhub import SentinelHubSettings, fetch_band
 from raw2ready.archives.transfer import DownloadOptions
@@ -29,7 +28,7 @@ from raw2ready.sentinel1.search import search_sentinel1
 
 from .conftest import make_settings
 from .safe_factory import make_s1_grd_zip
-from .servers import PostRouter, send_json
+from .servers import PostRouter, send_json, send_tiff
 from .test_sen2cor_snap import doubles  # noqa: F401  (fixture)
 
 ITEMS = Path(__file__).resolve().parents[2] / "shared/fixtures/real-s2/stac_items"
@@ -77,16 +76,7 @@ class ProcessApiStandIn(PostRouter):
         payload = json.loads(body)
         width, height = payload["output"]["width"], payload["output"]["height"]
         self.boxes.append((payload["input"]["bounds"]["bbox"], width, height))
-        with MemoryFile() as memory:
-            with memory.open(driver="GTiff", width=width, height=height, count=1,
-                             dtype="uint16") as dataset:  # fmt: skip
-                dataset.write(np.ones((1, height, width), "uint16"))
-            tiff = memory.read()
-        handler.send_response(200)
-        handler.send_header("Content-Type", "image/tiff")
-        handler.send_header("Content-Length", str(len(tiff)))
-        handler.end_headers()
-        handler.wfile.write(tiff)
+        send_tiff(handler, np.ones((height, width), "uint16"))
 
 
 @pytest.fixture(scope="module")
