@@ -96,6 +96,21 @@ def test_with_object_storage_batches_are_asked_for_their_record_and_redo_all_sce
     assert months[0].endswith(f"stac/{tile}/{batch.year}/{batch.quarter}/{batch.month}")
 
 
+def test_an_inventory_written_after_loading_is_known_only_through_its_checkpoint(
+    campaign_config: dict,
+) -> None:
+    """A search finishing while Snakemake rebuilds the DAG after another tile's search must
+    not be taken as searched: its job would drop out of the count (progress over 100 %)."""
+    tile = campaign_config["tiles"][0]
+    inventory = Path(campaign_config["work_dir"]) / "inventories" / f"{tile}.jsonl"
+    written = inventory.read_text()
+    inventory.unlink()
+    loaded = load_campaign(campaign_config, [])
+    inventory.write_text(written)  # the running search writes it now
+    assert not loaded.searched(tile)
+    assert load_campaign(campaign_config, []).searched(tile)
+
+
 def test_the_tile_catalog_declares_a_catalog_for_every_year_and_quarter(
     campaign_config: dict,
 ) -> None:

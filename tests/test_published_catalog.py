@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,20 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = write_demo_campaign(root, SIZE, composites=False)
     result = snakemake(root, config)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    (root / "run.log").write_text(result.stderr)
     return root
+
+
+def test_progress_counts_every_job_once_and_ends_at_100_percent(run: Path) -> None:
+    """Two tile searches run side by side from an empty work folder; each checkpoint's
+    finish rebuilds the DAG, and the count stays true: never past the total, all done at
+    the end, equal to the jobs Snakemake started."""
+    log = (run / "run.log").read_text()
+    steps = [(int(d), int(t)) for d, t in re.findall(r"^(\d+) of (\d+) steps", log, re.M)]
+    assert steps, log[-2000:]
+    assert all(done <= total for done, total in steps), steps
+    started = re.findall(r"^(?:local)?(?:rule|checkpoint) \w+:$", log, re.M)
+    assert steps[-1][0] == steps[-1][1] == len(started)
 
 
 def output(run: Path) -> Path:

@@ -42,6 +42,8 @@ class Campaign:
     #: storage, e.g. on Kubernetes): jobs see only their declared inputs and outputs, and
     #: the snakemake process sees no campaign file on its own disk.
     object_storage: bool = False
+    #: The tiles whose inventory existed when the workflow was loaded (`searched`).
+    inventories_at_start: frozenset[str] = frozenset()
 
     @property
     def settings_file(self) -> str:
@@ -115,12 +117,16 @@ class Campaign:
         ]
 
     def searched(self, tile: str) -> bool:
-        """True when the tile's inventory exists, so its jobs can be listed without a search.
+        """True when the tile's inventory existed when the workflow was loaded, so its jobs
+        can be listed without a search.
 
-        With object storage the search checkpoint always answers (Snakemake then finds
-        the inventory in the bucket and fetches it).
+        Fixed at load time, not looked up live: an inventory that a running search has just
+        written is known only from its checkpoint, once Snakemake has seen that job finish
+        (read live, the DAG rebuilt after one tile's search dropped the other search still
+        running and the progress passed 100 %). With object storage the search checkpoint
+        always answers (Snakemake then finds the inventory in the bucket and fetches it).
         """
-        return not self.object_storage and self.layout.inventory(tile).exists()
+        return tile in self.inventories_at_start
 
     def batch_targets(self, inventory: str | Path) -> list[str]:
         """The batch records a tile catalog waits for: one per month with scenes.
@@ -236,7 +242,13 @@ def load_campaign(
     settings = validate_config(config, source)
     # with object storage only the work folder is on this machine (the bucket holds outputs)
     check_folders(settings, ("work_dir",) if object_storage else FOLDER_KEYS)
-    campaign = Campaign(settings, Layout(settings.output_dir, settings.work_dir), object_storage)
+    layout = Layout(settings.output_dir, settings.work_dir)
+    searched = frozenset(
+        tile
+        for tile in settings.tiles
+        if not object_storage and layout.inventory(tile).exists()
+    )
+    campaign = Campaign(settings, layout, object_storage, searched)
     settings.write(Path(campaign.settings_file))
     return campaign
 
