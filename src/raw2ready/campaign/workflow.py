@@ -244,9 +244,7 @@ def load_campaign(
     check_folders(settings, ("work_dir",) if object_storage else FOLDER_KEYS)
     layout = Layout(settings.output_dir, settings.work_dir)
     searched = frozenset(
-        tile
-        for tile in settings.tiles
-        if not object_storage and layout.inventory(tile).exists()
+        tile for tile in settings.tiles if not object_storage and layout.inventory(tile).exists()
     )
     campaign = Campaign(settings, layout, object_storage, searched)
     settings.write(Path(campaign.settings_file))
