@@ -27,6 +27,9 @@ workflow in its own process group and sends SIGKILL to the whole group at a rand
 4. the campaign is then complete and sound (the checks of 1 on every file, the whole STAC
    tree validates, the same products as the reference), no scratch is left, and a last
    dry-run has nothing to do.
+Each tile's datacube (an Icechunk repository, one commit per month) is checked after the kill
+and after the rerun: it opens, and every month it holds has the reference cube's time steps
+and values exactly (after the kill: the months committed before it; after the rerun: all).
 `tests/test_kill_checks.py` shows that these checks catch a COG cut by one byte, with 64
 flipped bytes or its second half zeroed, which `rio cogeo validate` passes. Exit status 1
 when any check of any trial fails.
@@ -59,6 +62,7 @@ from raw2ready.archives.transfer.decode import decode_fully
 from raw2ready.campaign.batches import group
 from raw2ready.campaign.inventory import read_inventory
 from raw2ready.checksums import file_matches
+from raw2ready.cube.datacube import open_cube
 from raw2ready.demo import archive as demo_archive
 from raw2ready.stac.validation import validate_stac_object, validate_stac_tree
 
@@ -241,6 +245,28 @@ def check_files(root: Path) -> tuple[int, list[str]]:
     return len(finals), problems
 
 
+def check_cubes(root: Path, complete: bool) -> list[str]:
+    """Why a tile's cube is not sound: it must open, and every month it holds must equal the
+    reference cube's (time steps and values); `complete`: it must hold every month."""
+    problems = []
+    for reference_cube in sorted((root / REFERENCE / RESULTS / "cubes").glob("*.icechunk")):
+        cube = root / RESULTS / "cubes" / reference_cube.name
+        if not cube.exists():
+            problems += [f"{cube}: missing after the rerun"] if complete else []
+            continue
+        try:
+            found, expected = open_cube(cube), open_cube(reference_cube)
+            months = sorted(found.attrs.get("raw2ready:months", []))
+            if complete and months != sorted(expected.attrs["raw2ready:months"]):
+                raise ValueError(f"months {months}, the reference has all of theirs")
+            held = expected.time.dt.strftime("%Y-%m").isin(months)
+            if not found.equals(expected.isel(time=held.values)):
+                raise ValueError(f"months {months} differ from the reference cube's")
+        except Exception as exc:  # any failure to open or compare is what this looks for
+            problems.append(f"{cube}: {type(exc).__name__}: {exc}")
+    return problems
+
+
 def is_scratch(path: Path) -> bool:
     """Whether a path is scratch, not an output: temporaries (`.partial` anywhere in its
     path), scene scratch, downloads (temporary: Snakemake removes them after their batch)."""
@@ -371,7 +397,7 @@ def trial(root: Path, number: int, after: float) -> Trial:
         outcome.problems.append(f"processes left after the kill: {survivors}")
 
     outcome.final_files_checked, problems = check_files(root)
-    outcome.problems += problems
+    outcome.problems += problems + check_cubes(root, complete=False)
     outcome.scratch_after_kill = scratch(root)
     scenes = scene_files(root)
     complete = {s for s, paths in scenes.items() if len(paths) == len(PRODUCTS) + 1}
@@ -421,7 +447,7 @@ def trial(root: Path, number: int, after: float) -> Trial:
     if lost := missing_products(root):
         outcome.problems.append(f"products of the reference run missing: {lost[:3]}")
     outcome.files_checked_after_rerun, problems = check_files(root)
-    outcome.problems += problems
+    outcome.problems += problems + check_cubes(root, complete=True)
     if left := scratch(root):
         outcome.problems.append(f"scratch left after the rerun: {left}")
     try:
