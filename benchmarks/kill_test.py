@@ -62,6 +62,7 @@ from raw2ready.archives.transfer.decode import decode_fully
 from raw2ready.campaign.batches import group
 from raw2ready.campaign.inventory import read_inventory
 from raw2ready.checksums import file_matches
+from raw2ready.config import load_settings
 from raw2ready.cube.datacube import open_cube
 from raw2ready.demo import archive as demo_archive
 from raw2ready.stac.validation import validate_stac_object, validate_stac_tree
@@ -333,13 +334,16 @@ def expected_jobs(root: Path, planned: dict[str, int], unsearched: list[str]) ->
 
     A tile without inventory is planned as its search only; its batches join the DAG once
     the search has written the inventory (all of them are new, so all run: a download and a
-    processing job each).
+    processing job each, and a composite job each when the campaign makes composites).
     """
     expected = Counter(planned)
+    composites = load_settings(root / "config" / "demo.yaml").composites.enabled
     for tile in unsearched:
-        records = read_inventory(root / WORK / "inventories" / f"{tile}.jsonl")
-        expected["download"] += len(group(records))
-        expected["scenes"] += len(group(records))
+        batches = len(group(read_inventory(root / WORK / "inventories" / f"{tile}.jsonl")))
+        expected["download"] += batches
+        expected["scenes"] += batches
+        if composites:
+            expected["composite"] += batches
     return dict(expected)
 
 
