@@ -20,8 +20,9 @@ import pytest
 import rasterio
 import xarray as xr
 import yaml
+from affine import Affine
 
-from raw2ready.config import load_settings
+from raw2ready.config import COGOptions, load_settings
 from raw2ready.demo.archive import write_demo_archive
 from raw2ready.demo.scenes import DemoScene, item_id
 from raw2ready.errors import ConfigError
@@ -152,6 +153,45 @@ def test_max_ndvi_takes_every_product_from_the_greenest_clear_date(
         expected[~has] = np.nan
         np.testing.assert_array_equal(decoded(read(outputs[name]), name), expected)
     np.testing.assert_array_equal(read(outputs["clear_count"]), clear.sum(axis=0))
+
+
+def test_median_of_blocks_cut_at_the_edges_equals_numpy(tmp_path: Path) -> None:
+    """Five scenes on a 300 x 700 grid of 128-px blocks (partial blocks on both edges),
+    every count of clear observations from 0 to 5, composited by two threads: the stored
+    median is numpy's (mean of the two middle values for even counts, rounded half to even)."""
+    rng = np.random.default_rng(3)
+    shape, scenes = (300, 700), 5
+    values = {
+        name: rng.integers(-3000, 9000, (scenes, *shape)).astype(np.int16) for name in COMPOSITED
+    }
+    clear = rng.random((scenes, *shape)) < rng.random(shape)  # per pixel a clear fraction
+    clear[:, :20] = False  # a band never clear
+    profile = {
+        "driver": "GTiff", "width": shape[1], "height": shape[0], "count": 1, "dtype": "int16",
+        "crs": "EPSG:32647", "transform": Affine(10, 0, 600000, 0, -10, 1600020),
+        "tiled": True, "blockxsize": 128, "blockysize": 128,
+    }  # fmt: skip
+    paths = []
+    for index in range(scenes):
+        paths.append({})
+        for name in COMPOSITED:
+            stored = np.where(clear[index], values[name][index], PRODUCTS[name].nodata)
+            paths[index][name] = tmp_path / f"{index}_{name}.tif"
+            with rasterio.open(
+                paths[index][name], "w", nodata=PRODUCTS[name].nodata, **profile
+            ) as dst:
+                dst.write(stored.astype(np.int16), 1)
+    outputs = {name: tmp_path / f"{name}.tif" for name in [*COMPOSITED, "clear_count"]}
+    make_composite(paths, "median", outputs, COGOptions(threads=2), tmp_path / "scratch")
+    count = clear.sum(axis=0)
+    np.testing.assert_array_equal(read(outputs["clear_count"]), count)
+    assert set(np.unique(count)) == set(range(scenes + 1))
+    for name in COMPOSITED:
+        with warnings.catch_warnings():  # pixels never clear: All-NaN slices
+            warnings.simplefilter("ignore", RuntimeWarning)
+            median = np.nanmedian(np.where(clear, values[name], np.nan), axis=0)
+        expected = np.where(count > 0, np.rint(median), PRODUCTS[name].nodata)
+        np.testing.assert_array_equal(read(outputs[name]), expected)
 
 
 def test_composites_are_a_valid_child_collection_of_the_campaign(campaign: Path) -> None:
