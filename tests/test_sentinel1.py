@@ -294,7 +294,8 @@ def test_a_failed_sentinel1_product_costs_only_itself_and_is_retried_alone(
     assert "Traceback" not in output
     # the one-line cause, listed at the end, and the run's last error naming the product
     [listed] = [line for line in output.splitlines() if line.startswith("failed scene ")]
-    assert listed.startswith(f"failed scene {failed_id}: ") and "corrupt" in listed, listed
+    assert listed.startswith(f"failed scene {failed_id}: {failed_id}.zip: member '"), listed
+    assert "-001.tiff' is corrupt" in listed, listed
     assert f"1 scene(s) failed ({failed_id})" in output, output[-3000:]
     # everything else is complete and published: the other product, the Sentinel-2 scene
     stac = tmp_path / "results/stac"
