@@ -66,17 +66,18 @@ rule collection:
         "{params.raw2ready} --log {log:q} collection --settings {params.settings:q} --root {params.root:q}"
 
 
-# The end of every run: the items the searches rejected and the scenes that failed are listed
-# on the console; failed scenes end the run non-zero, naming them, after the catalogs and the
-# collection of everything else are written (the next run retries only them), and after the
-# campaign report, so that the report is there and lists them.
+# The end of every run: the items the searches rejected and the scenes that failed (in the
+# batch records and the Sentinel-1 scene records) are listed on the console; failed scenes
+# end the run non-zero, naming them, after the catalogs and the collection of everything
+# else are written (the next run retries only them), and after the campaign report, so
+# that the report is there and lists them.
 rule check:
     input:
         CAMPAIGN.out("stac/collection.json"),
         CAMPAIGN.out("report.html"),
         rejected_lists,
         **SETTINGS_INPUT,
-        batches=campaign_batches,
+        records=outcome_records,
     output:
         CAMPAIGN.work("outcome.json"),
     log:
@@ -94,4 +95,4 @@ rule check:
         root=root_of_output(CAMPAIGN.work("outcome.json")),
     shell:
         "{params.raw2ready} --log {log:q} check --settings {params.settings:q} "
-        "--root {params.root:q} --output {output:q} {input.batches:q}"
+        "--root {params.root:q} --output {output:q} {input.records:q}"

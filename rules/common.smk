@@ -232,37 +232,69 @@ SENTINEL1_COLLECTION = (
 )
 
 
+# With object storage a Sentinel-1 scene job declares its product and STAC folders (made
+# even when it fails); on a shared file system its record stands for them.
+S1_SCENE_FOLDERS = (
+    {
+        "products": directory(
+            CAMPAIGN.out("products/sentinel-1/{tile}/{year}/{quarter}/{month}/{scene}")
+        ),
+        "stac": directory(
+            CAMPAIGN.out("stac/sentinel-1/{tile}/{year}/{quarter}/{month}/{scene}")
+        ),
+    }
+    if CAMPAIGN.object_storage
+    else {}
+)
+
+
+def sentinel1_inventory(tile):
+    """A tile's Sentinel-1 inventory, once its search has run."""
+    return fetched(checkpoints.sentinel1_search.get(tile=tile).output[0])
+
+
 def sentinel1_scenes_of(tile):
-    """Products and items of the Sentinel-1 scenes of a tile, once its search has run."""
-    inventory = fetched(checkpoints.sentinel1_search.get(tile=tile).output[0])
-    return CAMPAIGN.sentinel1_outputs(inventory)
+    """The records of the Sentinel-1 scenes of a tile, once its search has run."""
+    return CAMPAIGN.sentinel1_targets(sentinel1_inventory(tile))
 
 
 def sentinel1_scenes(wildcards):
-    """Input function: the Sentinel-1 scenes of the tile a catalog job is for."""
-    return sentinel1_scenes_of(wildcards.tile)
+    """Input function: the Sentinel-1 scenes of the tile a catalog job is for (with object
+    storage also their STAC folders, which the job reads)."""
+    records = sentinel1_scenes_of(wildcards.tile)
+    if not CAMPAIGN.object_storage:
+        return records
+    return [*records, *CAMPAIGN.sentinel1_folders(sentinel1_inventory(wildcards.tile))]
 
 
 def sentinel1_stac_below_tiles(wildcards):
     """With object storage and the family on: its tile, year, quarter and month catalogs
-    and its items, which the collection jobs validate; else nothing."""
+    and its scenes' STAC folders, which the collection jobs validate; else nothing."""
     if not (CAMPAIGN.object_storage and SENTINEL1.enabled):
         return []
     tile_catalog = CAMPAIGN.layout.tile_catalog("{tile}", SENTINEL1_FAMILY).as_posix()
     catalogs = [tile_catalog, *CAMPAIGN.tree_catalogs(SENTINEL1_FAMILY, months=True)]
-    items = [
-        path for path in sentinel1_campaign_scenes(wildcards) if path.endswith(".json")
+    folders = [
+        folder
+        for tile in CAMPAIGN.settings.tiles
+        for folder in CAMPAIGN.sentinel1_folders(sentinel1_inventory(tile))
     ]
-    return [*expand(catalogs, tile=CAMPAIGN.settings.tiles), *items]
+    return [*expand(catalogs, tile=CAMPAIGN.settings.tiles), *folders]
 
 
 def sentinel1_campaign_scenes(wildcards):
-    """Every Sentinel-1 output of the campaign: targets, so a missing one reruns its scene."""
+    """Every Sentinel-1 scene record of the campaign: targets, so a failed scene or one
+    that lost an output is run again, and the final check lists the failed ones."""
     if not SENTINEL1.enabled:
         return []
     return [
         path for tile in CAMPAIGN.settings.tiles for path in sentinel1_scenes_of(tile)
     ]
+
+
+def outcome_records(wildcards):
+    """The records the final check reads: every batch's and every Sentinel-1 scene's."""
+    return [*campaign_batches(wildcards), *sentinel1_campaign_scenes(wildcards)]
 
 
 # Monthly composites and cubes (rules/composites.smk).

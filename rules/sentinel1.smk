@@ -2,7 +2,8 @@
 # tile, the GRD products covering it (a checkpoint); per product and tile a download job (the
 # zip, fetched where the internet is, like the Sentinel-2 downloads: download.where) and a
 # job that checks it and runs ESA SNAP gpt (orbit, noise, beta0, terrain-flattened gamma0, terrain correction),
-# gamma0 COGs cut to the tile and a STAC item; then the family's tile catalogs and its
+# gamma0 COGs cut to the tile and a STAC item, and records how it went (a failure costs only
+# that product: the final check lists it, the next run retries it); then the family's tile catalogs and its
 # collection (stac/sentinel-1/), a child of the campaign's root collection. gpt comes from
 # ESA's installer: processors.snap.gpt, PATH, or processors.snap.modules (--use-envmodules).
 # Search and catalogs are local rules (light, run where snakemake runs); the scene jobs are
@@ -62,18 +63,14 @@ rule sentinel1_scene:
         **SETTINGS_INPUT,
         downloads=S1_DOWNLOAD_FOLDER,
     output:
-        products=expand(
-            CAMPAIGN.out(
-                "products/sentinel-1/{tile}/{year}/{quarter}/{month}/{scene}/{scene}_{product}.tif"
-            ),
-            product=CAMPAIGN.sentinel1_products(),
-            allow_missing=True,
-        ),
-        item=CAMPAIGN.out(
-            "stac/sentinel-1/{tile}/{year}/{quarter}/{month}/{scene}/{scene}.json"
+        **S1_SCENE_FOLDERS,
+        record=CAMPAIGN.work(
+            "scenes/sentinel-1/{tile}/{year}/{quarter}/{month}/{scene}/record.json"
         ),
     log:
         CAMPAIGN.log("sentinel1_scene/{tile}/{year}/{quarter}/{month}/{scene}"),
+    wildcard_constraints:
+        scene=r"S1[^/]+",  # its STAC folder sits beside the month's catalog.json
     retries: 0
     conda:
         "../envs/processing.yaml"
@@ -90,7 +87,20 @@ rule sentinel1_scene:
     shell:
         "{params.raw2ready} --log {log:q} s1-scene --settings {params.settings:q} --root {params.root:q} "
         "--inventory {params.inventory:q} --scene {wildcards.scene} "
-        "--downloads {input.downloads:q}"
+        "--downloads {input.downloads:q} --output {output.record:q}"
+
+
+# A product that failed or lost an output is asked for its next repair record: the same
+# jobs, which fetch and process it again.
+use rule sentinel1_scene as sentinel1_repair_scene with:
+    output:
+        record=CAMPAIGN.work(
+            "scenes/sentinel-1/{tile}/{year}/{quarter}/{month}/{scene}/repair-{repair}.json"
+        ),
+    log:
+        CAMPAIGN.log(
+            "sentinel1_scene/{tile}/{year}/{quarter}/{month}/{scene}.repair-{repair}"
+        ),
 
 
 rule sentinel1_tile_catalog:

@@ -216,19 +216,80 @@ def test_a_read_only_work_dir_stops_the_campaign_before_any_job(tmp_path: Path) 
         load_campaign(config, ["campaign.yaml"])
 
 
+def snakemake_dry_run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`snakemake -n ARGS` of the project's workflow, run in `folder`."""
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(PROJECT / "Snakefile"),
+         "--directory", str(folder), *args],
+        cwd=folder, capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+
+
 def test_the_workflow_stops_with_one_line_when_the_work_dir_is_a_file(tmp_path: Path) -> None:
     (tmp_path / "work").write_text("not a folder")
     config = tmp_path / "campaign.yaml"
     config.write_text(yaml.safe_dump(dict(BASE, work_dir=str(tmp_path / "work"))))
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(PROJECT / "Snakefile"),
-         "--directory", str(tmp_path), "--configfile", str(config)],
-        capture_output=True, text=True, check=False, timeout=300,
-    )  # fmt: skip
+    result = snakemake_dry_run(tmp_path, "--configfile", str(config))
     assert result.returncode == 1
     line = assert_one_clear_line(result.stdout + result.stderr, "key 'work_dir'")
     assert line == f"raw2ready: error: {config}: key 'work_dir': {tmp_path / 'work'} is a file, " \
         "not a folder"  # fmt: skip
+
+
+LOCAL = str(PROJECT / "profiles/local")
+# Snakemake 9.27 reads --configfile and --profile itself, before the Snakefile runs: (case,
+# how the config file is made, snakemake's arguments, the line it ends with, True when that
+# line comes without a traceback). Where Snakemake prints a traceback, `raw2ready check-config`
+# names the problem in one line (CONFIG_FILES above; docs/bad-inputs.md).
+SNAKEMAKE_CONFIGS: list[tuple[str, Callable[[Path], None], list[str], str, bool]] = [
+    ("config file missing", lambda path: None, ["--profile", LOCAL],
+     "FileNotFoundError: [Errno 2] No such file or directory: 'campaign.yaml'", False),
+    ("config is a folder", lambda path: path.mkdir(), ["--profile", LOCAL],
+     "IsADirectoryError: [Errno 21] Is a directory: 'campaign.yaml'", False),
+    ("binary config", lambda path: path.write_bytes(bytes(range(256)) * 4), ["--profile", LOCAL],
+     "UnicodeDecodeError: 'utf-8' codec can't decode byte 0x80 in position 128: invalid "
+     "start byte", False),
+    ("February 30th (unquoted)",
+     lambda path: path.write_text(GOOD_YAML.replace("'2021-01-01'", "2023-02-30")),
+     ["--profile", LOCAL], "ValueError: day is out of range for month", False),
+    ("invalid YAML", lambda path: path.write_text("tiles: [47PPR\n"), ["--profile", LOCAL],
+     "Config file is not valid JSON or YAML. In case of YAML, make sure to not mix whitespace "
+     "and tab indentation.", True),
+    ("profile missing", lambda path: path.write_text(GOOD_YAML), ["--profile", "profiles/nope"],
+     "Error: profile directory given (profiles/nope), but no profile.yaml (or config.yaml) "
+     "found.", True),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "make", "args", "last", "clear"), SNAKEMAKE_CONFIGS,
+                         ids=[case[0] for case in SNAKEMAKE_CONFIGS])  # fmt: skip
+def test_what_snakemake_says_of_a_config_file_it_cannot_read(
+    case: str,
+    make: Callable[[Path], None],
+    args: list[str],
+    last: str,
+    clear: bool,
+    tmp_path: Path,
+) -> None:
+    make(tmp_path / "campaign.yaml")
+    before = files_under(tmp_path)
+    result = snakemake_dry_run(tmp_path, "--configfile", "campaign.yaml", *args)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert any(line.startswith(last) for line in output.splitlines()), output[-2000:]
+    if clear:
+        assert_one_clear_line(output, last)
+    assert {p for p in files_under(tmp_path) - before if ".snakemake" not in p.parts} == set()
+
+
+def test_an_unquoted_calendar_date_is_a_date_through_snakemake(tmp_path: Path) -> None:
+    config = tmp_path / "campaign.yaml"
+    config.write_text(GOOD_YAML.replace("'2021-01-01'", "2021-02-28"))
+    assert "start: 2021-02-28\n" in config.read_text()  # YAML reads it as a datetime.date
+    result = snakemake_dry_run(tmp_path, "--configfile", str(config), "--until", "search")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    [settings] = (tmp_path / "work/settings").glob("*.json")
+    assert json.loads(settings.read_text())["start"] == "2021-02-28"
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,8 @@ from .test_workflow import snakemake
 VV_ONLY = "S1A_IW_GRDH_1SSV_20230616T112233_20230616T112258_049027_05E4D0_BEEF"
 #: Before the campaign's dates.
 TOO_EARLY = "S1A_IW_GRDH_1SDV_20220101T112233_20220101T112258_041200_04E5A0_CAFE"
+#: Twelve days after S1_NAME (the next pass of the same orbit): spoiled in the failure test.
+NEXT_PASS = "S1A_IW_GRDH_1SDV_20230628T112233_20230628T112258_049202_05E9A0_0BAD"
 #: 47PPR and its northern neighbour share the product's footprint; 48PUB is far away.
 TILES = ["47PPR", "47PPS"]
 
@@ -193,24 +195,29 @@ def test_cdse_product_is_downloaded_with_a_token_checked_and_processed(
 # ------------------------------------------------------------------ the workflow
 
 
+def write_s1_campaign(root: Path, tiles: list[str], products: list[str]) -> None:
+    """root/s1.yaml: a SAFE L2A and a Sentinel-1 GRD product (S1_NAME) covering 47PPR and
+    47PPS, in safe_folder archives root/s2 and root/grd (campaign "s1")."""
+    (root / "s2").mkdir()
+    make_safe_zip(root / "s2", SafeSpec(level="L2A"))
+    (root / "grd").mkdir()
+    make_s1_grd_zip(root / "grd")
+    config = {
+        "campaign": "s1",
+        "archive": {"kind": "safe_folder", "url": str(root / "s2")},
+        "tiles": tiles, "start": "2023-01-01", "end": "2023-12-31",
+        "products": products, "cog": {"blocksize": 256},
+        "sentinel1": {"enabled": True,
+                      "archive": {"kind": "safe_folder", "url": str(root / "grd")}},
+    }  # fmt: skip
+    (root / "s1.yaml").write_text(json.dumps(config))
+
+
 def test_workflow_publishes_sentinel1_items_in_their_own_collection(
     tmp_path: Path,
     doubles: dict[str, Path],  # noqa: F811
 ) -> None:
-    s2 = tmp_path / "s2"
-    s2.mkdir()
-    make_safe_zip(s2, SafeSpec(level="L2A"))
-    grd = tmp_path / "grd"
-    grd.mkdir()
-    make_s1_grd_zip(grd)
-    config = {
-        "campaign": "s1",
-        "archive": {"kind": "safe_folder", "url": str(s2)},
-        "tiles": TILES, "start": "2023-01-01", "end": "2023-12-31",
-        "products": ["ndvi", "mask"], "cog": {"blocksize": 256},
-        "sentinel1": {"enabled": True, "archive": {"kind": "safe_folder", "url": str(grd)}},
-    }  # fmt: skip
-    (tmp_path / "s1.yaml").write_text(json.dumps(config))
+    write_s1_campaign(tmp_path, TILES, ["ndvi", "mask"])
 
     result = snakemake(tmp_path, tmp_path / "s1.yaml")
 
@@ -250,6 +257,66 @@ def test_workflow_publishes_sentinel1_items_in_their_own_collection(
     rerun = snakemake(tmp_path, tmp_path / "s1.yaml", "-n")
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     plan = rerun.stdout + rerun.stderr
-    assert re.search(r"^sentinel1_scene\s+1$", plan, re.MULTILINE), plan[-3000:]
+    assert re.search(r"^sentinel1_repair_scene\s+1$", plan, re.MULTILINE), plan[-3000:]
     assert f"scene={s1_items[0]}" in plan and f"scene={s1_items[1]}" not in plan
     assert not re.search(r"^(scenes?|sen2cor|tile_catalog)\s+\d+$", plan, re.MULTILINE)
+
+
+def flip_member_bytes(archive: Path, member_suffix: str) -> None:
+    """Flip 64 bytes in the middle of a zip member's stored data, in place (same length):
+    the archive still opens and lists its members, as a corrupting disk or proxy leaves it."""
+    with zipfile.ZipFile(archive) as zf:
+        info = next(i for i in zf.infolist() if i.filename.endswith(member_suffix))
+    data = bytearray(archive.read_bytes())
+    header = info.header_offset
+    name_length = int.from_bytes(data[header + 26 : header + 28], "little")
+    extra_length = int.from_bytes(data[header + 28 : header + 30], "little")
+    start = header + 30 + name_length + extra_length + info.compress_size // 2
+    data[start : start + 64] = bytes(b ^ 0xFF for b in data[start : start + 64])
+    archive.write_bytes(bytes(data))
+
+
+def test_a_failed_sentinel1_product_costs_only_itself_and_is_retried_alone(
+    tmp_path: Path,
+    doubles: dict[str, Path],  # noqa: F811
+) -> None:
+    write_s1_campaign(tmp_path, ["47PPR"], ["ndvi"])
+    broken = make_s1_grd_zip(tmp_path / "grd", name=NEXT_PASS)
+    sound = broken.read_bytes()
+    flip_member_bytes(broken, "-001.tiff")  # the VV measurement
+    assert broken.stat().st_size == len(sound)
+    failed_id, good_id = f"{NEXT_PASS}_T47PPR", f"{S1_NAME}_T47PPR"
+
+    first = snakemake(tmp_path, tmp_path / "s1.yaml")
+
+    output = first.stdout + first.stderr
+    assert first.returncode != 0, output[-4000:]
+    assert "Traceback" not in output
+    # the one-line cause, listed at the end, and the run's last error naming the product
+    [listed] = [line for line in output.splitlines() if line.startswith("failed scene ")]
+    assert listed.startswith(f"failed scene {failed_id}: {failed_id}.zip: member '"), listed
+    assert "-001.tiff' is corrupt" in listed, listed
+    assert f"1 scene(s) failed ({failed_id})" in output, output[-3000:]
+    # everything else is complete and published: the other product, the Sentinel-2 scene
+    stac = tmp_path / "results/stac"
+    catalog = pystac.read_file(stac / "collection.json")
+    items = {item.id for item in catalog.get_items(recursive=True)}
+    assert good_id in items and failed_id not in items
+    assert any(item.startswith("S2") for item in items)
+    assert validate_stac_tree(stac / "collection.json") > 0
+    assert not list((tmp_path / "results/products/sentinel-1").rglob(f"{NEXT_PASS}*.tif"))
+    assert len(doubles["gpt_calls"].read_text().splitlines()) == 1  # the sound product only
+
+    broken.write_bytes(sound)  # the archive is repaired
+    rerun = snakemake(tmp_path, tmp_path / "s1.yaml")
+
+    output = rerun.stdout + rerun.stderr
+    assert rerun.returncode == 0, output[-4000:]
+    assert output.count("rule sentinel1_repair_scene:") == 1
+    assert f"scene={failed_id}" in output and f"scene={good_id}" not in output
+    assert "rule sentinel1_scene:" not in output and "rule scenes:" not in output
+    assert len(doubles["gpt_calls"].read_text().splitlines()) == 2  # only it, once more
+    catalog = pystac.read_file(stac / "collection.json")
+    assert {good_id, failed_id} <= {item.id for item in catalog.get_items(recursive=True)}
+    [outcome] = (tmp_path / "work").rglob("outcome.json")
+    assert json.loads(outcome.read_text())["failed"] == []

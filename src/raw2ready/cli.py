@@ -343,8 +343,8 @@ def tile_catalog(
 
     Sentinel-2: over the months of the BATCH_RECORDS (each batch wrote its month's catalog).
     Composites (--family composites): over the composite items given as arguments.
-    A family (--family with --inventory): over the items of the inventory's scenes, with a
-    catalog for every month of the campaign.
+    A family (--family with --inventory): over the items of the inventory's scenes (those
+    that did not fail), with a catalog for every month of the campaign.
     """
     from raw2ready.atomic import write_json
     from raw2ready.campaign.batch_job import write_tile_tree_of_batches
@@ -362,6 +362,7 @@ def tile_catalog(
         raise click.UsageError("give BATCH_RECORDS, or --family with --inventory")
     elif inventory is not None:
         items = [layout.item(record) for record in read_inventory(inventory)]
+        items = [path for path in items if path.is_file()]  # a failed scene's record says why
         months = months_between(settings.start, settings.end)
         summary = write_tile_catalog(tile, items, layout, family, months)
     else:
@@ -499,8 +500,8 @@ def check(
     batch_records: tuple[Path, ...],
 ) -> None:  # fmt: skip
     """End of a run: list the items the searches rejected and the scenes that failed in
-    BATCH_RECORDS; fail naming the failed scenes (the next run retries only them), else
-    write OUTPUT."""
+    BATCH_RECORDS (batches' and Sentinel-1 scenes' records); fail naming the failed scenes
+    (the next run retries only them), else write OUTPUT."""
     from raw2ready.campaign.inventory import rejected_of
     from raw2ready.campaign.outcome import (
         check_failed,
@@ -604,19 +605,37 @@ def s1_search(configfile: Path | None, settings_file: Path | None, tile: str, ou
 @cli.command("s1-scene")
 @with_scene
 @downloads_option
+@click.option(
+    "--output", type=click.Path(path_type=Path, dir_okay=False), required=True,
+    help="The scene's record: how it went, a failure with its one-line cause.",
+)  # fmt: skip
 def s1_scene(
     configfile: Path | None,
     settings_file: Path | None,
     inventory: Path,
     scene_id: str,
     downloads: Path,
+    output: Path,
 ) -> None:
     """Check and SNAP-process one Sentinel-1 product on one tile, from the zip its download
-    job fetched; write its item."""
-    from raw2ready.campaign.reprocess import reprocess_s1_scene
+    job fetched; write its item, then its record. A failure costs only this product: it is
+    recorded (the run's final check lists it and ends non-zero) and retried next run."""
+    from raw2ready.campaign.batch_job import process_scene
+    from raw2ready.campaign.reprocess import layout_of, reprocess_s1_scene
+    from raw2ready.sentinel1.grd import product_names
 
     settings = _settings(configfile, settings_file)
-    reprocess_s1_scene(settings, _inventory_record(inventory, scene_id), downloads)
+    layout = layout_of(settings)
+    record = _inventory_record(inventory, scene_id)
+    products = product_names(settings.sentinel1.polarisations)
+
+    def process(settings: Settings, record: SceneRecord) -> None:
+        reprocess_s1_scene(settings, record, downloads)
+
+    for folder in {layout.item(record).parent, layout.product(record, products[0]).parent}:
+        folder.mkdir(parents=True, exist_ok=True)  # declared outputs with object storage
+    outcome = process_scene(settings, layout, record, products, output, process)
+    log.info("Sentinel-1 scene %s: %s", record.id, outcome.status)
 
 
 @cli.command()

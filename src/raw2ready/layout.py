@@ -65,6 +65,9 @@ TOOL_LOG = "logs/tools/{tile}/{scene}.{tool}.log"
 BATCH = "batches/{tile}/{year}/{quarter}/{month}.json"
 BATCH_REPAIR = "batches/{tile}/{year}/{quarter}/{month}.repair-{repair}.json"
 SCENE_LOG = "logs/scene/{tile}/{year}/{quarter}/{month}/{scene}.log"
+#: Record of a scene processed by a job of its own (a Sentinel-1 product), and of its reruns.
+SCENE_RECORD = "scenes/{tile}/{year}/{quarter}/{month}/{scene}/record.json"
+SCENE_REPAIR = "scenes/{tile}/{year}/{quarter}/{month}/{scene}/repair-{repair}.json"
 PLAN = "plan.json"
 RUN_RECORD = "runs/{run}.json"
 INVENTORY_SNAPSHOT = "provenance/inventories/{digest}.jsonl.gz"
@@ -170,6 +173,15 @@ class Layout:
         return self.work_dir / BATCH_REPAIR.format(
             tile=tile, year=year, quarter=quarter, month=month, repair=repair
         )
+
+    def scene_record(self, record: SceneRecord, repair: int = 0) -> Path:
+        """Record of a scene's own processing job (a Sentinel-1 product): how it went; with
+        `repair`, of the `repair`-th rerun of that job after its outputs went missing."""
+        pattern = SCENE_REPAIR if repair else SCENE_RECORD
+        return self.work_dir / family_pattern(pattern, family_of(record)).format(
+            tile=record.tile, year=record.year, quarter=record.quarter,
+            month=record.month, scene=record.id, repair=repair,
+        )  # fmt: skip
 
     def plan(self) -> Path:
         """The latest `raw2ready plan` summary, as JSON for scripts."""

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from raw2ready.atomic import write_json
 from raw2ready.campaign.batches import FAILED, Batch, is_complete
@@ -97,20 +98,46 @@ def process_batch(
         )  # fmt: skip
     items = [layout.item(record) for record in records if record.id not in failed]
     summary = write_month_catalog(batch.tile, batch.month_of_tree, items, layout)
+    fields = {"tile": batch.tile, "year": batch.year, "month": batch.month}
+    _write_record(output, settings, outcomes, **fields, summary=summary.to_dict())
+    return outcomes
+
+
+def process_scene(
+    settings: Settings,
+    layout: Layout,
+    record: SceneRecord,
+    products: list[str],
+    output: Path,
+    process: Callable[[Settings, SceneRecord], None],
+) -> SceneOutcome:
+    """The job of a scene processed on its own (a Sentinel-1 product): its outputs unless
+    they exist, then its record, shaped like a batch's, so a failure (with its one-line
+    cause) costs only this scene, `raw2ready check` lists it and the next run retries it."""
+    if is_complete(layout, record, products):
+        log.info("scene %s: outputs exist, nothing to do", record.id)
+        outcome = SceneOutcome(record.id, "complete")
+    else:
+        outcome = _run_scene(process, settings, record, layout.scene_log(record))
+    _write_record(output, settings, [outcome], tile=record.tile, scene=record.id)
+    return outcome
+
+
+def _write_record(
+    output: Path, settings: Settings, outcomes: list[SceneOutcome], **fields: Any
+) -> None:
+    """Write a job's record: what it is of (`fields`), when and with what settings and
+    software it finished, and each scene's outcome (read by `raw2ready check`)."""
     write_json(
         output,
         {
-            "tile": batch.tile,
-            "year": batch.year,
-            "month": batch.month,
+            **fields,
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             "config_sha256": settings.digest(),
             "software": software_versions(),
             "scenes": [asdict(outcome) for outcome in outcomes],
-            "summary": summary.to_dict(),
         },
     )
-    return outcomes
 
 
 def write_tile_tree_of_batches(

@@ -11,7 +11,7 @@ while Snakemake builds the DAG.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,18 +77,22 @@ class Batch:
 
     def repairs(self, layout: Layout) -> int:
         """The number of the batch's latest repair record (0 when it was never repaired)."""
-        folder = self.record(layout).parent
-        prefix, suffix = f"{self.month}.repair-", ".json"
-        try:
-            names = os.listdir(folder)
-        except FileNotFoundError:
-            return 0
-        numbers = [
-            name[len(prefix) : -len(suffix)]
-            for name in names
-            if name.startswith(prefix) and name.endswith(suffix)
-        ]
-        return max((int(number) for number in numbers if number.isdigit()), default=0)
+        return latest_repair(self.record(layout).parent, f"{self.month}.repair-")
+
+
+def latest_repair(folder: Path, prefix: str) -> int:
+    """The highest N of the `<prefix>N.json` repair records in `folder` (0: none)."""
+    suffix = ".json"
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return 0
+    numbers = [
+        name[len(prefix) : -len(suffix)]
+        for name in names
+        if name.startswith(prefix) and name.endswith(suffix)
+    ]
+    return max((int(number) for number in numbers if number.isdigit()), default=0)
 
 
 def group(records: Iterable[SceneRecord]) -> dict[Batch, list[SceneRecord]]:
@@ -97,11 +101,6 @@ def group(records: Iterable[SceneRecord]) -> dict[Batch, list[SceneRecord]]:
     for record in records:
         batches.setdefault(Batch.of(record), []).append(record)
     return dict(sorted(batches.items()))
-
-
-def scene_outputs(layout: Layout, record: SceneRecord, products: Iterable[str]) -> list[Path]:
-    """Every file a scene's processing leaves: its product COGs, then its STAC item."""
-    return [*(layout.product(record, name) for name in products), layout.item(record)]
 
 
 def is_complete(layout: Layout, record: SceneRecord, products: Iterable[str]) -> bool:
@@ -123,17 +122,45 @@ def unfinished(
 
 
 def target(layout: Layout, batch: Batch, records: list[SceneRecord], products: list[str]) -> Path:
-    """The record the workflow asks of a batch: its latest one, or a new repair record.
+    """The record the workflow asks of a batch: its latest one, or a new repair record
+    (see record_to_ask)."""
+    return record_to_ask(
+        batch.record(layout),
+        lambda number: batch.repair(layout, number),
+        lambda: batch.repairs(layout),
+        lambda: all(is_complete(layout, r, products) for r in records),
+    )
 
-    Snakemake reruns a job only when a requested file is missing; when a finished batch
-    lost an output (storage failure, deleted file) or gained a scene (a new search), the
-    workflow asks for the batch's next repair record, which does not exist yet. A finished
-    batch is asked for its latest record, so the catalog's inputs stay the same once done.
+
+def scene_target(layout: Layout, record: SceneRecord, products: list[str]) -> Path:
+    """The record the workflow asks of a scene processed by a job of its own (a Sentinel-1
+    product): its latest one, or a new repair record (see record_to_ask)."""
+    first = layout.scene_record(record)
+    return record_to_ask(
+        first,
+        lambda number: layout.scene_record(record, number),
+        lambda: latest_repair(first.parent, "repair-"),
+        lambda: is_complete(layout, record, products),
+    )
+
+
+def record_to_ask(
+    first: Path,
+    repair: Callable[[int], Path],
+    repairs: Callable[[], int],
+    complete: Callable[[], bool],
+) -> Path:
+    """The record the workflow asks of a job: its `first`, its latest `repair`, or a new one.
+
+    Snakemake reruns a job only when a requested file is missing; when a finished job's
+    scenes lost an output (storage failure, deleted file), failed, or gained a scene (a new
+    search), the workflow asks for its next repair record, which does not exist yet. A
+    finished job is asked for its latest record, so the catalog's inputs stay the same once
+    done.
     """
-    record = batch.record(layout)
-    if not record.exists():
-        return record
-    repairs = batch.repairs(layout)
-    if all(is_complete(layout, r, products) for r in records):
-        return batch.repair(layout, repairs) if repairs else record
-    return batch.repair(layout, repairs + 1)
+    if not first.exists():
+        return first
+    latest = repairs()
+    if complete():
+        return repair(latest) if latest else first
+    return repair(latest + 1)

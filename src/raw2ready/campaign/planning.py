@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 #: Rules in the order the workflow runs them (the order of the job table); others follow.
 RULES = (
     "search", "sentinel1_search", "download", "sen2cor", "scenes", "repair_scenes",
-    "sentinel1_download", "sentinel1_scene", "tile_catalog", "sentinel1_tile_catalog",
+    "sentinel1_download", "sentinel1_scene", "sentinel1_repair_scene", "tile_catalog",
+    "sentinel1_tile_catalog",
     "sentinel1_collection", "collection", "report", "check", "all",
 )  # fmt: skip
 #: Rules whose jobs process Sentinel-2 scenes (costed per scene, not per job).
@@ -178,7 +179,8 @@ def _sentinel1(settings: Settings, layout: Layout, jobs: Counter[str]) -> dict[s
     """The Sentinel-1 family's scenes (product and tile pairs) and how many are left."""
     inventories = [layout.inventory(tile, SENTINEL1) for tile in settings.tiles]
     total = sum(len(read_inventory(path)) for path in inventories if path.exists())
-    return {"scenes": total, "to_process": jobs["sentinel1_scene"]}
+    to_process = jobs["sentinel1_scene"] + jobs["sentinel1_repair_scene"]
+    return {"scenes": total, "to_process": to_process}
 
 
 def _existing(settings: Settings, layout: Layout, tiles: list[TilePlan]) -> dict[str, Any]:

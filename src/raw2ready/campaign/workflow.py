@@ -19,7 +19,7 @@ from raw2ready.campaign.batches import (
     DOWNLOADS,
     Batch,
     group,
-    scene_outputs,
+    scene_target,
     target,
     unfinished,
 )
@@ -198,13 +198,21 @@ class Campaign:
 
         return product_names(self.settings.sentinel1.polarisations)
 
-    def sentinel1_outputs(self, inventory: str | Path) -> list[str]:
-        """Products and items of the Sentinel-1 scenes of a tile inventory."""
+    def sentinel1_targets(self, inventory: str | Path) -> list[str]:
+        """The records asked of the Sentinel-1 scenes of a tile inventory, one per scene: the
+        latest, or a new repair record for a scene that failed or lost an output (see
+        batches.scene_target); with object storage the first (its folders are declared)."""
+        records = read_inventory(Path(inventory))
+        if self.object_storage:
+            return [self.layout.scene_record(record).as_posix() for record in records]
         products = self.sentinel1_products()
+        return [scene_target(self.layout, r, products).as_posix() for r in records]
+
+    def sentinel1_folders(self, inventory: str | Path) -> list[str]:
+        """The STAC folders (an item each, none when the scene failed) of the Sentinel-1
+        scenes of a tile inventory."""
         return [
-            path.as_posix()
-            for record in read_inventory(Path(inventory))
-            for path in scene_outputs(self.layout, record, products)
+            self.layout.item(record).parent.as_posix() for record in read_inventory(Path(inventory))
         ]
 
 
