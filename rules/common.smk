@@ -46,14 +46,17 @@ DOWNLOADS = download_output(CAMPAIGN.downloads)
 # With default storage (object storage, e.g. the Kubernetes profile) Snakemake moves only
 # declared files: there a batch also declares its month's product and STAC folders. On a
 # shared file system they stay undeclared, so a rerun keeps a month's finished scenes.
-BATCH_FOLDERS = (
+# A composite job reads those folders too: there they are its inputs (Snakemake fetches
+# them), on a shared file system it reads them in place.
+MONTH_FOLDERS = (
     {
-        "products": directory(CAMPAIGN.out("products/{tile}/{year}/{quarter}/{month}")),
-        "stac": directory(CAMPAIGN.out("stac/{tile}/{year}/{quarter}/{month}")),
+        "products": CAMPAIGN.out("products/{tile}/{year}/{quarter}/{month}"),
+        "stac": CAMPAIGN.out("stac/{tile}/{year}/{quarter}/{month}"),
     }
     if CAMPAIGN.object_storage
     else {}
 )
+BATCH_FOLDERS = {name: directory(folder) for name, folder in MONTH_FOLDERS.items()}
 
 
 def inventory_io(pattern):

@@ -2,7 +2,8 @@
 # and month with scenes, `composite` reduces the month's finished scene products to the
 # median (or greenest) clear observation and their count, COGs and a STAC item; its input
 # is the month's batch record, so it is redone when that batch is (a scene added or
-# redone), and only then. Their tile catalogs and collection form the campaign's
+# redone), and only then (with object storage also the month's product and STAC folders,
+# which it reads). Their tile catalogs and collection form the campaign's
 # `composites` child collection. Per tile, `cube` commits each new or redone month to the
 # tile's Icechunk store (one atomic commit per month; the store itself is not a declared
 # output, so a rerun keeps what is committed).
@@ -23,6 +24,7 @@ rule composite:
     input:
         **INVENTORY_INPUT,
         **SETTINGS_INPUT,
+        **MONTH_FOLDERS,
         batch=composite_batch,
     output:
         products=expand(

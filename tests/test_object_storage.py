@@ -96,6 +96,13 @@ def test_with_object_storage_batches_are_asked_for_their_record_and_redo_all_sce
     assert months[0].endswith(f"stac/{tile}/{batch.year}/{batch.quarter}/{batch.month}")
 
 
+def test_with_object_storage_a_cube_is_refused_up_front(campaign_config: dict) -> None:
+    config = dict(campaign_config, cube={"enabled": True})
+    assert load_campaign(config, []).settings.cube.enabled  # fine on a shared file system
+    with pytest.raises(ConfigError, match=r"key 'cube.enabled'.* set cube.enabled to false"):
+        load_campaign(config, ["campaign.yaml"], object_storage=True)
+
+
 def test_an_inventory_written_after_loading_is_known_only_through_its_checkpoint(
     campaign_config: dict,
 ) -> None:
