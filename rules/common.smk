@@ -152,7 +152,8 @@ def tile_batches(wildcards):
 def stac_tree_below_tiles(wildcards):
     """With object storage: the year and quarter catalogs and every batch's STAC month
     folder (the collection job validates the whole tree, so it needs every catalog and
-    item), and the Sentinel-1 family's; on a shared file system they are just there."""
+    item), and the Sentinel-1 family's and composites'; on a shared file system they are
+    just there."""
     if not CAMPAIGN.object_storage:
         return []
     return [
@@ -163,6 +164,7 @@ def stac_tree_below_tiles(wildcards):
             for folder in CAMPAIGN.stac_months(inventory_of(tile))
         ),
         *sentinel1_stac_below_tiles(wildcards),
+        *composites_stac_below_tiles(wildcards),
     ]
 
 
@@ -220,6 +222,7 @@ def per_unfinished_scene(minutes):
 
 
 # The optional Sentinel-1 family (rules/sentinel1.smk): its scenes, from its tile inventories.
+from raw2ready.layout import COMPOSITES as COMPOSITES_FAMILY
 from raw2ready.layout import SENTINEL1 as SENTINEL1_FAMILY
 
 SENTINEL1 = CAMPAIGN.settings.sentinel1
@@ -246,17 +249,25 @@ def sentinel1_scenes(wildcards):
     return sentinel1_scenes_of(wildcards.tile)
 
 
-def sentinel1_stac_below_tiles(wildcards):
-    """With object storage and the family on: its tile, year, quarter and month catalogs
-    and its items, which the collection jobs validate; else nothing."""
-    if not (CAMPAIGN.object_storage and SENTINEL1.enabled):
+def family_stac_below_tiles(family, items):
+    """With object storage: a family's tile, year, quarter and month catalogs and its
+    `items`, which its collection job (and the campaign's) validates; else nothing."""
+    if not CAMPAIGN.object_storage:
         return []
-    tile_catalog = CAMPAIGN.layout.tile_catalog("{tile}", SENTINEL1_FAMILY).as_posix()
-    catalogs = [tile_catalog, *CAMPAIGN.tree_catalogs(SENTINEL1_FAMILY, months=True)]
+    tile_catalog = CAMPAIGN.layout.tile_catalog("{tile}", family).as_posix()
+    catalogs = [tile_catalog, *CAMPAIGN.tree_catalogs(family, months=True)]
+    return [*expand(catalogs, tile=CAMPAIGN.settings.tiles), *items]
+
+
+def sentinel1_stac_below_tiles(wildcards):
+    """The Sentinel-1 family's STAC below its tile catalogs (family_stac_below_tiles), when
+    the family is on."""
+    if not SENTINEL1.enabled:
+        return []
     items = [
         path for path in sentinel1_campaign_scenes(wildcards) if path.endswith(".json")
     ]
-    return [*expand(catalogs, tile=CAMPAIGN.settings.tiles), *items]
+    return family_stac_below_tiles(SENTINEL1_FAMILY, items)
 
 
 def sentinel1_campaign_scenes(wildcards):
@@ -275,9 +286,27 @@ def composite_batch(wildcards):
     return targets[(wildcards.year, wildcards.month)]
 
 
+def tile_composite_items_of(tile):
+    """The composite items of a tile, known once its search has run."""
+    return CAMPAIGN.composite_items(inventory_of(tile))
+
+
 def tile_composite_items(wildcards):
-    """Input function: the composite items of a tile."""
-    return CAMPAIGN.composite_items(inventory_of(wildcards.tile))
+    """Input function: the composite items of the tile a catalog job is for."""
+    return tile_composite_items_of(wildcards.tile)
+
+
+def composites_stac_below_tiles(wildcards):
+    """The composites' STAC below their tile catalogs (family_stac_below_tiles), when
+    composites are on."""
+    if not COMPOSITES.enabled:
+        return []
+    items = [
+        path
+        for tile in CAMPAIGN.settings.tiles
+        for path in tile_composite_items_of(tile)
+    ]
+    return family_stac_below_tiles(COMPOSITES_FAMILY, items)
 
 
 def cube_inputs(wildcards):

@@ -63,6 +63,7 @@ rule composites_tile_catalog:
     output:
         catalog=CAMPAIGN.out("stac/composites/{tile}/catalog.json"),
         summary=CAMPAIGN.work("tiles/composites/{tile}.summary.json"),
+        tree=CAMPAIGN.tree_catalogs(COMPOSITES_FAMILY, months=True),
     log:
         CAMPAIGN.log("composites_tile_catalog/{tile}"),
     localrule: True
@@ -90,6 +91,7 @@ rule composites_collection:
             CAMPAIGN.work("tiles/composites/{tile}.summary.json"),
             tile=CAMPAIGN.settings.tiles,
         ),
+        composites_stac_below_tiles,
         **SETTINGS_INPUT,
     output:
         CAMPAIGN.out("stac/composites/collection.json"),
