@@ -249,25 +249,17 @@ def sentinel1_scenes(wildcards):
     return sentinel1_scenes_of(wildcards.tile)
 
 
-def family_stac_below_tiles(family, items):
-    """With object storage: a family's tile, year, quarter and month catalogs and its
-    `items`, which its collection job (and the campaign's) validates; else nothing."""
-    if not CAMPAIGN.object_storage:
-        return []
-    tile_catalog = CAMPAIGN.layout.tile_catalog("{tile}", family).as_posix()
-    catalogs = [tile_catalog, *CAMPAIGN.tree_catalogs(family, months=True)]
-    return [*expand(catalogs, tile=CAMPAIGN.settings.tiles), *items]
-
-
 def sentinel1_stac_below_tiles(wildcards):
-    """The Sentinel-1 family's STAC below its tile catalogs (family_stac_below_tiles), when
-    the family is on."""
-    if not SENTINEL1.enabled:
+    """With object storage and the family on: its tile, year, quarter and month catalogs
+    and its items, which the collection jobs validate; else nothing."""
+    if not (CAMPAIGN.object_storage and SENTINEL1.enabled):
         return []
+    tile_catalog = CAMPAIGN.layout.tile_catalog("{tile}", SENTINEL1_FAMILY).as_posix()
+    catalogs = [tile_catalog, *CAMPAIGN.tree_catalogs(SENTINEL1_FAMILY, months=True)]
     items = [
         path for path in sentinel1_campaign_scenes(wildcards) if path.endswith(".json")
     ]
-    return family_stac_below_tiles(SENTINEL1_FAMILY, items)
+    return [*expand(catalogs, tile=CAMPAIGN.settings.tiles), *items]
 
 
 def sentinel1_campaign_scenes(wildcards):
@@ -297,16 +289,18 @@ def tile_composite_items(wildcards):
 
 
 def composites_stac_below_tiles(wildcards):
-    """The composites' STAC below their tile catalogs (family_stac_below_tiles), when
-    composites are on."""
-    if not COMPOSITES.enabled:
+    """With object storage and composites on: their tile, year, quarter and month catalogs
+    (every month of the campaign, see composites_tile_catalog) and their items, which the
+    collection jobs validate; else nothing."""
+    if not (CAMPAIGN.object_storage and COMPOSITES.enabled):
         return []
-    items = [
+    catalogs = CAMPAIGN.family_catalogs(COMPOSITES_FAMILY)
+    items = (
         path
         for tile in CAMPAIGN.settings.tiles
         for path in tile_composite_items_of(tile)
-    ]
-    return family_stac_below_tiles(COMPOSITES_FAMILY, items)
+    )
+    return [*catalogs, *items]
 
 
 def cube_inputs(wildcards):

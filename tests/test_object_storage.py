@@ -141,6 +141,18 @@ def test_a_family_tile_catalog_declares_every_month_too(campaign_config: dict) -
     assert months_between(date(2023, 12, 31), date(2023, 12, 31)) == [Month("2023", "Q4", "12")]
 
 
+def test_a_family_has_every_tile_year_quarter_and_month_catalog(campaign_config: dict) -> None:
+    campaign_config.update(tiles=["47PPR", "48PUB"], start="2022-12-01", end="2023-01-31")
+    catalogs = load_campaign(campaign_config, []).family_catalogs("composites")
+    root = f"{campaign_config['output_dir']}/stac/composites"
+    expected = [
+        f"{root}/{tile}/{part}catalog.json"
+        for tile in ("47PPR", "48PUB")
+        for part in ("", "2022/", "2023/", "2022/Q4/", "2023/Q1/", "2022/Q4/12/", "2023/Q1/01/")
+    ]
+    assert sorted(catalogs) == sorted(expected)
+
+
 def test_settings_under_a_root_keep_their_digest(campaign_config: dict) -> None:
     campaign_config.update(output_dir="results/x", work_dir="work/x")
     settings = load_campaign(campaign_config, []).settings

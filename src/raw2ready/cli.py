@@ -343,8 +343,8 @@ def tile_catalog(
 
     Sentinel-2: over the months of the BATCH_RECORDS (each batch wrote its month's catalog).
     Composites (--family composites): over the composite items given as arguments.
-    A family (--family with --inventory): over the items of the inventory's scenes.
-    Families have a catalog for every month of the campaign (the workflow declares them).
+    A family (--family with --inventory): over the items of the inventory's scenes, with a
+    catalog for every month of the campaign.
     """
     from raw2ready.atomic import write_json
     from raw2ready.campaign.batch_job import write_tile_tree_of_batches
@@ -356,13 +356,14 @@ def tile_catalog(
 
     settings = _settings(configfile, settings_file)
     layout = layout_of(settings)
-    months = months_between(settings.start, settings.end)
-    if family == COMPOSITES:  # the composites' tree: over the items given as arguments
+    if family == COMPOSITES:  # over the items given as arguments, every month's catalog
+        months = months_between(settings.start, settings.end)  # (the workflow declares them)
         summary = write_tile_catalog(tile, list(batch_records), layout, family, months)
     elif (family is None) != (inventory is None) or (family is not None and batch_records):
         raise click.UsageError("give BATCH_RECORDS, or --family with --inventory")
     elif inventory is not None:
         items = [layout.item(record) for record in read_inventory(inventory)]
+        months = months_between(settings.start, settings.end)
         summary = write_tile_catalog(tile, items, layout, family, months)
     else:
         summary = write_tile_tree_of_batches(settings, layout, tile, list(batch_records))

@@ -109,6 +109,18 @@ class Campaign:
             ),
         ]
 
+    def family_catalogs(self, family: str) -> list[str]:
+        """Every tile, year, quarter and month catalog of a family (as its tile-catalog jobs
+        declare them), for all the campaign's tiles."""
+        return [
+            pattern.format(tile=tile)
+            for tile in self.settings.tiles
+            for pattern in (
+                self.layout.tile_catalog("{tile}", family).as_posix(),
+                *self.tree_catalogs(family, months=True),
+            )
+        ]
+
     def stac_months(self, inventory: str | Path) -> list[str]:
         """The STAC month folders (month catalog and items) of an inventory's batches."""
         return [
