@@ -46,14 +46,17 @@ DOWNLOADS = download_output(CAMPAIGN.downloads)
 # With default storage (object storage, e.g. the Kubernetes profile) Snakemake moves only
 # declared files: there a batch also declares its month's product and STAC folders. On a
 # shared file system they stay undeclared, so a rerun keeps a month's finished scenes.
-BATCH_FOLDERS = (
+# A composite job reads those folders too: there they are its inputs (Snakemake fetches
+# them), on a shared file system it reads them in place.
+MONTH_FOLDERS = (
     {
-        "products": directory(CAMPAIGN.out("products/{tile}/{year}/{quarter}/{month}")),
-        "stac": directory(CAMPAIGN.out("stac/{tile}/{year}/{quarter}/{month}")),
+        "products": CAMPAIGN.out("products/{tile}/{year}/{quarter}/{month}"),
+        "stac": CAMPAIGN.out("stac/{tile}/{year}/{quarter}/{month}"),
     }
     if CAMPAIGN.object_storage
     else {}
 )
+BATCH_FOLDERS = {name: directory(folder) for name, folder in MONTH_FOLDERS.items()}
 
 
 def inventory_io(pattern):
@@ -149,7 +152,8 @@ def tile_batches(wildcards):
 def stac_tree_below_tiles(wildcards):
     """With object storage: the year and quarter catalogs and every batch's STAC month
     folder (the collection job validates the whole tree, so it needs every catalog and
-    item), and the Sentinel-1 family's; on a shared file system they are just there."""
+    item), and the Sentinel-1 family's and composites'; on a shared file system they are
+    just there."""
     if not CAMPAIGN.object_storage:
         return []
     return [
@@ -160,6 +164,7 @@ def stac_tree_below_tiles(wildcards):
             for folder in CAMPAIGN.stac_months(inventory_of(tile))
         ),
         *sentinel1_stac_below_tiles(wildcards),
+        *composites_stac_below_tiles(wildcards),
     ]
 
 
@@ -217,6 +222,7 @@ def per_unfinished_scene(minutes):
 
 
 # The optional Sentinel-1 family (rules/sentinel1.smk): its scenes, from its tile inventories.
+from raw2ready.layout import COMPOSITES as COMPOSITES_FAMILY
 from raw2ready.layout import SENTINEL1 as SENTINEL1_FAMILY
 
 SENTINEL1 = CAMPAIGN.settings.sentinel1
@@ -304,9 +310,29 @@ def composite_batch(wildcards):
     return targets[(wildcards.year, wildcards.month)]
 
 
+def tile_composite_items_of(tile):
+    """The composite items of a tile, known once its search has run."""
+    return CAMPAIGN.composite_items(inventory_of(tile))
+
+
 def tile_composite_items(wildcards):
-    """Input function: the composite items of a tile."""
-    return CAMPAIGN.composite_items(inventory_of(wildcards.tile))
+    """Input function: the composite items of the tile a catalog job is for."""
+    return tile_composite_items_of(wildcards.tile)
+
+
+def composites_stac_below_tiles(wildcards):
+    """With object storage and composites on: their tile, year, quarter and month catalogs
+    (every month of the campaign, see composites_tile_catalog) and their items, which the
+    collection jobs validate; else nothing."""
+    if not (CAMPAIGN.object_storage and COMPOSITES.enabled):
+        return []
+    catalogs = CAMPAIGN.family_catalogs(COMPOSITES_FAMILY)
+    items = (
+        path
+        for tile in CAMPAIGN.settings.tiles
+        for path in tile_composite_items_of(tile)
+    )
+    return [*catalogs, *items]
 
 
 def cube_inputs(wildcards):

@@ -2,7 +2,8 @@
 # and month with scenes, `composite` reduces the month's finished scene products to the
 # median (or greenest) clear observation and their count, COGs and a STAC item; its input
 # is the month's batch record, so it is redone when that batch is (a scene added or
-# redone), and only then. Their tile catalogs and collection form the campaign's
+# redone), and only then (with object storage also the month's product and STAC folders,
+# which it reads). Their tile catalogs and collection form the campaign's
 # `composites` child collection. Per tile, `cube` commits each new or redone month to the
 # tile's Icechunk store (one atomic commit per month; the store itself is not a declared
 # output, so a rerun keeps what is committed).
@@ -23,6 +24,7 @@ rule composite:
     input:
         **INVENTORY_INPUT,
         **SETTINGS_INPUT,
+        **MONTH_FOLDERS,
         batch=composite_batch,
     output:
         products=expand(
@@ -61,6 +63,7 @@ rule composites_tile_catalog:
     output:
         catalog=CAMPAIGN.out("stac/composites/{tile}/catalog.json"),
         summary=CAMPAIGN.work("tiles/composites/{tile}.summary.json"),
+        tree=CAMPAIGN.tree_catalogs(COMPOSITES_FAMILY, months=True),
     log:
         CAMPAIGN.log("composites_tile_catalog/{tile}"),
     localrule: True
@@ -88,6 +91,7 @@ rule composites_collection:
             CAMPAIGN.work("tiles/composites/{tile}.summary.json"),
             tile=CAMPAIGN.settings.tiles,
         ),
+        composites_stac_below_tiles,
         **SETTINGS_INPUT,
     output:
         CAMPAIGN.out("stac/composites/collection.json"),

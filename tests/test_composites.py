@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import icechunk
@@ -112,21 +113,32 @@ def clear_stack(root: Path, scenes: list[DemoScene]) -> tuple[dict[str, np.ndarr
     return {name: np.where(clear, stack, np.nan) for name, stack in values.items()}, clear
 
 
-@pytest.mark.parametrize("month", sorted(MONTHS))
-def test_median_composite_equals_numpy_median_of_clear_pixels(campaign: Path, month: str) -> None:
-    year, number = month.split("-")
-    values, clear = clear_stack(campaign, MONTHS[month])
-    count = read(layout(campaign).composite(TILE, year, number, "clear_count"))
+def assert_median_of_clear_pixels(
+    root: Path, scenes: list[DemoScene], composite: Callable[[str], Path]
+) -> np.ndarray:
+    """Assert that the composite's COGs (`composite(product)`) are numpy's median of the
+    scenes' clear pixels (scene COGs under root) and count them; return the count."""
+    values, clear = clear_stack(root, scenes)
+    count = read(composite("clear_count"))
     np.testing.assert_array_equal(count, clear.sum(axis=0))
     with warnings.catch_warnings():  # pixels without a clear observation: All-NaN slices
         warnings.simplefilter("ignore", RuntimeWarning)
         medians = {name: np.nanmedian(stack, axis=0) for name, stack in values.items()}
     for name, median in medians.items():
-        composite = decoded(read(layout(campaign).composite(TILE, year, number, name)), name)
-        np.testing.assert_array_equal(np.isnan(composite), count == 0)
+        stored = decoded(read(composite(name)), name)
+        np.testing.assert_array_equal(np.isnan(stored), count == 0)
         # the composite is stored in the product's encoding: within half a step
         half_step = PRODUCTS[name].scale / 2 + 1e-9
-        np.testing.assert_allclose(composite, median, rtol=0, atol=half_step, equal_nan=True)
+        np.testing.assert_allclose(stored, median, rtol=0, atol=half_step, equal_nan=True)
+    return count
+
+
+@pytest.mark.parametrize("month", sorted(MONTHS))
+def test_median_composite_equals_numpy_median_of_clear_pixels(campaign: Path, month: str) -> None:
+    year, number = month.split("-")
+    count = assert_median_of_clear_pixels(
+        campaign, MONTHS[month], lambda name: layout(campaign).composite(TILE, year, number, name)
+    )
     assert (count > 0).any()
 
 

@@ -96,6 +96,13 @@ def test_with_object_storage_batches_are_asked_for_their_record_and_redo_all_sce
     assert months[0].endswith(f"stac/{tile}/{batch.year}/{batch.quarter}/{batch.month}")
 
 
+def test_with_object_storage_a_cube_is_refused_up_front(campaign_config: dict) -> None:
+    config = dict(campaign_config, cube={"enabled": True})
+    assert load_campaign(config, []).settings.cube.enabled  # fine on a shared file system
+    with pytest.raises(ConfigError, match=r"key 'cube.enabled'.* set cube.enabled to false"):
+        load_campaign(config, ["campaign.yaml"], object_storage=True)
+
+
 def test_an_inventory_written_after_loading_is_known_only_through_its_checkpoint(
     campaign_config: dict,
 ) -> None:
@@ -132,6 +139,18 @@ def test_a_family_tile_catalog_declares_every_month_too(campaign_config: dict) -
         "/2023/Q1/01/catalog.json",
     ]  # fmt: skip
     assert months_between(date(2023, 12, 31), date(2023, 12, 31)) == [Month("2023", "Q4", "12")]
+
+
+def test_a_family_has_every_tile_year_quarter_and_month_catalog(campaign_config: dict) -> None:
+    campaign_config.update(tiles=["47PPR", "48PUB"], start="2022-12-01", end="2023-01-31")
+    catalogs = load_campaign(campaign_config, []).family_catalogs("composites")
+    root = f"{campaign_config['output_dir']}/stac/composites"
+    expected = [
+        f"{root}/{tile}/{part}catalog.json"
+        for tile in ("47PPR", "48PUB")
+        for part in ("", "2022/", "2023/", "2022/Q4/", "2023/Q1/", "2022/Q4/12/", "2023/Q1/01/")
+    ]
+    assert sorted(catalogs) == sorted(expected)
 
 
 def test_settings_under_a_root_keep_their_digest(campaign_config: dict) -> None:

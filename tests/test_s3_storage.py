@@ -19,17 +19,22 @@ import os
 import re
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import boto3
 import pytest
+import yaml
 from rio_cogeo.cogeo import cog_validate
 
 from raw2ready.demo import archive as demo_archive
+from raw2ready.demo.scenes import DemoScene
+from raw2ready.layout import Layout
 from raw2ready.stac.validation import validate_stac_tree
 
 from .conftest import PROJECT, write_demo_campaign
 from .safe_factory import S1_NAME, SafeSpec, make_s1_grd_zip, make_safe_zip
+from .test_composites import assert_median_of_clear_pixels
 from .test_s3 import clean_aws_env, moto_url  # noqa: F401  (fixtures)
 from .test_sen2cor_snap import doubles  # noqa: F401  (fixture)
 
@@ -88,9 +93,12 @@ def snakemake(
 
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory: pytest.TempPathFactory, moto_url: str) -> dict:  # noqa: F811
-    """The demo campaign run to completion with S3 default storage; the bucket downloaded."""
+    """The demo campaign with its monthly composites (the cube is refused with object
+    storage: test_a_cube_is_refused_up_front) run to completion with S3 default storage;
+    the bucket downloaded."""
     root = tmp_path_factory.mktemp("campaign")
-    write_demo_campaign(root, SIZE, composites=False)
+    config = yaml.safe_load(write_demo_campaign(root, SIZE).read_text())
+    (root / "demo.yaml").write_text(yaml.safe_dump(config | {"cube": {"enabled": False}}))
     client = s3_client(moto_url)
     client.create_bucket(Bucket=BUCKET)
     result = snakemake(root, moto_url)
@@ -136,8 +144,11 @@ def test_downloads_never_go_through_the_bucket(campaign: dict) -> None:
 
 
 def test_products_in_the_bucket_are_valid_cogs(campaign: dict) -> None:
-    paths = sorted((campaign["copy"] / "results/demo/products").rglob("*.tif"))
-    assert len(paths) == 3 * len(demo_archive.DEMO_SCENES)
+    products = campaign["copy"] / "results/demo/products"
+    paths = sorted(products.rglob("*.tif"))
+    composites = sorted((products / "composites").rglob("*.tif"))
+    assert len(paths) - len(composites) == 3 * len(demo_archive.DEMO_SCENES)
+    assert len(composites) == 3 * len(scene_months(campaign["copy"]))  # ndvi, lai, clear_count
     for path in paths:
         valid, errors, _warnings = cog_validate(str(path), strict=True, quiet=True)
         assert valid, (path, errors)
@@ -146,6 +157,49 @@ def test_products_in_the_bucket_are_valid_cogs(campaign: dict) -> None:
 def test_stac_catalog_in_the_bucket_is_complete_and_valid(campaign: dict) -> None:
     count = validate_stac_tree(campaign["copy"] / "results/demo/stac/collection.json")
     assert count >= len(demo_archive.DEMO_SCENES) + 3
+
+
+def scene_months(copy: Path) -> dict[tuple[str, str, str], list[DemoScene]]:
+    """(tile, year, month) -> the demo scenes whose items are in the bucket (copy)."""
+    months: dict[tuple[str, str, str], list[DemoScene]] = {}
+    stac = copy / "results/demo/stac"
+    for scene in demo_archive.DEMO_SCENES:
+        if any(stac.rglob(f"{demo_archive.item_id(scene)}.json")):
+            year, month = scene.date.split("-")[:2]
+            months.setdefault((scene.tile, year, month), []).append(scene)
+    return months
+
+
+def test_composites_in_the_bucket_are_medians_of_its_scene_cogs(campaign: dict) -> None:
+    """Each month's composite, as it is in the bucket, equals numpy's median of the clear
+    pixels of the month's scene COGs as they are in the bucket; its item is there too."""
+    copy = campaign["copy"]
+    layout = Layout(copy / "results/demo", copy / "work/demo")
+    months = scene_months(copy)
+    assert len(months) > 1
+    for (tile, year, month), scenes in months.items():
+        assert layout.composite_item(tile, year, month).is_file()
+        count = assert_median_of_clear_pixels(
+            copy, scenes, partial(layout.composite, tile, year, month)
+        )
+        assert count.max() <= len(scenes)
+    items = sorted((copy / "results/demo/stac/composites").rglob("*_????-??.json"))
+    assert len(items) == len(months)
+    collection = copy / "results/demo/stac/composites/collection.json"
+    assert validate_stac_tree(collection) >= 1 + len(months)
+
+
+def test_a_cube_is_refused_up_front(campaign: dict, tmp_path: Path) -> None:
+    """Its Icechunk store would stay on a pod's disk: one line, before any job runs."""
+    fresh = elsewhere(campaign, tmp_path)
+    config = yaml.safe_load((fresh / "demo.yaml").read_text()) | {"cube": {"enabled": True}}
+    (fresh / "demo.yaml").write_text(yaml.safe_dump(config))
+
+    result = snakemake(fresh, campaign["url"], "--dry-run")
+
+    assert result.returncode != 0
+    assert "raw2ready: error:" in result.stderr and "key 'cube.enabled'" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_rerun_against_the_bucket_has_nothing_to_do(campaign: dict, tmp_path: Path) -> None:

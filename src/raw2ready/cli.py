@@ -356,8 +356,9 @@ def tile_catalog(
 
     settings = _settings(configfile, settings_file)
     layout = layout_of(settings)
-    if family == COMPOSITES:  # the composites' tree: over the items given as arguments
-        summary = write_tile_catalog(tile, list(batch_records), layout, family)
+    if family == COMPOSITES:  # over the items given as arguments, every month's catalog
+        months = months_between(settings.start, settings.end)  # (the workflow declares them)
+        summary = write_tile_catalog(tile, list(batch_records), layout, family, months)
     elif (family is None) != (inventory is None) or (family is not None and batch_records):
         raise click.UsageError("give BATCH_RECORDS, or --family with --inventory")
     elif inventory is not None:

@@ -109,6 +109,18 @@ class Campaign:
             ),
         ]
 
+    def family_catalogs(self, family: str) -> list[str]:
+        """Every tile, year, quarter and month catalog of a family (as its tile-catalog jobs
+        declare them), for all the campaign's tiles."""
+        return [
+            pattern.format(tile=tile)
+            for tile in self.settings.tiles
+            for pattern in (
+                self.layout.tile_catalog("{tile}", family).as_posix(),
+                *self.tree_catalogs(family, months=True),
+            )
+        ]
+
     def stac_months(self, inventory: str | Path) -> list[str]:
         """The STAC month folders (month catalog and items) of an inventory's batches."""
         return [
@@ -248,6 +260,14 @@ def load_campaign(
             "(or config/config.yaml for a real campaign)"
         )
     settings = validate_config(config, source)
+    if object_storage and settings.cube.enabled:
+        # The cube job writes its Icechunk store beside its outputs, which under default
+        # storage stay on the job's own disk (docs/hpc.md): refused rather than lost.
+        raise ConfigError(
+            f"{settings.source}: key 'cube.enabled': the datacube cannot be written to "
+            "object storage (default storage) yet: set cube.enabled to false, or run on "
+            "a shared file system"
+        )
     # with object storage only the work folder is on this machine (the bucket holds outputs)
     check_folders(settings, ("work_dir",) if object_storage else FOLDER_KEYS)
     layout = Layout(settings.output_dir, settings.work_dir)
