@@ -108,10 +108,14 @@ def cli(log_level: str, log_file: Path | None) -> None:
     """Reprocess Sentinel-2 scenes per MGRS tile into analysis-ready COGs and STAC."""
     if log_file is not None:
         JOB_LOG.open(log_file)
+    # Other libraries speak at WARNING and above (numexpr, for one, logs its thread count
+    # at INFO on import), unless DEBUG is asked for: the console shows raw2ready's messages.
+    level = logging.getLevelName(log_level)
     logging.basicConfig(
-        level=log_level, stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=level if level == logging.DEBUG else max(level, logging.WARNING),
+        stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )  # fmt: skip
+    log.setLevel(level)
 
 
 @cli.command("demo-archive")
