@@ -41,12 +41,13 @@ import math
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+
+from measured_child import run_measured, warm_page_cache
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
@@ -65,8 +66,6 @@ FIELD_PIXELS = 100  # 1000 m at 10 m
 PARCEL = 64
 SEASON = (0.25, 0.28, 0.35, 0.5, 0.68, 0.8, 0.82, 0.75, 0.6, 0.45, 0.33, 0.27)
 STRIP_ROWS = 512
-#: Bytes read at a time when warming the page cache (the parent's peak RSS stays small).
-WARM_CHUNK = 1 << 24
 
 
 def month_raster(path: Path, size: int, month: int, compression: str) -> dict[str, float]:
@@ -131,12 +130,14 @@ def field_geojson(size: int) -> dict[str, Any]:
     }
 
 
-def make_inputs(folder: Path, size: int, dates: int, compression: str) -> dict[str, str]:
-    """The campaign (COGs, items, root collection, index) and the field (made once)."""
+def make_inputs(folder: Path, size: int, dates: int, compression: str) -> dict[str, Any]:
+    """The campaign (COGs, items, root collection, index), the field (made once) and the
+    product's int16 step."""
     import pystac
 
     from raw2ready.grid import parse_tile
     from raw2ready.layout import Layout
+    from raw2ready.products.registry import PRODUCTS
     from raw2ready.raster.tile_chain import ProductResult
     from raw2ready.scene import SceneRecord
     from raw2ready.stac.catalog import collection_id, create_item, write_item
@@ -148,6 +149,8 @@ def make_inputs(folder: Path, size: int, dates: int, compression: str) -> dict[s
         "index": str(layout.collection().parent / "items.parquet"),
         "field": str(folder / "field.geojson"),
         "collection_id": collection_id(CAMPAIGN),
+        "months": str(folder / "months"),
+        "step": PRODUCTS[PRODUCT].scale,
     }
     done = folder / "done.json"
     if done.exists():
@@ -201,7 +204,7 @@ def make_inputs(folder: Path, size: int, dates: int, compression: str) -> dict[s
     return inputs
 
 
-def run_baseline(inputs: dict[str, str]) -> list[dict[str, Any]]:
+def run_baseline(inputs: dict[str, Any]) -> list[dict[str, Any]]:
     """Per date, what a TiTiler `/statistics` call with the field as a feature computes."""
     from rasterio.crs import CRS
     from rasterio.warp import transform_geom
@@ -236,7 +239,7 @@ def run_baseline(inputs: dict[str, str]) -> list[dict[str, Any]]:
     return rows
 
 
-def run_raw2ready(inputs: dict[str, str]) -> list[dict[str, Any]]:
+def run_raw2ready(inputs: dict[str, Any]) -> list[dict[str, Any]]:
     """What `raw2ready timeseries field.geojson --product ndvi` computes."""
     from raw2ready.timeseries.aoi import read_area
     from raw2ready.timeseries.series import field_series
@@ -254,6 +257,8 @@ def run_raw2ready(inputs: dict[str, str]) -> list[dict[str, Any]]:
 
 
 RUNNERS = {"baseline": run_baseline, "raw2ready": run_raw2ready}
+#: The child that makes the inputs (the parent loads no raster library: see measured_child).
+PREPARE = "prepare"
 
 
 def child(approach: str, inputs_json: str) -> None:
@@ -266,6 +271,9 @@ def child(approach: str, inputs_json: str) -> None:
     else:
         import raw2ready.timeseries.series  # noqa: F401
     inputs = json.loads(inputs_json)
+    if approach == PREPARE:
+        print(json.dumps(make_inputs(Path(inputs["folder"]), **inputs["shape"])))
+        return
     before, start = os.times(), time.perf_counter()
     rows = RUNNERS[approach](inputs)
     wall, after = time.perf_counter() - start, os.times()
@@ -273,16 +281,10 @@ def child(approach: str, inputs_json: str) -> None:
     print(json.dumps({"wall": wall, "cpu": cpu, "rows": rows}))
 
 
-def measure(approach: str, inputs: dict[str, str]) -> dict[str, Any]:
+def measure(approach: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """One approach in its own process: timings, rows and its peak RSS (MB)."""
     command = [sys.executable, __file__, "--child", approach, "--inputs-json", json.dumps(inputs)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    stdout = process.stdout.read()
-    _pid, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{approach} failed")
-    return json.loads(stdout.strip().splitlines()[-1]) | {"peak_mb": usage.ru_maxrss / 1024}
+    return run_measured(command, approach)
 
 
 def check_agreement(baseline: list[dict[str, Any]], ours: list[dict[str, Any]], lsb: float) -> None:
@@ -301,14 +303,11 @@ def check_agreement(baseline: list[dict[str, Any]], ours: list[dict[str, Any]], 
 
 def session(args: argparse.Namespace) -> dict[str, Any]:
     """Prepare the inputs, alternate the approaches over the rounds, take medians."""
-    from raw2ready.products.registry import PRODUCTS
-
     folder = args.cache / f"{args.size}-{args.dates}-{args.compression.lower()}"
-    inputs = make_inputs(folder, args.size, args.dates, args.compression)
-    for raster in sorted((folder / "months").glob("*.tif")):  # warm page cache for both
-        with raster.open("rb") as stream:  # in pieces: children inherit this RSS peak
-            while stream.read(WARM_CHUNK):
-                pass
+    shape = {"size": args.size, "dates": args.dates, "compression": args.compression}
+    inputs = measure(PREPARE, {"folder": str(folder), "shape": shape})
+    inputs.pop("peak_rss_mb")
+    warm_page_cache(sorted(Path(inputs["months"]).glob("*.tif")))
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in RUNNERS}
     for round_index in range(args.repeats):
         order = list(RUNNERS) if round_index % 2 == 0 else list(RUNNERS)[::-1]
@@ -317,11 +316,10 @@ def session(args: argparse.Namespace) -> dict[str, Any]:
             runs[name].append(result)
             print(
                 f"round {round_index + 1} {name:>10}: {result['wall']:7.2f} s wall, "
-                f"{result['cpu']:7.2f} s CPU, {result['peak_mb']:7.0f} MB",
+                f"{result['cpu']:7.2f} s CPU, {result['peak_rss_mb']:7.0f} MB",
                 file=sys.stderr,
             )
-        check_agreement(runs["baseline"][-1]["rows"], runs["raw2ready"][-1]["rows"],
-                        PRODUCTS[PRODUCT].scale)  # fmt: skip
+        check_agreement(runs["baseline"][-1]["rows"], runs["raw2ready"][-1]["rows"], inputs["step"])
     summary: dict[str, Any] = {
         "size": args.size, "dates": len(runs["raw2ready"][0]["rows"]),
         "compression": args.compression, "repeats": args.repeats,
@@ -329,7 +327,7 @@ def session(args: argparse.Namespace) -> dict[str, Any]:
     for name, results in runs.items():
         summary[f"{name}_s"] = round(statistics.median(r["wall"] for r in results), 3)
         summary[f"{name}_cpu_s"] = round(statistics.median(r["cpu"] for r in results), 3)
-        summary[f"{name}_peak_mb"] = round(max(r["peak_mb"] for r in results), 1)
+        summary[f"{name}_peak_rss_mb"] = round(max(r["peak_rss_mb"] for r in results), 1)
     summary["speedup"] = round(summary["baseline_s"] / summary["raw2ready_s"], 2)
     return summary
 
@@ -344,7 +342,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="Rounds (order alternates).")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--json", action="store_true", help="Print one JSON object.")
-    parser.add_argument("--child", choices=list(RUNNERS), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=[*RUNNERS, PREPARE], help=argparse.SUPPRESS)
     parser.add_argument("--inputs-json", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -361,7 +359,7 @@ def main() -> None:
     for name in RUNNERS:
         print(
             f"{name:<10} {summary[f'{name}_s']:8.2f} s wall {summary[f'{name}_cpu_s']:8.2f} s CPU "
-            f"{summary[f'{name}_peak_mb']:8.0f} MB peak"
+            f"{summary[f'{name}_peak_rss_mb']:8.0f} MB peak"
         )
     print(f"raw2ready is {summary['speedup']:.1f}x faster than per-date rio-tiler statistics")
 
