@@ -27,13 +27,14 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 from typing import Any
+
+from measured_child import run_measured, warm_page_cache
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
@@ -169,21 +170,13 @@ def measure(approach: str, scenes: list[dict[str, Path]], out: Path) -> dict[str
     scenes_json = json.dumps([{k: str(v) for k, v in files.items()} for files in scenes])
     command = [sys.executable, __file__, "--child", approach, "--scenes-json", scenes_json,
                "--out", str(out)]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    stdout = process.stdout.read()
-    _pid, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{approach} failed")
-    return json.loads(stdout.strip().splitlines()[-1]) | {"peak_mb": usage.ru_maxrss / 1024}
+    return run_measured(command, approach)
 
 
 def session(args: argparse.Namespace) -> dict[str, Any]:
     """Prepare the inputs, alternate the approaches over the rounds, take medians."""
     scenes = scene_inputs(args.cache, args.size, args.scenes)
-    for files in scenes:  # every approach starts with the inputs in the page cache
-        for path in files.values():
-            path.read_bytes()
+    warm_page_cache(path for files in scenes for path in files.values())
     work = Path(tempfile.mkdtemp(prefix="composite_"))
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in RUNNERS}
     try:
@@ -194,7 +187,7 @@ def session(args: argparse.Namespace) -> dict[str, Any]:
                 runs[name].append(result)
                 print(
                     f"round {round_index + 1} {name:>10}: {result['wall']:7.2f} s wall, "
-                    f"{result['cpu']:7.2f} s CPU, {result['peak_mb']:7.0f} MB",
+                    f"{result['cpu']:7.2f} s CPU, {result['peak_rss_mb']:7.0f} MB",
                     file=sys.stderr,
                 )
     finally:
@@ -203,7 +196,7 @@ def session(args: argparse.Namespace) -> dict[str, Any]:
     for name, results in runs.items():
         summary[f"{name}_s"] = round(statistics.median(r["wall"] for r in results), 2)
         summary[f"{name}_cpu_s"] = round(statistics.median(r["cpu"] for r in results), 2)
-        summary[f"{name}_peak_mb"] = round(max(r["peak_mb"] for r in results), 1)
+        summary[f"{name}_peak_mb"] = round(max(r["peak_rss_mb"] for r in results), 1)
     summary["speedup"] = round(summary["baseline_s"] / summary["raw2ready_s"], 2)
     summary["memory_ratio"] = round(summary["raw2ready_peak_mb"] / summary["baseline_peak_mb"], 3)
     return summary

@@ -38,13 +38,14 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from measured_child import run_measured, warm_page_cache
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
@@ -273,21 +274,7 @@ def measure(approach: str, inputs: dict[str, Path], out: Path, cog: dict[str, An
         "--inputs-json", json.dumps({k: str(v) for k, v in inputs.items()}),
         "--out", str(out), "--cog-json", json.dumps(cog),
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    try:
-        stdout = process.stdout.read()
-        _pid, status, usage = os.wait4(process.pid, 0)
-    except BaseException:  # e.g. Ctrl-C: do not leave the child running
-        process.kill()
-        process.wait()
-        raise
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"{approach} failed with exit status {process.returncode}")
-    result = json.loads(stdout.strip().splitlines()[-1])
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024
-    return result
+    return run_measured(command, approach)
 
 
 def validate(outputs: dict[str, str]) -> bool:
@@ -295,14 +282,6 @@ def validate(outputs: dict[str, str]) -> bool:
     from rio_cogeo.cogeo import cog_validate
 
     return all(cog_validate(path, quiet=True)[0] for path in outputs.values())
-
-
-def warm_page_cache(inputs: dict[str, Path]) -> None:
-    """Read the inputs once so every approach starts with them in the page cache."""
-    for path in inputs.values():
-        with open(path, "rb") as handle:
-            while handle.read(1 << 24):
-                pass
 
 
 def contenders(args: argparse.Namespace) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -323,7 +302,7 @@ def session(args: argparse.Namespace) -> dict[str, Any]:
     rows = contenders(args)
     if any(cog.get("processors.lai") == "biophysical" for _, cog in rows.values()):
         inputs |= generate_biophysical_bands(folder, inputs)
-    warm_page_cache(inputs)
+    warm_page_cache(inputs.values())
     work = Path(tempfile.mkdtemp(prefix="tile_chain_", dir=args.workdir))
     runs: dict[str, list[dict]] = {name: [] for name in rows}
     try:

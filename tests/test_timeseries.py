@@ -18,6 +18,8 @@ import shapely
 
 from raw2ready.demo.scenes import DemoScene, item_id
 from raw2ready.products.registry import PRODUCTS
+from raw2ready.timeseries.aoi import AreaOfInterest
+from raw2ready.timeseries.series import _parts
 from tests.test_workflow import run_small_campaign
 
 TILE = "47PPR"
@@ -156,3 +158,16 @@ def test_composites_and_plot(campaign: Path) -> None:
     assert_rows_match(rows, [reference(cog, inside, "ndvi") for cog in cogs])
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert matplotlib.image.imread(plot).shape == (700, 1200, 4)
+
+
+def test_aoi_across_two_tiles_is_split_once() -> None:
+    """A field across the overlap of 31UFS and 31UGS (same UTM zone): the first tile takes
+    what its extent holds, the second only the rest, so the parts' areas add up to the
+    field's (shapely areas in UTM) and meet only along 31UFS's east edge (x = 709800)."""
+    field = shapely.box(703000.0, 5640000.0, 712500.0, 5641000.0)
+    parts = _parts(("31UFS", "31UGS"), AreaOfInterest(field, pyproj.CRS.from_epsg(32631)))
+    assert sorted(parts) == ["31UFS", "31UGS"]
+    assert parts["31UFS"].bounds == pytest.approx((703000.0, 5640000.0, 709800.0, 5641000.0))
+    assert parts["31UGS"].bounds == pytest.approx((709800.0, 5640000.0, 712500.0, 5641000.0))
+    assert parts["31UFS"].area + parts["31UGS"].area == pytest.approx(field.area)
+    assert shapely.intersection(parts["31UFS"], parts["31UGS"]).area == pytest.approx(0.0)
