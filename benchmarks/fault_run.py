@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -35,7 +36,7 @@ import yaml
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
-from benchmarks.kill_test import RESULTS, check_file, snakemake, write_campaign  # noqa: E402
+from benchmarks.kill_test import ARCHIVE, RESULTS, check_file, snakemake, write_campaign  # noqa: E402
 from raw2ready.checksums import file_matches  # noqa: E402
 from raw2ready.products.registry import required_bands  # noqa: E402
 from raw2ready.sentinel2.normalize import COMMON_NAME_BANDS  # noqa: E402
@@ -52,6 +53,16 @@ DOWNLOAD = {
 }  # fmt: skip
 #: Logged by the fetcher when bytes failed an integrity check and are fetched again.
 REFETCH_LINE = "deleted, fetching it again"
+
+
+def write_editable_campaign(root: Path, size: int) -> Path:
+    """A checkout-like campaign folder as the kill test lays it out (the README's commands
+    run there), with config/ a copy the fault run may edit; returns its demo config."""
+    root.mkdir(parents=True)
+    write_campaign(root, size)
+    (root / "config").unlink()
+    shutil.copytree(PROJECT / "config", root / "config")
+    return root / "config" / "demo.yaml"
 
 
 def serve_items(
@@ -161,15 +172,15 @@ def run(size: int, http_share: float, corrupt_share: float, seed: int) -> dict[s
     """The reference run, the fault run, and the comparison; the figures as a dict."""
     with tempfile.TemporaryDirectory(prefix="raw2ready-faults-") as tmp:
         reference, faulty = Path(tmp) / "reference", Path(tmp) / "faults"
-        write_campaign(reference, size)
+        write_editable_campaign(reference, size)
         reference_s, status, tail = timed_run(reference)
         if status != 0:
             raise SystemExit(f"the reference run failed:\n{tail}")
-        config_path = write_campaign(faulty, size)
-        with FaultyFileServer(root=faulty / "archive") as server:
+        config_path = write_editable_campaign(faulty, size)
+        with FaultyFileServer(root=faulty / ARCHIVE) as server:
             config = yaml.safe_load(config_path.read_text())
             paths = serve_items(
-                faulty / "archive", server, config["products"], config["lai"]["model"]
+                faulty / ARCHIVE, server, config["products"], config["lai"]["model"]
             )
             config["download"] = DOWNLOAD
             config_path.write_text(yaml.safe_dump(config))
