@@ -19,6 +19,7 @@ import shapely
 from raw2ready.demo.scenes import DemoScene, item_id
 from raw2ready.products.registry import PRODUCTS
 from raw2ready.timeseries.aoi import AreaOfInterest
+from raw2ready.timeseries.cube_pixels import _batches
 from raw2ready.timeseries.series import _parts
 from tests.test_workflow import run_small_campaign
 
@@ -206,3 +207,13 @@ def test_aoi_across_two_tiles_is_split_once() -> None:
     assert parts["31UGS"].bounds == pytest.approx((709800.0, 5640000.0, 712500.0, 5641000.0))
     assert parts["31UFS"].area + parts["31UGS"].area == pytest.approx(field.area)
     assert shapely.intersection(parts["31UFS"], parts["31UGS"]).area == pytest.approx(0.0)
+
+
+def test_cube_reads_cut_between_time_chunks() -> None:
+    """Reads of at most `per_step` steps, cut between the cube's 12-step time chunks unless
+    one chunk alone exceeds them; every step read once, in order."""
+    steps = [(step, step) for step in range(30)]
+    sizes = [[len(batch) for batch in _batches(steps, limit)] for limit in (100, 15, 5)]
+    assert sizes == [[30], [12, 12, 6], [5, 5, 2, 5, 5, 2, 5, 1]]
+    for limit in (100, 15, 5):
+        assert [pair for batch in _batches(steps, limit) for pair in batch] == steps

@@ -14,6 +14,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import groupby
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +28,8 @@ from raw2ready.timeseries.windows import pixels_inside, read_filled, window_of
 
 log = logging.getLogger(__name__)
 
-#: Most stored bytes read at once: the dates of one time chunk are read together unless
-#: their windows exceed this (a field far larger than a chunk), then fewer at a time.
+#: Most stored bytes read at once: all dates of a field in one read unless their windows
+#: exceed this (a field far larger than a chunk), then a few time chunks at a time.
 READ_BYTES = 256 * 2**20
 
 
@@ -54,6 +55,24 @@ def _grid(root: zarr.Group) -> Affine:
     return Affine.from_gdal(*values)
 
 
+def _batches(steps: list[tuple[int, int]], per_step: int) -> list[list[tuple[int, int]]]:
+    """Sorted (time index, request) pairs cut into reads of at most `per_step` steps, only
+    between time chunks unless a chunk alone is more (a chunk split over reads is decoded
+    once per read); zarr fetches and decodes a read's chunks concurrently."""
+    batches: list[list[tuple[int, int]]] = []
+    current: list[tuple[int, int]] = []
+    for _chunk, pairs in groupby(steps, key=lambda pair: pair[0] // CHUNKS[0]):
+        group = list(pairs)
+        if current and len(current) + len(group) > per_step:
+            batches.append(current)
+            current = []
+        while len(group) > per_step:
+            batches.append(group[:per_step])
+            group = group[per_step:]
+        current += group
+    return [*batches, current] if current else batches
+
+
 def cube_part_values(
     path: Path, product: str, requests: Sequence[tuple[datetime, shapely.Geometry]]
 ) -> list[tuple[np.ndarray, int]]:
@@ -77,25 +96,19 @@ def cube_part_values(
         shape = (int(window.height), int(window.width))
         inside = pixels_inside(part, window_transform(window, transform), shape)
         per_step = max(1, READ_BYTES // (shape[0] * shape[1] * array.dtype.itemsize))
-        by_chunk: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for number in numbers:
-            step = index_of[time_value(requests[number][0])]
-            by_chunk[step // CHUNKS[0]].append((step, number))
-        for chunk in by_chunk.values():
-            chunk.sort()
-            for first in range(0, len(chunk), per_step):
-                batch = chunk[first : first + per_step]
-                times = np.array([step for step, _number in batch])
-                stored = read_filled(
-                    window,
-                    (len(batch), *array.shape[1:]),
-                    fill,
-                    array.dtype,
-                    lambda w, times=times: array.get_orthogonal_selection((times, *w.toslices())),
-                )
-                for (_step, number), values in zip(batch, stored, strict=True):
-                    clear = inside & (values != fill)
-                    decoded = offset + scale * values[clear].astype(np.float64)
-                    results[number] = (decoded, int(inside.sum()))
+        steps = sorted((index_of[time_value(requests[n][0])], n) for n in numbers)
+        for batch in _batches(steps, per_step):
+            times = np.array([step for step, _number in batch])
+            stored = read_filled(
+                window,
+                (len(batch), *array.shape[1:]),
+                fill,
+                array.dtype,
+                lambda w, times=times: array.get_orthogonal_selection((times, *w.toslices())),
+            )
+            for (_step, number), values in zip(batch, stored, strict=True):
+                clear = inside & (values != fill)
+                decoded = offset + scale * values[clear].astype(np.float64)
+                results[number] = (decoded, int(inside.sum()))
     log.debug("%s: %d time steps of %s read", path, len(requests), product)
     return results
