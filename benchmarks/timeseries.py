@@ -27,9 +27,16 @@ The script asserts, per date, equal clear-pixel counts and means within one int1
   align_bounds_with_dataset=True, unscale=True)`, `get_coverage_array` and
   `statistics(coverage=...)`, as titiler.core's statistics endpoint calls them.
 - raw2ready: `raw2ready.timeseries.series.field_series` (the index search, then one window
-  read per date), what `raw2ready timeseries` runs.
+  read per date), what `raw2ready timeseries --from cogs` runs.
+- cube: the same `field_series` reading the field's pixels from the tile's datacube
+  (`raw2ready timeseries --from cube`): one zarr read per 12 dates. The cube is written by
+  raw2ready's `update_cube` (one Icechunk commit per month, as the `cube` rule does) from
+  the same rasters cropped to a 2048 x 2048 window on the cube's 256-px chunk grid around
+  the field: a full-tile cube of 292 dates would take ~40 GB here; the field's reads touch
+  the same chunks (one 256 x 256 chunk per 12 dates) as in a full-tile cube.
 - floor: only what every approach must do, open each date's COG and read the field's window
-  (one 512 px tile decoded per date): no ratio can beat baseline / floor.
+  (one 512 px tile decoded per date): no approach reading one COG per date can beat
+  baseline / floor; the cube reads no COG.
 
 Each runs in its own subprocess (peak RSS from wait4; the clock starts after the imports),
 alternating order over `--repeats` rounds; the ratio compares medians of the same session.
@@ -68,6 +75,8 @@ FIELD_PIXELS = 100  # 1000 m at 10 m
 PARCEL = 64
 SEASON = (0.25, 0.28, 0.35, 0.5, 0.68, 0.8, 0.82, 0.75, 0.6, 0.45, 0.33, 0.27)
 STRIP_ROWS = 512
+#: Side of the cube's crop of the tile (pixels), a multiple of the cube's chunks.
+CUBE_CROP = 2048
 
 
 def month_raster(path: Path, size: int, month: int, compression: str) -> dict[str, float]:
@@ -113,6 +122,86 @@ def month_raster(path: Path, size: int, month: int, compression: str) -> dict[st
     return stats.as_stac()
 
 
+def crop_window(size: int) -> tuple[int, int]:
+    """First pixel (row = column) and side of the cube's crop: on the cube's chunk grid,
+    around the field at the raster's centre."""
+    from raw2ready.cube.datacube import CHUNKS
+
+    side = min(size, CUBE_CROP)
+    first = (size // 2 - side // 2) // CHUNKS[1] * CHUNKS[1]
+    return min(first, size - side), side
+
+
+def cropped_raster(source: Path, path: Path, size: int, compression: str) -> None:
+    """A month raster's crop (`crop_window`) as a COG of the product's encoding."""
+    import rasterio
+    from rasterio.windows import Window
+
+    from raw2ready.config import COGOptions
+    from raw2ready.products.registry import PRODUCTS
+    from raw2ready.raster.cog import COGWriter
+
+    first, side = crop_window(size)
+    with rasterio.open(source) as dataset:
+        window = Window(first, first, side, side)
+        grid = {
+            "width": side, "height": side, "crs": dataset.crs,
+            "transform": dataset.window_transform(window),
+        }  # fmt: skip
+        block = dataset.read(1, window=window)
+    writer = COGWriter(
+        path, PRODUCTS[PRODUCT], grid, COGOptions(compression=compression), path.parent
+    )
+    try:
+        writer.write(block)
+        writer.close()
+    except BaseException:
+        writer.discard()
+        raise
+
+
+def cube_layout(folder: Path) -> Any:
+    """The layout of the campaign the cube is made from (beside the scenes' campaign)."""
+    from raw2ready.layout import Layout
+
+    return Layout(folder / "cube-campaign" / "output", folder / "cube-campaign" / "work")
+
+
+def make_cube(folder: Path, records: list[Any], size: int, compression: str) -> None:
+    """The tile's datacube, written by raw2ready's `update_cube` (one commit per month) from
+    a campaign of the cropped month rasters (hard links per date, items, an inventory)."""
+    import pystac
+
+    from raw2ready.campaign.inventory import write_inventory
+    from raw2ready.config import load_settings
+    from raw2ready.cube.datacube import update_cube
+    from raw2ready.layout import Layout
+
+    layout = cube_layout(folder)
+    crops = folder / "cube-months"
+    crops.mkdir()
+    for month in range(1, 13):
+        cropped_raster(folder / "months" / f"{month:02d}.tif", crops / f"{month:02d}.tif", size,
+                       compression)  # fmt: skip
+    scenes = Layout(folder / "output", folder / "work")
+    for record in records:
+        product = layout.product(record, PRODUCT)
+        product.parent.mkdir(parents=True, exist_ok=True)
+        os.link(crops / f"{record.acquired.month:02d}.tif", product)
+        item = pystac.Item.from_file(str(scenes.item(record)))  # the scene's item, as is
+        layout.item(record).parent.mkdir(parents=True, exist_ok=True)
+        layout.item(record).write_text(json.dumps(item.to_dict(transform_hrefs=False)))
+    layout.inventory(TILE).parent.mkdir(parents=True, exist_ok=True)
+    write_inventory(layout.inventory(TILE), records)
+    settings = load_settings(
+        PROJECT / "config" / "demo.yaml",
+        {"tiles": [TILE], "products": [PRODUCT], "composites": {"enabled": False},
+         "cube": {"enabled": True, "source": "scenes"}},
+    )  # fmt: skip
+    print(f"writing the cube: {len(records)} dates, one commit per month", file=sys.stderr)
+    update_cube(settings, layout, TILE)
+
+
 def field_geojson(size: int) -> dict[str, Any]:
     """The 1 km2 field: a square of 100 x 100 pixels at the raster's centre, on pixel edges,
     in the tile's UTM CRS (a GeoJSON 2008 `crs` member names it)."""
@@ -154,6 +243,7 @@ def make_inputs(folder: Path, size: int, dates: int, compression: str) -> dict[s
         "months": str(folder / "months"),
         "products": str(layout.output_dir / "products"),
         "step": PRODUCTS[PRODUCT].scale,
+        "cube": str(cube_layout(folder).cube(TILE)),
     }
     done = folder / "done.json"
     if done.exists():
@@ -168,7 +258,7 @@ def make_inputs(folder: Path, size: int, dates: int, compression: str) -> dict[s
     tile = parse_tile(TILE)
     west, _south, _east, north = tile.bounds
     transform = (PIXEL, 0.0, west, 0.0, -PIXEL, north)
-    links = []
+    links, records = [], []
     for number in range(dates):
         day = FIRST_DATE + timedelta(days=REVISIT_DAYS * number)
         record = SceneRecord(
@@ -187,6 +277,7 @@ def make_inputs(folder: Path, size: int, dates: int, compression: str) -> dict[s
             record, {PRODUCT: result}, layout, CAMPAIGN, "synthetic", {"raw2ready": "bench"}, ""
         )
         write_item(item, layout.item(record))
+        records.append(record)
         links.append(os.path.relpath(layout.item(record), layout.collection().parent))
     collection = pystac.Collection(
         id=collection_id(CAMPAIGN),
@@ -203,6 +294,7 @@ def make_inputs(folder: Path, size: int, dates: int, compression: str) -> dict[s
     Path(inputs["collection"]).write_text(json.dumps(data))
     write_index(Path(inputs["collection"]))
     Path(inputs["field"]).write_text(json.dumps(field_geojson(size)))
+    make_cube(folder, records, size, compression)
     done.write_text(json.dumps({"size": size, "dates": dates, "compression": compression}))
     return inputs
 
@@ -255,24 +347,38 @@ def run_floor(inputs: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
-def run_raw2ready(inputs: dict[str, Any]) -> list[dict[str, Any]]:
-    """What `raw2ready timeseries field.geojson --product ndvi` computes."""
+def run_raw2ready(inputs: dict[str, Any], source: str = "cogs") -> list[dict[str, Any]]:
+    """What `raw2ready timeseries field.geojson --product ndvi --from cogs` computes."""
     from raw2ready.timeseries.aoi import read_area
     from raw2ready.timeseries.series import field_series
 
     area = read_area(Path(inputs["field"]))
-    series = field_series(Path(inputs["index"]), area, PRODUCT, inputs["collection_id"])
+    series = field_series(
+        Path(inputs["index"]), area, PRODUCT, inputs["collection_id"],
+        source=source, cube_of=lambda _tile: Path(inputs["cube"]),
+    )  # fmt: skip
+    if series.source != source:
+        raise SystemExit(f"raw2ready read the pixels from the {series.source}, not {source}")
     return [
         {
             "date": row.date.isoformat(),
             "mean": row.as_record()["mean"],
             "clear_pixels": row.clear_pixels,
         }
-        for row in series
+        for row in series.rows
     ]
 
 
-RUNNERS = {"baseline": run_baseline, "raw2ready": run_raw2ready, "floor": run_floor}
+def run_cube(inputs: dict[str, Any]) -> list[dict[str, Any]]:
+    """What `raw2ready timeseries field.geojson --product ndvi --from cube` computes."""
+    from raw2ready.timeseries.series import CUBE
+
+    return run_raw2ready(inputs, CUBE)
+
+
+RUNNERS = {
+    "baseline": run_baseline, "raw2ready": run_raw2ready, "cube": run_cube, "floor": run_floor,
+}  # fmt: skip
 #: The child that makes the inputs (the parent loads no raster library: see measured_child).
 PREPARE = "prepare"
 
@@ -284,7 +390,7 @@ def child(approach: str, inputs_json: str) -> None:
 
     if approach == "baseline":
         import rio_tiler.io  # noqa: F401
-    elif approach == "raw2ready":
+    elif approach in ("raw2ready", "cube"):
         import raw2ready.timeseries.series  # noqa: F401
     inputs = json.loads(inputs_json)
     if approach == PREPARE:
@@ -335,7 +441,8 @@ def session(args: argparse.Namespace) -> dict[str, Any]:
                 f"{result['cpu']:7.2f} s CPU, {result['peak_rss_mb']:7.0f} MB",
                 file=sys.stderr,
             )
-        check_agreement(runs["baseline"][-1]["rows"], runs["raw2ready"][-1]["rows"], inputs["step"])
+        for name in ("raw2ready", "cube"):
+            check_agreement(runs["baseline"][-1]["rows"], runs[name][-1]["rows"], inputs["step"])
     summary: dict[str, Any] = {
         "size": args.size, "dates": len(runs["raw2ready"][0]["rows"]),
         "compression": args.compression, "repeats": args.repeats,
@@ -345,7 +452,8 @@ def session(args: argparse.Namespace) -> dict[str, Any]:
         summary[f"{name}_cpu_s"] = round(statistics.median(r["cpu"] for r in results), 3)
         summary[f"{name}_peak_rss_mb"] = round(max(r["peak_rss_mb"] for r in results), 1)
     summary["speedup"] = round(summary["baseline_s"] / summary["raw2ready_s"], 2)
-    for name in ("baseline", "raw2ready"):
+    summary["cube_speedup"] = round(summary["baseline_s"] / summary["cube_s"], 2)
+    for name in ("baseline", "raw2ready", "cube"):
         summary[f"{name}_over_floor"] = round(summary[f"{name}_s"] / summary["floor_s"], 2)
     return summary
 
@@ -383,6 +491,10 @@ def main() -> None:
         f"raw2ready is {summary['speedup']:.1f}x faster than per-date rio-tiler statistics; "
         f"the floor's time x{summary['raw2ready_over_floor']:.1f} (baseline: "
         f"x{summary['baseline_over_floor']:.1f})"
+    )
+    print(
+        f"raw2ready from the cube is {summary['cube_speedup']:.1f}x faster than per-date "
+        f"rio-tiler statistics (the COG floor's time x{summary['cube_over_floor']:.2f})"
     )
 
 

@@ -19,6 +19,7 @@ import shapely
 from raw2ready.demo.scenes import DemoScene, item_id
 from raw2ready.products.registry import PRODUCTS
 from raw2ready.timeseries.aoi import AreaOfInterest
+from raw2ready.timeseries.cube_pixels import _batches
 from raw2ready.timeseries.series import _parts
 from tests.test_workflow import run_small_campaign
 
@@ -43,17 +44,18 @@ UTM_FIELD = [
 
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A three-scene campaign over June-July 2023 with composites, run by Snakemake."""
+    """A three-scene campaign over June-July 2023 with composites and a cube of the scenes,
+    run by Snakemake."""
     return run_small_campaign(
         tmp_path_factory.mktemp("timeseries"),
         SCENES,
         composites={"enabled": True, "method": "median", "products": ["ndvi", "lai"]},
-        cube={"enabled": False, "source": "scenes"},
+        cube={"enabled": True, "source": "scenes"},
     )
 
 
 def timeseries(root: Path, aoi: dict[str, Any], *options: str) -> list[dict[str, Any]]:
-    """`raw2ready timeseries --json` on `aoi`, parsed."""
+    """`raw2ready timeseries --json` on `aoi`, parsed (the default --from auto)."""
     path = root / "aoi.geojson"
     path.write_text(json.dumps(aoi))
     command = ["raw2ready", "timeseries", str(path), "--configfile", "demo.yaml", "--json"]
@@ -114,6 +116,7 @@ def test_lon_lat_multipolygon_matches_numpy(campaign: Path) -> None:
         return shapely.contains_xy(fields, *to_lon_lat.transform(x, y))
 
     assert [row["date"] for row in rows] == [scene.date for scene in SCENES]
+    assert {row["source"] for row in rows} == {"cube"}  # auto: the scenes' cube is there
     assert_rows_match(
         rows, [reference(scene_cog(campaign, s, "ndvi"), inside, "ndvi") for s in SCENES]
     )
@@ -155,9 +158,42 @@ def test_composites_and_plot(campaign: Path) -> None:
         for m in months
     ]
     assert [row["date"][:7] for row in rows] == list(months)
+    assert {row["source"] for row in rows} == {"cogs"}  # the cube holds scenes, not composites
     assert_rows_match(rows, [reference(cog, inside, "ndvi") for cog in cogs])
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert matplotlib.image.imread(plot).shape == (700, 1200, 4)
+
+
+@pytest.mark.parametrize("product", ["ndvi", "lai"])
+def test_cube_rows_equal_cog_rows(campaign: Path, product: str) -> None:
+    """--from cube and --from cogs give the same dates, items and pixel counts, and
+    statistics equal within float32 rounding, for a lon/lat MultiPolygon."""
+    aoi = {"type": "MultiPolygon", "coordinates": [[field] for field in FIELDS]}
+    from_cube = timeseries(campaign, aoi, "--product", product, "--from", "cube")
+    from_cogs = timeseries(campaign, aoi, "--product", product, "--from", "cogs")
+    assert len(from_cube) == len(SCENES)
+    assert {row.pop("source") for row in from_cube} == {"cube"}
+    assert {row.pop("source") for row in from_cogs} == {"cogs"}
+    for cube_row, cog_row in zip(from_cube, from_cogs, strict=True):
+        exact = ("date", "items", "clear_pixels", "aoi_pixels")
+        assert {k: cube_row[k] for k in exact} == {k: cog_row[k] for k in exact}
+        for name in ("mean", "median", "p10", "p90", "clear_fraction"):
+            assert cube_row[name] == pytest.approx(cog_row[name], rel=1e-6), name
+
+
+def test_from_cube_without_such_cube_fails(campaign: Path) -> None:
+    """--from cube on the composites, whose cube the campaign does not make: a one-line
+    error naming --from cogs, no traceback."""
+    path = campaign / "aoi.geojson"
+    path.write_text(json.dumps({"type": "Polygon", "coordinates": [FIELDS[0]]}))
+    command = ["raw2ready", "timeseries", str(path), "--configfile", "demo.yaml"]
+    options = ["--product", "ndvi", "--composites", "--from", "cube"]
+    result = subprocess.run(
+        [*command, *options], cwd=campaign, capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0
+    assert "--from cogs" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_aoi_across_two_tiles_is_split_once() -> None:
@@ -171,3 +207,13 @@ def test_aoi_across_two_tiles_is_split_once() -> None:
     assert parts["31UGS"].bounds == pytest.approx((709800.0, 5640000.0, 712500.0, 5641000.0))
     assert parts["31UFS"].area + parts["31UGS"].area == pytest.approx(field.area)
     assert shapely.intersection(parts["31UFS"], parts["31UGS"]).area == pytest.approx(0.0)
+
+
+def test_cube_reads_cut_between_time_chunks() -> None:
+    """Reads of at most `per_step` steps, cut between the cube's 12-step time chunks unless
+    one chunk alone exceeds them; every step read once, in order."""
+    steps = [(step, step) for step in range(30)]
+    sizes = [[len(batch) for batch in _batches(steps, limit)] for limit in (100, 15, 5)]
+    assert sizes == [[30], [12, 12, 6], [5, 5, 2, 5, 5, 2, 5, 1]]
+    for limit in (100, 15, 5):
+        assert [pair for batch in _batches(steps, limit) for pair in batch] == steps

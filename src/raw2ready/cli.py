@@ -774,6 +774,11 @@ def products_search(
 @click.option("--end", default="..", help="Last date (YYYY-MM-DD); open by default.")
 @click.option("--composites", is_flag=True, help="Over the monthly composites, not the scenes.")
 @click.option("--aoi-crs", help="CRS of the AOI's coordinates, e.g. EPSG:32633 (default CRS84).")
+@click.option(
+    "--from", "source", type=click.Choice(["auto", "cube", "cogs"]), default="auto",
+    show_default=True, help="Read the pixels from the tile cubes, the COGs, or the cubes when "
+    "they hold every date.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of CSV.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG plot.")
 def timeseries(
@@ -784,6 +789,7 @@ def timeseries(
     end: str,
     composites: bool,
     aoi_crs: str | None,
+    source: str,
     as_json: bool,
     plot: Path | None,
 ) -> None:
@@ -802,14 +808,19 @@ def timeseries(
     if not collection.is_file():
         raise ConfigError(f"{collection} does not exist: run the workflow (with composites on)")
     area = read_area(aoi, parse_crs(aoi_crs) if aoi_crs else None)
+    cubed = settings.cube.enabled and settings.cube.source == (
+        "composites" if composites else "scenes"
+    )
     series = field_series(
         IndexPaths.beside(layout.collection()).parquet,
         area,
         product,
         json.loads(collection.read_text())["id"],
         parse_datetime(f"{start}/{end}"),
+        source,
+        layout.cube if cubed else None,
     )
-    records = [row.as_record() for row in series]
+    records = [row.as_record() | {"source": series.source} for row in series.rows]
     if as_json:
         click.echo(json.dumps(records, indent=2))
     else:
@@ -820,7 +831,7 @@ def timeseries(
     if plot:
         from raw2ready.timeseries.plot import write_plot
 
-        write_plot(series, product, f"{product} over {aoi.name}", plot)
+        write_plot(series.rows, product, f"{product} over {aoi.name}", plot)
         click.echo(f"plot: {plot}", err=True)
 
 

@@ -18,7 +18,7 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +154,15 @@ def _template(variables: tuple[str, ...], grid: dict[str, Any]) -> tuple[xr.Data
     return xr.Dataset(data_vars, coords=coords), encoding
 
 
+def time_value(moment: datetime) -> int:
+    """How the cube stores a time step: whole seconds since 1970-01-01 UTC (a naive time is
+    UTC; fractions of a second are dropped, as numpy's cast to seconds does)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    epoch = np.datetime64("1970-01-01T00:00:00", "s")
+    return int((np.datetime64(moment, "s") - epoch).astype(np.int64))
+
+
 def _grid(path: Path) -> dict[str, Any]:
     """The grid of a COG: size, CRS, transform."""
     with rasterio.open(path) as dataset:
@@ -198,9 +207,8 @@ def _commit_month(repository: icechunk.Repository, month: MonthSlice) -> None:
         for name in [*month.files[0], "time"]:
             array = root[name]
             array.resize((length + len(month.times), *array.shape[1:]))
-    epoch = np.datetime64("1970-01-01T00:00:00", "s")
     for offset, (time, files) in enumerate(zip(month.times, month.files, strict=True)):
-        root["time"][start + offset] = int((np.datetime64(time, "s") - epoch).astype(np.int64))
+        root["time"][start + offset] = time_value(time)
         _write_step(root, start + offset, files)
     months[month.month] = {
         "start": start,
@@ -278,6 +286,14 @@ def update_cube(settings: Settings, layout: Layout, tile: str) -> list[str]:
     os.rename(fresh, path)
     shutil.rmtree(old)
     return done
+
+
+def cube_group(path: Path) -> zarr.Group:
+    """The cube's last committed state as a read-only Zarr group: the stored integer
+    encodings with their CF attributes, for readers that pick their chunks themselves."""
+    icechunk.set_logs_filter("icechunk=error")
+    repository = icechunk.Repository.open(icechunk.local_filesystem_storage(str(path)))
+    return zarr.open_group(repository.readonly_session(BRANCH).store, mode="r")
 
 
 def open_cube(path: Path) -> xr.Dataset:

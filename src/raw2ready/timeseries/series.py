@@ -1,4 +1,5 @@
-"""Per-date statistics of one product over an area of interest, from the campaign's COGs.
+"""Per-date statistics of one product over an area of interest, from the campaign's COGs
+or, when the campaign has one, from each tile's datacube.
 
 The items come from the search index (the AOI's bbox, the product, the dates); only the COG
 window under the AOI is read, and a pixel belongs to the AOI when its centre lies inside
@@ -12,7 +13,10 @@ own tile's grid, never resampled). Two items of one tile on one date (a reproces
 beside the original) count once: the first by id.
 
 The AOI's parts and their pixel masks are made once per set of tiles and grid, not once per
-date: a date then costs one COG open and one window read.
+date: a date then costs one COG open and one window read. From a tile's cube
+(timeseries.cube_pixels) the same pixels of all dates come from a few (time, y, x) chunks;
+the cube is matched to the items by time (each item's datetime is a cube time step), so the
+dates, items, pixels and statistics are those of the COG path.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,17 +35,21 @@ import numpy as np
 import rasterio
 import shapely
 from pyproj import CRS
-from rasterio.features import geometry_mask
-from rasterio.transform import Affine
-from rasterio.windows import Window
 
+from raw2ready.errors import ConfigError
 from raw2ready.grid import Tile, parse_tile
 from raw2ready.products.registry import PRODUCTS
 from raw2ready.stac.index import SearchCriteria, search_index
 from raw2ready.timeseries.aoi import CRS84, AreaOfInterest
+from raw2ready.timeseries.cube_pixels import cube_gap, cube_part_values
+from raw2ready.timeseries.windows import pixels_inside, read_filled, window_of
 
 log = logging.getLogger(__name__)
 
+#: Where the pixels come from: the tiles' cubes, the items' COGs, or the cubes when they
+#: hold every date (AUTO).
+CUBE, COGS, AUTO = "cube", "cogs", "auto"
+SOURCES = (AUTO, CUBE, COGS)
 #: Percentiles reported besides the median (numpy's default, linear interpolation).
 LOW_PERCENTILE = 10
 HIGH_PERCENTILE = 90
@@ -78,47 +86,23 @@ def _tile_extent(tile: Tile, crs: CRS) -> shapely.Geometry:
     return AreaOfInterest(square, CRS.from_epsg(tile.epsg)).in_crs(crs)
 
 
-def _window_of(bounds: tuple[float, float, float, float], dataset: Any) -> Window:
-    """The whole-pixel window of the dataset's grid covering `bounds` (may reach outside)."""
-    west, south, east, north = bounds
-    inverse = ~dataset.transform
-    cols, rows = zip(*(inverse * corner for corner in ((west, north), (east, south))), strict=True)
-    col_off, row_off = math.floor(min(cols)), math.floor(min(rows))
-    return Window(col_off, row_off, math.ceil(max(cols)) - col_off, math.ceil(max(rows)) - row_off)
-
-
-def _read_filled(dataset: Any, window: Window) -> np.ndarray:
-    """Band 1 in `window`, nodata where the window lies outside the raster."""
-    out = np.full((int(window.height), int(window.width)), dataset.nodata, dataset.dtypes[0])
-    inside = window.intersection(Window(0, 0, dataset.width, dataset.height))
-    if inside.width > 0 and inside.height > 0:
-        row, col = int(inside.row_off - window.row_off), int(inside.col_off - window.col_off)
-        out[row : row + int(inside.height), col : col + int(inside.width)] = dataset.read(
-            1, window=inside
-        )
-    return out
-
-
-@lru_cache(maxsize=64)
-def _inside(part: shapely.Geometry, transform: Affine, shape: tuple[int, int]) -> np.ndarray:
-    """Pixels of a window (its `transform` and `shape`) whose centres lie in `part`; the
-    same for every date of a tile, so made once (callers only read it)."""
-    return geometry_mask(
-        [part], out_shape=shape, transform=transform, all_touched=False, invert=True
-    )
-
-
 def _part_values(href: str, part: shapely.Geometry, product: str) -> tuple[np.ndarray, int]:
     """The decoded clear values of the COG under `part` (in the COG's CRS), and the number
     of pixel centres inside it."""
     spec = PRODUCTS[product]
     with rasterio.open(href) as dataset:
-        window = _window_of(part.bounds, dataset)
+        window = window_of(part.bounds, dataset.transform)
         if window.width <= 0 or window.height <= 0:
             return np.empty(0), 0
-        stored = _read_filled(dataset, window)
-        inside = _inside(part, dataset.window_transform(window), stored.shape)
         nodata = dataset.nodata
+        stored = read_filled(
+            window,
+            (dataset.height, dataset.width),
+            nodata,
+            dataset.dtypes[0],
+            lambda inside: dataset.read(1, window=inside),
+        )
+        inside = pixels_inside(part, dataset.window_transform(window), stored.shape)
     clear = inside & (stored != nodata)
     return spec.offset + spec.scale * stored[clear].astype(np.float64), int(inside.sum())
 
@@ -141,10 +125,18 @@ def _parts(tile_ids: tuple[str, ...], area: AreaOfInterest) -> dict[str, shapely
     return parts
 
 
-def _date_statistics(
-    day: date, items: list[dict[str, Any]], area: AreaOfInterest, product: str
-) -> DateStatistics:
-    """Statistics of one date, each tile taking the AOI part no tile before it took."""
+@dataclass(frozen=True)
+class _DatePlan:
+    """One date: the item each tile counts (by tile id) and the AOI part it takes."""
+
+    day: date
+    items: dict[str, dict[str, Any]]
+    parts: dict[str, shapely.Geometry]
+
+
+def _plan(day: date, items: list[dict[str, Any]], area: AreaOfInterest) -> _DatePlan:
+    """Which item of each tile counts on `day` (the first by id) and the AOI part each
+    takes, no tile taking what a tile before it took."""
     by_tile: dict[str, dict[str, Any]] = {}
     for item in sorted(items, key=lambda item: item["id"]):
         tile = parse_tile(item["properties"]["grid:code"].removeprefix("MGRS-"))
@@ -153,13 +145,13 @@ def _date_statistics(
             log.warning("%s: %s already counts tile %s on this date", item["id"], kept, tile.id)
             continue
         by_tile[tile.id] = item
-    values: list[np.ndarray] = []
-    aoi_pixels = 0
-    for tile_id, part in _parts(tuple(sorted(by_tile)), area).items():
-        clear, pixels = _part_values(by_tile[tile_id]["assets"][product]["href"], part, product)
-        values.append(clear)
-        aoi_pixels += pixels
-    clear = np.concatenate(values) if values else np.empty(0)
+    return _DatePlan(day, by_tile, _parts(tuple(sorted(by_tile)), area))
+
+
+def _statistics(plan: _DatePlan, pieces: list[tuple[np.ndarray, int]]) -> DateStatistics:
+    """The date's statistics over its parts' clear values (`pieces`: values, AOI pixels)."""
+    clear = np.concatenate([values for values, _ in pieces]) if pieces else np.empty(0)
+    aoi_pixels = sum(pixels for _, pixels in pieces)
     if clear.size:
         mean = float(clear.mean())
         quantiles = np.percentile(clear, [LOW_PERCENTILE, 50, HIGH_PERCENTILE])  # one sort
@@ -167,8 +159,8 @@ def _date_statistics(
     else:
         mean = median = p10 = p90 = math.nan
     return DateStatistics(
-        date=day,
-        items=tuple(by_tile[tile]["id"] for tile in sorted(by_tile)),
+        date=plan.day,
+        items=tuple(plan.items[tile]["id"] for tile in sorted(plan.items)),
         mean=mean,
         median=median,
         p10=p10,
@@ -179,6 +171,51 @@ def _date_statistics(
     )
 
 
+def _moment(item: dict[str, Any]) -> datetime:
+    """The item's datetime (aware, UTC): its time step in the tile's cube."""
+    return datetime.fromisoformat(item["properties"]["datetime"].replace("Z", "+00:00"))
+
+
+def _cog_pieces(plans: list[_DatePlan], product: str) -> list[list[tuple[np.ndarray, int]]]:
+    """Per date, per part: its values from the item's COG window."""
+    return [
+        [
+            _part_values(plan.items[tile]["assets"][product]["href"], part, product)
+            for tile, part in plan.parts.items()
+        ]
+        for plan in plans
+    ]
+
+
+def _requests(plans: list[_DatePlan]) -> dict[str, list[tuple[datetime, shapely.Geometry]]]:
+    """Per tile: the (time step, AOI part) of each date it counts, in date order."""
+    requests: dict[str, list[tuple[datetime, shapely.Geometry]]] = defaultdict(list)
+    for plan in plans:
+        for tile, part in plan.parts.items():
+            requests[tile].append((_moment(plan.items[tile]), part))
+    return requests
+
+
+def _cube_gap(plans: list[_DatePlan], product: str, cube_of: Callable[[str], Path]) -> str | None:
+    """Why the tiles' cubes cannot give every date's parts (None when they can)."""
+    for tile, requests in _requests(plans).items():
+        gap = cube_gap(cube_of(tile), product, [moment for moment, _part in requests])
+        if gap:
+            return gap
+    return None
+
+
+def _cube_pieces(
+    plans: list[_DatePlan], product: str, cube_of: Callable[[str], Path]
+) -> list[list[tuple[np.ndarray, int]]]:
+    """Per date, per part: its values from the tile's cube (each tile's dates read at once)."""
+    values = {
+        tile: iter(cube_part_values(cube_of(tile), product, requests))
+        for tile, requests in _requests(plans).items()
+    }
+    return [[next(values[tile]) for tile in plan.parts] for plan in plans]
+
+
 def _by_date(items: Iterable[dict[str, Any]]) -> dict[date, list[dict[str, Any]]]:
     """Items grouped by their UTC date."""
     groups: dict[date, list[dict[str, Any]]] = defaultdict(list)
@@ -187,22 +224,51 @@ def _by_date(items: Iterable[dict[str, Any]]) -> dict[date, list[dict[str, Any]]
     return groups
 
 
+@dataclass(frozen=True)
+class FieldSeries:
+    """A field's per-date statistics, oldest first, and where the pixels came from."""
+
+    rows: list[DateStatistics]
+    source: str  # CUBE or COGS
+
+
+def _usable_cubes(
+    plans: list[_DatePlan], product: str, source: str, cube_of: Callable[[str], Path] | None
+) -> tuple[Callable[[str], Path] | None, str]:
+    """`cube_of` when the pixels are to come from the cubes (CUBE, or AUTO when they hold
+    every date's pixels), None for the COGs; and why."""
+    if source == COGS:
+        return None, "asked"
+    gap = _cube_gap(plans, product, cube_of) if cube_of else "the campaign has no such cube"
+    if gap is None:
+        return cube_of, "they hold every date"
+    if source == CUBE:
+        raise ConfigError(f"cannot read the series from the cube: {gap}; use --from cogs")
+    return None, gap
+
+
 def field_series(
     index: Path,
     area: AreaOfInterest,
     product: str,
     collection: str,
     datetime_range: tuple[Any, Any] | None = None,
-) -> list[DateStatistics]:
+    source: str = COGS,
+    cube_of: Callable[[str], Path] | None = None,
+) -> FieldSeries:
     """The product's per-date statistics over `area`, from the items of `collection` (the
-    scenes' or the composites') that the index finds, oldest first; dates whose items do not
-    reach the AOI are left out."""
+    scenes' or the composites') that the index finds; dates whose items do not reach the
+    AOI are left out. `source` is COGS, CUBE or AUTO; `cube_of(tile)` is the tile's cube
+    when the campaign's cubes hold this collection's items."""
     west, south, east, north = area.in_crs(CRS84).bounds
     criteria = SearchCriteria(
         bbox=(west, south, east, north), datetime_range=datetime_range, products=(product,)
     )
     items = [item for item in search_index(index, criteria) if item["collection"] == collection]
     log.info("%d items of %s over the AOI", len(items), collection)
-    dates = sorted(_by_date(items).items())
-    series = [_date_statistics(day, group, area, product) for day, group in dates]
-    return [row for row in series if row.aoi_pixels]
+    plans = [_plan(day, group, area) for day, group in sorted(_by_date(items).items())]
+    cubes, why = _usable_cubes(plans, product, source, cube_of)
+    log.info("pixels from the %s (%s)", "tile cubes" if cubes else "COGs", why)
+    pieces = _cube_pieces(plans, product, cubes) if cubes else _cog_pieces(plans, product)
+    series = [_statistics(plan, parts) for plan, parts in zip(plans, pieces, strict=True)]
+    return FieldSeries([row for row in series if row.aoi_pixels], CUBE if cubes else COGS)
