@@ -6,6 +6,7 @@ UTM; and its plot is a PNG of the expected size."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import rasterio
 import shapely
 
 from raw2ready.demo.scenes import DemoScene, item_id
+from raw2ready.layout import COMPOSITES
 from raw2ready.products.registry import PRODUCTS
 from raw2ready.timeseries.aoi import AreaOfInterest
 from raw2ready.timeseries.cube_pixels import _batches
@@ -217,3 +219,40 @@ def test_cube_reads_cut_between_time_chunks() -> None:
     assert sizes == [[30], [12, 12, 6], [5, 5, 2, 5, 5, 2, 5, 1]]
     for limit in (100, 15, 5):
         assert [pair for batch in _batches(steps, limit) for pair in batch] == steps
+
+
+def test_composite_cube_rows_equal_cog_rows(
+    campaign: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cube of the composites (cube.source: composites, written by update_cube from a copy
+    of the campaign's outputs) gives the composites' series row for row as their COGs."""
+    from raw2ready.config import load_settings
+    from raw2ready.cube.datacube import update_cube
+    from raw2ready.layout import Layout
+    from raw2ready.stac.index import IndexPaths
+    from raw2ready.timeseries.series import COGS, CUBE, field_series
+
+    monkeypatch.chdir(campaign)
+    settings = load_settings(Path("demo.yaml"), {"cube": {"enabled": True, "source": "composites"}})
+    shutil.copytree(
+        settings.output_dir, tmp_path / "output", ignore=shutil.ignore_patterns("cubes")
+    )
+    copy = Layout(tmp_path / "output", settings.work_dir)
+    assert update_cube(settings, copy, TILE) == ["2023-06", "2023-07"]
+    original = Layout(settings.output_dir, settings.work_dir)
+    collection = json.loads(original.collection(COMPOSITES).read_text())["id"]
+    area = AreaOfInterest(shapely.Polygon(FIELDS[0]), pyproj.CRS.from_user_input("OGC:CRS84"))
+    index = IndexPaths.beside(original.collection()).parquet
+    series = {
+        source: field_series(index, area, "ndvi", collection, None, source, copy.cube)
+        for source in (CUBE, COGS)
+    }
+    assert [s.source for s in series.values()] == [CUBE, COGS]
+    from_cube, from_cogs = (series[source].rows for source in (CUBE, COGS))
+    assert [row.date.isoformat()[:7] for row in from_cube] == ["2023-06", "2023-07"]
+    for cube_row, cog_row in zip(from_cube, from_cogs, strict=True):
+        assert (cube_row.items, cube_row.clear_pixels, cube_row.aoi_pixels) == (
+            cog_row.items, cog_row.clear_pixels, cog_row.aoi_pixels,
+        )  # fmt: skip
+        assert cube_row.mean == pytest.approx(cog_row.mean, rel=1e-6)
+        assert cube_row.median == pytest.approx(cog_row.median, rel=1e-6)

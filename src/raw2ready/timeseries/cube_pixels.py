@@ -21,7 +21,6 @@ import numpy as np
 import shapely
 import zarr
 from rasterio.transform import Affine
-from rasterio.windows import transform as window_transform
 
 from raw2ready.cube.datacube import CHUNKS, cube_group, time_value
 from raw2ready.timeseries.windows import pixels_inside, read_filled, window_of
@@ -94,7 +93,8 @@ def cube_part_values(
         if window.width <= 0 or window.height <= 0:
             continue
         shape = (int(window.height), int(window.width))
-        inside = pixels_inside(part, window_transform(window, transform), shape)
+        corner = Affine.translation(window.col_off, window.row_off)
+        inside = pixels_inside(part, transform @ corner, shape)
         per_step = max(1, READ_BYTES // (shape[0] * shape[1] * array.dtype.itemsize))
         steps = sorted((index_of[time_value(requests[n][0])], n) for n in numbers)
         for batch in _batches(steps, per_step):
